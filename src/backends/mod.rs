@@ -1,0 +1,218 @@
+//! The four seams the handlers speak to (`ObjectStore`, `Records`, `Publisher`, `Moderator`),
+//! the error every backend returns (classified with `is_transient`), and
+//! [`Backends::from_settings`], the ONE place that picks implementations from the settings.
+//! Handlers never see which implementation they got; backends never decide HTTP statuses.
+
+pub mod gcp;
+pub mod local;
+
+use crate::config::{
+    ModerationBackend, PublisherBackend, RecordsBackend, Settings, StorageBackend,
+};
+use crate::domain::record::{ApplyResult, StageEvent};
+use crate::domain::{ImageRecord, ObjectInfo, ObjectMeta, ObjectRef, PipelineEvent, PutOutcome};
+use crate::domain::{RecordKey, SafeSearch, WriteCondition};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An error from any backend. `is_transient` decides between `retry` (503) and `rejected`.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The object, document or topic does not exist (for a source object: it was deleted).
+    #[error("{what} was not found")]
+    NotFound { what: String },
+    /// The service answered with an HTTP error status.
+    #[error("{service} answered HTTP {status}: {message}")]
+    Http {
+        service: &'static str,
+        status: u16,
+        message: String,
+        /// `Retry-After`, when the service sent one.
+        retry_after: Option<Duration>,
+    },
+    #[error("{service} did not answer within {timeout_secs}s")]
+    Timeout {
+        service: &'static str,
+        timeout_secs: u64,
+    },
+    #[error("could not reach {service}: {message}")]
+    Connection {
+        service: &'static str,
+        message: String,
+    },
+    #[error("could not get a Google access token: {0}")]
+    Auth(String),
+    /// The service answered something we cannot read (permanent: retrying won't fix it).
+    #[error("{service} sent an answer that could not be read: {message}")]
+    Malformed {
+        service: &'static str,
+        message: String,
+    },
+    /// The request itself is invalid (bad object name, image too big for Vision, ...).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// A per-item error inside a successful answer (Vision's `responses[i].error`).
+    #[error("{service} refused the item (code {code}): {message}")]
+    ItemError {
+        service: &'static str,
+        code: i32,
+        message: String,
+        transient: bool,
+    },
+    /// A local resource (disk, SQLite) is busy or failing; worth retrying.
+    #[error("{context}: {message}")]
+    LocalUnavailable { context: String, message: String },
+}
+
+impl BackendError {
+    /// Transient errors answer `retry` so Eventarc redelivers; others are permanent.
+    /// 408, 429, 5xx, timeouts, connection failures and token failures are transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Http { status, .. } => matches!(*status, 408 | 429 | 500..=599),
+            Self::Timeout { .. } | Self::Connection { .. } | Self::Auth(_) => true,
+            Self::LocalUnavailable { .. } => true,
+            Self::ItemError { transient, .. } => *transient,
+            Self::NotFound { .. } | Self::Malformed { .. } | Self::Invalid(_) => false,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. }) || matches!(self, Self::Http { status: 404, .. })
+    }
+}
+
+pub type BackendResult<T> = Result<T, BackendError>;
+
+/// Buckets of objects (Cloud Storage, or folders locally).
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Metadata of the object (of `obj.generation` if set). `NotFound` if it is gone.
+    async fn stat(&self, obj: &ObjectRef) -> BackendResult<ObjectInfo>;
+    /// The whole content (of `obj.generation` if set).
+    async fn read(&self, obj: &ObjectRef) -> BackendResult<Bytes>;
+    /// At most the first `max_bytes` bytes (a ranged read, for sniffing the format).
+    async fn read_prefix(&self, obj: &ObjectRef, max_bytes: u64) -> BackendResult<Bytes>;
+    /// Writes an object under a precondition; `ConditionNotMet` is not an error.
+    async fn put(
+        &self,
+        bucket: &str,
+        name: &str,
+        body: Bytes,
+        meta: &ObjectMeta,
+        condition: WriteCondition,
+    ) -> BackendResult<PutOutcome>;
+    /// Deletes the object (that generation if set). `Ok(false)` when it did not exist.
+    async fn delete(&self, obj: &ObjectRef) -> BackendResult<bool>;
+}
+
+/// One record per source image, plus a small ledger of handled events.
+#[async_trait]
+pub trait Records: Send + Sync {
+    /// Merges a stage update into the record (creating it), atomically with respect to other
+    /// stages: read, [`ImageRecord::apply`], write with an optimistic precondition, retry on
+    /// conflict. Only the stage's own fields (plus status/updatedAt/lastEventId) are written.
+    async fn apply(&self, event: &StageEvent) -> BackendResult<ApplyResult>;
+    /// The record, if any.
+    async fn get(&self, key: &RecordKey) -> BackendResult<Option<ImageRecord>>;
+    /// True when `done_key` was marked done before (idempotency ledger).
+    async fn is_done(&self, done_key: &str) -> BackendResult<bool>;
+    /// Marks `done_key` done after the work for it succeeded.
+    async fn mark_done(&self, done_key: &str) -> BackendResult<()>;
+}
+
+/// Announces pipeline events (Pub/Sub, or the local event router).
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// Publishes all events (batched where the transport allows); all or error.
+    async fn publish(&self, events: &[PipelineEvent]) -> BackendResult<()>;
+}
+
+/// The image a moderator should look at.
+#[derive(Debug, Clone)]
+pub enum ModerationImage {
+    /// Encoded image bytes (a downscaled variant, within Vision's limits).
+    Bytes(Bytes),
+    /// An object the moderator reads itself (`gs://bucket/name`).
+    StorageUri { bucket: String, name: String },
+}
+
+/// Content moderation (Cloud Vision SafeSearch).
+#[async_trait]
+pub trait Moderator: Send + Sync {
+    /// Per-category likelihoods for one image.
+    async fn assess(&self, image: &ModerationImage) -> BackendResult<SafeSearch>;
+    /// Name recorded in the verdict (`vision`, ...).
+    fn name(&self) -> &'static str;
+}
+
+/// The implementations in use; cloned into every handler call.
+#[derive(Clone)]
+pub struct Backends {
+    pub store: Arc<dyn ObjectStore>,
+    pub records: Arc<dyn Records>,
+    pub publisher: Arc<dyn Publisher>,
+    /// `None` when no moderator is configured: verdicts are `unmoderated`.
+    pub moderator: Option<Arc<dyn Moderator>>,
+    /// The embedded local runtime (event router, SQLite), when any local backend is in use.
+    pub local: Option<Arc<local::LocalRuntime>>,
+}
+
+impl Backends {
+    /// The ONE place that picks implementations from the settings.
+    pub async fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let uses_local = settings.storage.backend == StorageBackend::Local
+            || settings.records.backend == RecordsBackend::Sqlite
+            || settings.publisher.backend == PublisherBackend::Local;
+        let uses_gcp = settings.storage.backend == StorageBackend::Gcs
+            || settings.records.backend == RecordsBackend::Firestore
+            || settings.publisher.backend == PublisherBackend::Pubsub
+            || settings.moderation.backend == ModerationBackend::Vision;
+
+        let local = if uses_local {
+            Some(local::LocalRuntime::open(settings)?)
+        } else {
+            None
+        };
+        let gcp = if uses_gcp {
+            Some(gcp::GcpContext::new(&settings.gcp).await?)
+        } else {
+            None
+        };
+        let missing = || anyhow::anyhow!("backend selection is inconsistent (a bug)");
+
+        let store: Arc<dyn ObjectStore> = match settings.storage.backend {
+            StorageBackend::Gcs => Arc::new(gcp::GcsStore::new(gcp.clone().ok_or_else(missing)?)),
+            StorageBackend::Local => local.as_ref().ok_or_else(missing)?.store(),
+        };
+        let records: Arc<dyn Records> = match settings.records.backend {
+            RecordsBackend::Firestore => Arc::new(gcp::FirestoreRecords::new(
+                gcp.clone().ok_or_else(missing)?,
+                &settings.records.collection,
+            )),
+            RecordsBackend::Sqlite => local.as_ref().ok_or_else(missing)?.records(),
+        };
+        let publisher: Arc<dyn Publisher> = match settings.publisher.backend {
+            PublisherBackend::Pubsub => Arc::new(gcp::PubSubPublisher::new(
+                gcp.clone().ok_or_else(missing)?,
+                &settings.pipeline.topic,
+            )),
+            PublisherBackend::Local => local.as_ref().ok_or_else(missing)?.publisher(),
+        };
+        let moderator: Option<Arc<dyn Moderator>> = match settings.moderation.backend {
+            ModerationBackend::None => None,
+            ModerationBackend::Vision => Some(Arc::new(gcp::VisionModerator::new(
+                gcp.clone().ok_or_else(missing)?,
+            ))),
+        };
+        Ok(Self {
+            store,
+            records,
+            publisher,
+            moderator,
+            local,
+        })
+    }
+}

@@ -1,0 +1,278 @@
+//! Settings and their layered loading (design.md §2 "Configuration"): the compiled-in copy of
+//! `config/default.toml` and `config/<profile>.toml`, then those files from the config folder,
+//! then `PIPELINE_*` environment variables (`__` between nested keys), then Cloud Run's `PORT`,
+//! the emulator variables and `GOOGLE_CLOUD_PROJECT`. Loading reads files and the given
+//! environment map only; `validate` is pure. Nothing here touches the network.
+
+mod sections;
+mod validate;
+
+pub use sections::*;
+pub use validate::{ConfigError, parse_box, parse_rgb};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+const LOCAL_TOML: &str = include_str!("../../config/local.toml");
+const GCP_TOML: &str = include_str!("../../config/gcp.toml");
+
+/// Every route the binary knows, in the order they are listed.
+pub const ROUTE_NAMES: [&str; 4] = ["resize", "thumbnail", "moderate", "record"];
+
+/// Environment variables with the `PIPELINE_` prefix that are not settings keys.
+const NON_SETTING_ENV: [&str; 1] = ["PIPELINE_CONFIG_DIR"];
+
+/// All settings, resolved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub profile: Profile,
+    /// Enabled routes (`PIPELINE_ROUTES=resize,thumbnail`).
+    #[serde(deserialize_with = "comma_list")]
+    pub routes: Vec<String>,
+    pub log_format: LogFormat,
+    /// A tracing-subscriber filter (`RUST_LOG` overrides it).
+    pub log_level: String,
+    pub server: ServerSettings,
+    pub imaging: ImagingSettings,
+    pub resize: ResizeSettings,
+    pub thumbnail: ThumbnailSettings,
+    pub moderation: ModerationSettings,
+    pub pipeline: PipelineSettings,
+    pub storage: StorageSettings,
+    pub records: RecordsSettings,
+    pub publisher: PublisherSettings,
+    pub gcp: GcpSettings,
+    pub local: LocalSettings,
+    /// True on Cloud Run (`K_SERVICE` set); the project id may then come from the metadata server.
+    #[serde(default)]
+    pub on_cloud_run: bool,
+}
+
+/// The environment a load sees; tests pass their own map instead of touching the process's.
+pub type EnvMap = BTreeMap<String, String>;
+
+impl Settings {
+    /// Loads from the process environment and the config folder, then validates.
+    pub fn load() -> Result<Self, ConfigError> {
+        let env: EnvMap = std::env::vars().collect();
+        let settings = Self::load_from(&env)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Loads from `env` (not validated). The config folder is `PIPELINE_CONFIG_DIR` or `./config`;
+    /// a missing folder or file is fine, the compiled-in defaults cover everything.
+    pub fn load_from(env: &EnvMap) -> Result<Self, ConfigError> {
+        let profile = profile_from_env(env)?;
+        let config_dir = env
+            .get("PIPELINE_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"));
+        let profile_toml = match profile {
+            Profile::Local => LOCAL_TOML,
+            Profile::Gcp => GCP_TOML,
+        };
+        let figment = Figment::new()
+            .merge(Toml::string(DEFAULT_TOML))
+            .merge(Toml::string(profile_toml))
+            .merge(Toml::file(config_dir.join("default.toml")))
+            .merge(Toml::file(
+                config_dir.join(format!("{}.toml", profile.as_str())),
+            ))
+            .merge(Serialized::globals(env_dict(env)))
+            .merge(Serialized::globals(platform_overrides(env)))
+            .merge(Serialized::default("profile", profile));
+        let mut settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(format_figment_error(&e, &config_dir)))?;
+        settings.on_cloud_run = env.contains_key("K_SERVICE");
+        apply_emulators(&mut settings.gcp, env);
+        if settings.gcp.project_id.is_empty() {
+            settings.gcp.project_id = ["GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT"]
+                .iter()
+                .find_map(|k| env.get(*k).filter(|v| !v.is_empty()).cloned())
+                .unwrap_or_default();
+        }
+        Ok(settings)
+    }
+
+    /// The routes enabled, as `&str`.
+    pub fn enabled_routes(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().map(String::as_str)
+    }
+
+    pub fn route_enabled(&self, name: &str) -> bool {
+        self.routes.iter().any(|r| r == name)
+    }
+
+    /// The resolved settings for `check-config` (nothing secret is held in settings; key
+    /// files are read by gcp_auth from `GOOGLE_APPLICATION_CREDENTIALS`).
+    pub fn to_pretty_toml(&self) -> String {
+        toml_like(&serde_json::to_value(self).unwrap_or_default())
+    }
+}
+
+fn profile_from_env(env: &EnvMap) -> Result<Profile, ConfigError> {
+    match env
+        .get("PIPELINE_PROFILE")
+        .map(|s| s.trim().to_ascii_lowercase())
+    {
+        Some(p) if p == "local" => Ok(Profile::Local),
+        Some(p) if p == "gcp" => Ok(Profile::Gcp),
+        Some(p) if !p.is_empty() => Err(ConfigError::Invalid(format!(
+            "PIPELINE_PROFILE={p:?} is not a profile; use \"local\" or \"gcp\""
+        ))),
+        _ if env.contains_key("K_SERVICE") => Ok(Profile::Gcp),
+        _ => Ok(Profile::Local),
+    }
+}
+
+/// `PIPELINE_A__B=v` → `{a: {b: v}}`, values parsed like figment's `Env` (numbers, booleans,
+/// arrays `[..]`, tables `{..}`, else strings).
+fn env_dict(env: &EnvMap) -> Dict {
+    let mut root = Dict::new();
+    for (key, raw) in env {
+        let Some(rest) = key.strip_prefix("PIPELINE_") else {
+            continue;
+        };
+        if NON_SETTING_ENV.contains(&key.as_str()) || rest.is_empty() || rest == "PROFILE" {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        let value: Value = raw.parse().unwrap_or_else(|_| Value::from(raw.clone()));
+        insert_path(&mut root, &path, value);
+    }
+    root
+}
+
+fn insert_path(dict: &mut Dict, path: &[String], value: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            dict.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = dict
+                .entry(first.clone())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if !matches!(entry, Value::Dict(..)) {
+                *entry = Value::from(Dict::new());
+            }
+            if let Value::Dict(_, inner) = entry {
+                insert_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// Cloud Run's `PORT` wins over everything (gcp-contracts.md §9).
+fn platform_overrides(env: &EnvMap) -> Dict {
+    let mut root = Dict::new();
+    if let Some(port) = env.get("PORT").and_then(|p| p.parse::<u16>().ok()) {
+        insert_path(
+            &mut root,
+            &["server".to_owned(), "port".to_owned()],
+            Value::from(port),
+        );
+    }
+    root
+}
+
+/// Emulator variables as Google's clients read them (gcp-contracts.md §0.10, §8).
+fn apply_emulators(gcp: &mut GcpSettings, env: &EnvMap) {
+    let nonempty = |k: &str| env.get(k).filter(|v| !v.trim().is_empty()).cloned();
+    if let Some(host) = nonempty("STORAGE_EMULATOR_HOST") {
+        gcp.storage_endpoint = with_scheme(&host);
+        gcp.emulated.push("storage".to_owned());
+    }
+    if let Some(host) = nonempty("FIRESTORE_EMULATOR_HOST") {
+        gcp.firestore_endpoint = with_scheme(&host);
+        gcp.emulated.push("firestore".to_owned());
+    }
+    if let Some(host) = nonempty("PUBSUB_EMULATOR_HOST") {
+        gcp.pubsub_endpoint = with_scheme(&host);
+        gcp.emulated.push("pubsub".to_owned());
+    }
+}
+
+fn with_scheme(host: &str) -> String {
+    let host = host.trim().trim_end_matches('/');
+    if host.contains("://") {
+        host.to_owned()
+    } else {
+        format!("http://{host}")
+    }
+}
+
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s.split(',').map(str::to_owned).collect(),
+        OneOrMany::Many(v) => v,
+    };
+    Ok(items
+        .into_iter()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
+fn format_figment_error(error: &figment::Error, config_dir: &Path) -> String {
+    let mut out = String::new();
+    for e in error.clone() {
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        let key = e.path.join(".");
+        let source = e
+            .metadata
+            .as_ref()
+            .map(|m| m.name.to_string())
+            .unwrap_or_default();
+        if key.is_empty() {
+            out.push_str(&format!("{} ({source})", e.kind));
+        } else {
+            let env_name = format!("PIPELINE_{}", e.path.join("__").to_ascii_uppercase());
+            out.push_str(&format!(
+                "setting `{key}` (env {env_name}, from {source}): {}",
+                e.kind
+            ));
+        }
+    }
+    format!("{out} [config folder: {}]", config_dir.display())
+}
+
+/// Renders settings as TOML-ish sections for humans (`check-config`).
+fn toml_like(value: &serde_json::Value) -> String {
+    let mut top = String::new();
+    let mut sections = String::new();
+    if let serde_json::Value::Object(map) = value {
+        for (k, v) in map {
+            match v {
+                serde_json::Value::Object(inner) => {
+                    sections.push_str(&format!("\n[{k}]\n"));
+                    for (ik, iv) in inner {
+                        sections.push_str(&format!("{ik} = {iv}\n"));
+                    }
+                }
+                other => top.push_str(&format!("{k} = {other}\n")),
+            }
+        }
+    }
+    top + &sections
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

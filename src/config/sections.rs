@@ -1,0 +1,253 @@
+//! The settings sections. Every field is documented in `config/default.toml`, which is also
+//! compiled into the binary as its defaults; these types only give the values shape.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Which defaults the backends take (`PIPELINE_PROFILE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// A folder as the bucket, SQLite, the in-process event router.
+    Local,
+    /// Cloud Storage, Firestore, Pub/Sub, Vision.
+    Gcp,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Gcp => "gcp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON when stdout is not a terminal, pretty when it is.
+    Auto,
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to bind; Cloud Run needs `0.0.0.0`.
+    pub host: String,
+    /// Port; Cloud Run's `PORT` overrides it.
+    pub port: u16,
+    /// Largest request body accepted; larger ones get 413 without being read.
+    pub body_limit_bytes: usize,
+    /// Status for a malformed event: 200 (`rejected`, acked) or 400 (redelivered by Eventarc).
+    pub malformed_status: u16,
+    /// Deadline for one event's handling; keep it below the push ack deadline.
+    pub handler_deadline_secs: u64,
+    /// Grace period for in-flight requests after SIGTERM (Cloud Run kills at 10 s).
+    pub shutdown_timeout_secs: u64,
+    /// Images decoded at once; 0 means the number of CPU cores.
+    pub cpu_concurrency: usize,
+    /// Memory one image may use while encoding variants in parallel.
+    pub memory_budget_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagingSettings {
+    pub max_input_bytes: u64,
+    pub max_width: u32,
+    pub max_height: u32,
+    pub max_pixels: u64,
+    pub max_frames: u32,
+    /// `lanczos3`, `catmull_rom`, `mitchell`, `bilinear` or `box`.
+    pub filter: String,
+    pub jpeg_quality: u8,
+    pub jpeg_progressive: bool,
+    pub webp_quality: f32,
+    /// Background for flattening alpha into formats without it, as `#rrggbb`.
+    pub background: String,
+    /// Keep EXIF copyright/artist tags (everything else, GPS included, is stripped).
+    pub keep_copyright: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResizeSettings {
+    /// Output bucket; empty means the source object's bucket.
+    pub bucket: String,
+    /// Outputs go to `<prefix>/<size>/<name>`.
+    pub prefix: String,
+    /// Size label → `WIDTHxHEIGHT` box (fit inside, never enlarged).
+    pub sizes: BTreeMap<String, String>,
+    /// `original`, `jpeg`, `png`, `webp` or `webp_lossless`.
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThumbnailSettings {
+    pub bucket: String,
+    /// Output goes to `<prefix>/<name>`.
+    pub prefix: String,
+    /// `WIDTHxHEIGHT`, cover-cropped to exactly that box.
+    pub size: String,
+    /// `centre` or `smart` (keeps the most detailed region).
+    pub anchor: String,
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModerationBackend {
+    None,
+    Vision,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModerationPolicy {
+    Record,
+    Quarantine,
+    Blur,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModerationTrigger {
+    /// Moderate on `image.resized`, looking at a variant (cheap, within Vision's limits).
+    Resized,
+    /// Moderate on `finalized`, looking at the original.
+    Original,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModerationSettings {
+    pub backend: ModerationBackend,
+    pub trigger: ModerationTrigger,
+    /// The resized variant sent to the moderator when `trigger = "resized"`.
+    pub variant: String,
+    /// Category → likelihood at or above which the image is flagged.
+    pub thresholds: BTreeMap<String, String>,
+    pub policy: ModerationPolicy,
+    /// Where `quarantine` moves flagged originals and variants.
+    pub quarantine_prefix: String,
+    /// Empty means the source bucket.
+    pub quarantine_bucket: String,
+    /// Gaussian sigma of the `blur` policy.
+    pub blur_sigma: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSettings {
+    /// Topic that carries `image.*` events.
+    pub topic: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Gcs,
+    Local,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    pub backend: StorageBackend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordsBackend {
+    Firestore,
+    Sqlite,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsSettings {
+    pub backend: RecordsBackend,
+    /// Collection (table) of image records.
+    pub collection: String,
+    /// Collection of handled-event markers (idempotency ledger).
+    pub ledger_collection: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublisherBackend {
+    Pubsub,
+    Local,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublisherSettings {
+    pub backend: PublisherBackend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GcpAuth {
+    /// gcp_auth's provider chain (key file, gcloud ADC, metadata server).
+    Auto,
+    /// No tokens (emulators, tests).
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GcpSettings {
+    /// Empty: `GOOGLE_CLOUD_PROJECT`, then the metadata server on Cloud Run.
+    pub project_id: String,
+    pub auth: GcpAuth,
+    pub storage_endpoint: String,
+    pub firestore_endpoint: String,
+    pub pubsub_endpoint: String,
+    pub vision_endpoint: String,
+    pub firestore_database: String,
+    pub request_timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    /// Attempts per idempotent call, the first included.
+    pub retry_max_attempts: u32,
+    pub retry_initial_backoff_ms: u64,
+    /// Total time one call may spend retrying; longer outages are Eventarc's to retry.
+    pub retry_budget_secs: u64,
+    /// Services pointed at an emulator by `*_EMULATOR_HOST` (no tokens sent to them).
+    #[serde(default)]
+    pub emulated: Vec<String>,
+}
+
+/// One local trigger: like an Eventarc trigger, an event filter and a destination path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalTrigger {
+    pub event_type: String,
+    /// For storage events: the bucket to watch.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// For Pub/Sub events: the topic to watch.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// Destination path on this server (`/resize`, ...).
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSettings {
+    /// Buckets are folders here; SQLite lives here too.
+    pub data_dir: PathBuf,
+    /// The bucket `process` uploads into.
+    pub upload_bucket: String,
+    pub delivery_max_attempts: u32,
+    pub delivery_initial_backoff_ms: u64,
+    pub delivery_max_backoff_ms: u64,
+    pub delivery_timeout_secs: u64,
+    pub triggers: Vec<LocalTrigger>,
+}

@@ -1,0 +1,14 @@
+//! The pipeline's domain vocabulary, shared by handlers and every backend: objects,
+//! records, moderation verdicts and pipeline events. Pure data and pure rules; no I/O.
+
+pub mod moderation;
+pub mod object;
+pub mod pipeline_event;
+pub mod record;
+
+pub use moderation::{Likelihood, Moderation, SafeSearch, SafeSearchCategory, Verdict};
+pub use object::{ObjectInfo, ObjectMeta, ObjectRef, PutOutcome, WriteCondition};
+pub use pipeline_event::{PipelineEvent, PipelineEventData, PipelineEventType};
+pub use record::{
+    ApplyResult, ImageRecord, RecordKey, RecordStatus, StageEvent, StageUpdate, VariantInfo,
+};

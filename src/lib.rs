@@ -1,0 +1,16 @@
+//! image-pipeline: an event-driven image pipeline for Cloud Run (see README.md).
+//! This file only declares modules; `main.rs` calls [`cli::run`].
+
+pub mod backends;
+pub mod cli;
+pub mod cloudevent;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod handlers;
+pub mod imaging;
+pub mod router;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
