@@ -1,0 +1,114 @@
+//! The command line (design.md §2): `serve` (default), `process`, `check-config`, `bench`.
+//! Parses arguments, loads settings, and hands off; the work lives in other modules.
+
+use crate::config::Settings;
+use crate::startup::Application;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "image-pipeline",
+    version,
+    about = "Event-driven image pipeline for Cloud Run"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve CloudEvents over HTTP on $PIPELINE_SERVER__HOST:$PORT (the default).
+    Serve,
+    /// Run the whole pipeline locally on FILEs and print what was made.
+    Process {
+        /// One JSON object (the record) per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Load and validate the configuration, print it resolved, exit non-zero if invalid.
+    CheckConfig,
+    /// The fixed benchmark job of ../shared/bench/compare.py.
+    Bench {
+        input: PathBuf,
+        outdir: PathBuf,
+        #[arg(default_value_t = 8)]
+        iterations: u32,
+    },
+}
+
+/// Runs the command line; the process exit code.
+pub fn run() -> ExitCode {
+    // reqwest is built without a default crypto provider: install ring's (one TLS stack).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(),
+        Command::CheckConfig => check_config(),
+        Command::Process { json, files } => process(json, files),
+        Command::Bench {
+            input,
+            outdir,
+            iterations,
+        } => bench(&input, &outdir, iterations),
+    }
+}
+
+fn load_settings() -> Result<Settings, ExitCode> {
+    Settings::load().map_err(|e| {
+        eprintln!("image-pipeline: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn serve() -> ExitCode {
+    let settings = match load_settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    crate::telemetry::init(
+        settings.log_format,
+        &settings.log_level,
+        &settings.gcp.project_id,
+    );
+    let result = actix_web::rt::System::new().block_on(async move {
+        Application::build(settings)
+            .await?
+            .run_until_stopped()
+            .await?;
+        anyhow::Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "Server stopped: {e:#}");
+            eprintln!("image-pipeline: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config() -> ExitCode {
+    let settings = match load_settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    println!("# profile: {}", settings.profile.as_str());
+    print!("{}", settings.to_pretty_toml());
+    eprintln!("image-pipeline: configuration is valid");
+    ExitCode::SUCCESS
+}
+
+fn process(_json: bool, _files: Vec<PathBuf>) -> ExitCode {
+    eprintln!("image-pipeline: `process` is not built yet");
+    ExitCode::FAILURE
+}
+
+fn bench(_input: &std::path::Path, _outdir: &std::path::Path, _iterations: u32) -> ExitCode {
+    eprintln!("image-pipeline: `bench` is not built yet");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,275 @@
+//! The route table and its HTTP face: mounts the enabled routes (a route not in
+//! `PIPELINE_ROUTES` is not mounted, so it answers 404), dispatches `POST /` by `ce-type`, and
+//! holds [`respond`], the ONE function that turns an outcome into an HTTP status and body.
+//! It contains no per-route logic.
+
+use crate::cloudevent::CloudEvent;
+use crate::events::{self, EventDataError};
+use crate::handlers::{HandlerResult, IncomingEvent, Outcome, ROUTES, Route};
+use crate::state::AppState;
+use crate::telemetry::TraceContext;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use std::time::Duration;
+use tracing::{Instrument, Span};
+
+/// The outcome names on the wire (design.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireOutcome {
+    Skipped,
+    Duplicate,
+    Processed,
+    Rejected,
+    Retry,
+}
+
+/// What happened to one event, ready to be answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventResponse {
+    pub outcome: WireOutcome,
+    pub route: String,
+    pub detail: String,
+    /// Set for a malformed event (which may be answered 400 instead of 200).
+    #[serde(skip)]
+    pub malformed: bool,
+    /// A skip an operator should see (logged at WARN rather than INFO).
+    #[serde(skip)]
+    pub warn: bool,
+    /// Per-route results of `POST /` dispatch.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<EventResponse>,
+}
+
+impl EventResponse {
+    fn from_result(route: &str, result: HandlerResult) -> Self {
+        let (outcome, detail, warn) = match result {
+            Ok(Outcome::Processed(d)) => (WireOutcome::Processed, d, false),
+            Ok(Outcome::Duplicate(d)) => (WireOutcome::Duplicate, d, false),
+            Ok(Outcome::Skipped { reason, warn }) => (WireOutcome::Skipped, reason, warn),
+            Err(e) if e.is_transient() => (WireOutcome::Retry, e.to_string(), false),
+            Err(e) => (WireOutcome::Rejected, e.to_string(), false),
+        };
+        Self {
+            outcome,
+            route: route.to_owned(),
+            detail,
+            malformed: false,
+            warn,
+            results: Vec::new(),
+        }
+    }
+
+    fn malformed(route: &str, detail: String) -> Self {
+        Self {
+            outcome: WireOutcome::Rejected,
+            route: route.to_owned(),
+            detail,
+            malformed: true,
+            warn: false,
+            results: Vec::new(),
+        }
+    }
+
+    fn skipped(route: &str, detail: String, warn: bool) -> Self {
+        let outcome = if warn {
+            Outcome::skipped_warn(detail)
+        } else {
+            Outcome::skipped(detail)
+        };
+        Self::from_result(route, Ok(outcome))
+    }
+}
+
+/// THE outcome → HTTP mapping: `retry` is 503 (Eventarc redelivers); everything else is 200
+/// (acked), except a malformed event when `server.malformed_status = 400`
+/// (gcp-contracts.md §0.1-2, §3.3).
+pub fn respond(response: &EventResponse, malformed_status: u16) -> HttpResponse {
+    let status = match response.outcome {
+        WireOutcome::Retry => StatusCode::SERVICE_UNAVAILABLE,
+        WireOutcome::Rejected if response.malformed && malformed_status == 400 => {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::OK,
+    };
+    HttpResponse::build(status).json(response)
+}
+
+/// Mounts `/healthz`, every enabled route and `POST /`.
+pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
+    let limit = state.settings.server.body_limit_bytes;
+    cfg.app_data(web::Data::new(state.clone()))
+        .app_data(web::PayloadConfig::new(limit))
+        .route("/healthz", web::get().to(healthz))
+        .route("/", web::post().to(dispatch));
+    for route in enabled_routes(state) {
+        let path = format!("/{}", route.name);
+        cfg.route(
+            &path,
+            web::post().to(
+                move |req: HttpRequest, body: web::Bytes, state: web::Data<AppState>| {
+                    handle_one(req, body, state, route)
+                },
+            ),
+        );
+    }
+}
+
+fn enabled_routes(state: &AppState) -> impl Iterator<Item = &'static Route> + '_ {
+    ROUTES
+        .iter()
+        .filter(|r| state.settings.route_enabled(r.name))
+}
+
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let routes: Vec<&str> = enabled_routes(&state).map(|r| r.name).collect();
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "ok",
+        "routes": routes,
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+async fn handle_one(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+    route: &'static Route,
+) -> HttpResponse {
+    let span = event_span(&req, route.name);
+    let response = async {
+        let incoming = match parse_event(&req, body, route.name) {
+            Ok(incoming) => incoming,
+            Err(response) => return response,
+        };
+        if !(route.accepts)(&incoming, &state.settings) {
+            let detail = format!(
+                "the {} route does not handle {} events",
+                route.name, incoming.ce.ty
+            );
+            return EventResponse::skipped(route.name, detail, false);
+        }
+        run_route(route, &incoming, &state).await
+    }
+    .instrument(span.clone())
+    .await;
+    span.in_scope(|| log_response(&response));
+    respond(&response, state.settings.server.malformed_status)
+}
+
+async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let span = event_span(&req, "dispatch");
+    let response = async {
+        let incoming = match parse_event(&req, body, "dispatch") {
+            Ok(incoming) => incoming,
+            Err(response) => return response,
+        };
+        let mut results = Vec::new();
+        for route in enabled_routes(&state).filter(|r| (r.accepts)(&incoming, &state.settings)) {
+            results.push(run_route(route, &incoming, &state).await);
+        }
+        combine(&incoming.ce.ty, results)
+    }
+    .instrument(span.clone())
+    .await;
+    span.in_scope(|| log_response(&response));
+    respond(&response, state.settings.server.malformed_status)
+}
+
+/// `POST /` answers with the most serious of its routes' outcomes (retry > rejected > ...).
+fn combine(ce_type: &str, results: Vec<EventResponse>) -> EventResponse {
+    let Some(worst) = results.iter().map(|r| r.outcome).max() else {
+        let detail = format!("no enabled route handles {ce_type} events");
+        return EventResponse::skipped("dispatch", detail, true);
+    };
+    let routes: Vec<&str> = results.iter().map(|r| r.route.as_str()).collect();
+    let details: Vec<String> = results
+        .iter()
+        .map(|r| format!("{}: {}", r.route, r.detail))
+        .collect();
+    EventResponse {
+        outcome: worst,
+        route: routes.join(","),
+        detail: details.join("; "),
+        malformed: false,
+        warn: false,
+        results,
+    }
+}
+
+async fn run_route(route: &Route, incoming: &IncomingEvent, state: &AppState) -> EventResponse {
+    let deadline = Duration::from_secs(state.settings.server.handler_deadline_secs);
+    let result = match tokio::time::timeout(deadline, (route.handle)(incoming, state)).await {
+        Ok(result) => result,
+        Err(_) => Err(crate::error::HandlerError::Transient(anyhow::anyhow!(
+            "the {} route did not finish within server.handler_deadline_secs = {}",
+            route.name,
+            deadline.as_secs()
+        ))),
+    };
+    EventResponse::from_result(route.name, result)
+}
+
+/// Parses the CloudEvent and its payload; `Err` is the response to give instead.
+fn parse_event(
+    req: &HttpRequest,
+    body: web::Bytes,
+    route: &str,
+) -> Result<IncomingEvent, EventResponse> {
+    let ce = CloudEvent::from_http(req.headers(), body)
+        .map_err(|e| EventResponse::malformed(route, format!("malformed CloudEvent: {e}")))?;
+    let span = Span::current();
+    span.record("ce.id", ce.id.as_str());
+    span.record("ce.type", ce.ty.as_str());
+    span.record("ce.source", ce.source.as_str());
+    match events::parse(&ce) {
+        Ok(data) => Ok(IncomingEvent { ce, data }),
+        Err(EventDataError::UnknownType(ty)) => Err(EventResponse::skipped(
+            route,
+            format!("no route of this service handles events of type {ty:?}"),
+            true,
+        )),
+        Err(e) => Err(EventResponse::malformed(
+            route,
+            format!("event data could not be read: {e}"),
+        )),
+    }
+}
+
+fn event_span(req: &HttpRequest, route: &str) -> Span {
+    let trace = TraceContext::from_headers(req.headers());
+    tracing::info_span!(
+        "event",
+        route,
+        "ce.id" = tracing::field::Empty,
+        "ce.type" = tracing::field::Empty,
+        "ce.source" = tracing::field::Empty,
+        trace_id = trace.as_ref().map(|t| t.trace_id.as_str()),
+        span_id = trace.as_ref().and_then(|t| t.span_id.as_deref()),
+        trace_sampled = trace.as_ref().map(|t| t.sampled),
+    )
+}
+
+fn log_response(response: &EventResponse) {
+    let EventResponse {
+        outcome, detail, ..
+    } = response;
+    match outcome {
+        WireOutcome::Processed | WireOutcome::Duplicate => {
+            tracing::info!(outcome = ?outcome, "Event {outcome:?}: {detail}")
+        }
+        WireOutcome::Skipped if response.warn => {
+            tracing::warn!(outcome = "skipped", "Event skipped: {detail}")
+        }
+        WireOutcome::Skipped => tracing::info!(outcome = "skipped", "Event skipped: {detail}"),
+        WireOutcome::Rejected => {
+            tracing::error!(outcome = "rejected", "Event rejected: {detail}")
+        }
+        WireOutcome::Retry => tracing::warn!(outcome = "retry", "Event will be retried: {detail}"),
+    }
+}
+
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod tests;

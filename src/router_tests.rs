@@ -1,0 +1,47 @@
+use super::*;
+
+#[test]
+fn retry_is_503_and_every_other_outcome_is_200() {
+    let mut response = EventResponse::from_result("resize", Ok(Outcome::processed("ok")));
+    for (outcome, status) in [
+        (WireOutcome::Processed, 200),
+        (WireOutcome::Duplicate, 200),
+        (WireOutcome::Skipped, 200),
+        (WireOutcome::Rejected, 200),
+        (WireOutcome::Retry, 503),
+    ] {
+        response.outcome = outcome;
+        assert_eq!(
+            respond(&response, 200).status().as_u16(),
+            status,
+            "{outcome:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_event_is_400_only_when_configured() {
+    let response = EventResponse::malformed("resize", "missing ce-id".to_owned());
+
+    assert_eq!(respond(&response, 200).status().as_u16(), 200);
+    assert_eq!(respond(&response, 400).status().as_u16(), 400);
+}
+
+#[test]
+fn dispatch_answers_with_the_most_serious_outcome() {
+    let results = vec![
+        EventResponse::from_result("resize", Ok(Outcome::processed("made 3 sizes"))),
+        EventResponse::from_result(
+            "record",
+            Err(crate::error::HandlerError::Transient(anyhow::anyhow!(
+                "firestore 503"
+            ))),
+        ),
+    ];
+
+    let combined = combine("t", results);
+
+    assert_eq!(combined.outcome, WireOutcome::Retry);
+    assert_eq!(combined.route, "resize,record");
+    assert_eq!(combined.results.len(), 2);
+}
