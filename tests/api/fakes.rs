@@ -1,0 +1,214 @@
+//! In-memory fakes of the four seams, with call counters and fault injection.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use image_pipeline::backends::{
+    BackendError, BackendResult, ModerationImage, Moderator, ObjectStore, Publisher, Records,
+};
+use image_pipeline::domain::record::{ApplyResult, StageEvent};
+use image_pipeline::domain::{
+    ImageRecord, ObjectInfo, ObjectMeta, ObjectRef, PipelineEvent, PutOutcome, RecordKey,
+    SafeSearch, WriteCondition,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    objects: Mutex<BTreeMap<(String, String), (ObjectInfo, Bytes)>>,
+    next_generation: AtomicI64,
+    pub reads: AtomicUsize,
+    pub puts: AtomicUsize,
+    /// The next N writes fail with a transient 503.
+    pub fail_next_puts: AtomicUsize,
+}
+
+fn unavailable() -> BackendError {
+    BackendError::Http {
+        service: "fake storage",
+        status: 503,
+        message: "injected fault".into(),
+        retry_after: None,
+    }
+}
+
+impl MemoryStore {
+    pub fn insert(&self, bucket: &str, name: &str, body: &[u8], meta: &ObjectMeta) -> ObjectInfo {
+        let generation = 1_000 + self.next_generation.fetch_add(1, Ordering::SeqCst);
+        let info = ObjectInfo {
+            bucket: bucket.into(),
+            name: name.into(),
+            generation,
+            size_bytes: body.len() as u64,
+            content_type: Some(meta.content_type.clone()),
+            md5_base64: None,
+            metadata: meta.metadata.clone(),
+        };
+        self.objects.lock().unwrap().insert(
+            (bucket.into(), name.into()),
+            (info.clone(), Bytes::copy_from_slice(body)),
+        );
+        info
+    }
+
+    pub fn get(&self, bucket: &str, name: &str) -> Option<(ObjectInfo, Bytes)> {
+        self.objects
+            .lock()
+            .unwrap()
+            .get(&(bucket.into(), name.into()))
+            .cloned()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.objects
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+
+    fn live(&self, obj: &ObjectRef) -> BackendResult<(ObjectInfo, Bytes)> {
+        let found = self.get(&obj.bucket, &obj.name);
+        match found {
+            Some((info, body)) if obj.generation.is_none_or(|g| g == info.generation) => {
+                Ok((info, body))
+            }
+            _ => Err(BackendError::NotFound {
+                what: obj.to_string(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for MemoryStore {
+    async fn stat(&self, obj: &ObjectRef) -> BackendResult<ObjectInfo> {
+        Ok(self.live(obj)?.0)
+    }
+    async fn read(&self, obj: &ObjectRef) -> BackendResult<Bytes> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        Ok(self.live(obj)?.1)
+    }
+    async fn read_prefix(&self, obj: &ObjectRef, max_bytes: u64) -> BackendResult<Bytes> {
+        let body = self.live(obj)?.1;
+        Ok(body.slice(..body.len().min(max_bytes as usize)))
+    }
+    async fn put(
+        &self,
+        bucket: &str,
+        name: &str,
+        body: Bytes,
+        meta: &ObjectMeta,
+        condition: WriteCondition,
+    ) -> BackendResult<PutOutcome> {
+        if self
+            .fail_next_puts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(unavailable());
+        }
+        let existing = self.get(bucket, name).map(|(info, _)| info.generation);
+        let allowed = match condition {
+            WriteCondition::CreateOnly => existing.is_none(),
+            WriteCondition::IfGenerationMatch(g) => existing == Some(g),
+            WriteCondition::Overwrite => true,
+        };
+        if !allowed {
+            return Ok(PutOutcome::ConditionNotMet);
+        }
+        self.puts.fetch_add(1, Ordering::SeqCst);
+        Ok(PutOutcome::Written(self.insert(bucket, name, &body, meta)))
+    }
+    async fn delete(&self, obj: &ObjectRef) -> BackendResult<bool> {
+        if self.live(obj).is_err() {
+            return Ok(false);
+        }
+        let key = (obj.bucket.clone(), obj.name.clone());
+        Ok(self.objects.lock().unwrap().remove(&key).is_some())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryRecords {
+    records: Mutex<HashMap<RecordKey, ImageRecord>>,
+    done: Mutex<HashSet<String>>,
+    pub applies: AtomicUsize,
+}
+
+impl MemoryRecords {
+    pub fn record(&self, bucket: &str, name: &str) -> Option<ImageRecord> {
+        self.records
+            .lock()
+            .unwrap()
+            .get(&RecordKey::new(bucket, name))
+            .cloned()
+    }
+}
+
+#[async_trait]
+impl Records for MemoryRecords {
+    async fn apply(&self, event: &StageEvent) -> BackendResult<ApplyResult> {
+        self.applies.fetch_add(1, Ordering::SeqCst);
+        let mut records = self.records.lock().unwrap();
+        let record = records
+            .entry(event.key.clone())
+            .or_insert_with(|| ImageRecord::new(&event.key, event.generation));
+        Ok(record.apply(event))
+    }
+    async fn get(&self, key: &RecordKey) -> BackendResult<Option<ImageRecord>> {
+        Ok(self.records.lock().unwrap().get(key).cloned())
+    }
+    async fn is_done(&self, done_key: &str) -> BackendResult<bool> {
+        Ok(self.done.lock().unwrap().contains(done_key))
+    }
+    async fn mark_done(&self, done_key: &str) -> BackendResult<()> {
+        self.done.lock().unwrap().insert(done_key.to_owned());
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryPublisher {
+    pub published: Mutex<Vec<PipelineEvent>>,
+}
+
+impl MemoryPublisher {
+    pub fn take(&self) -> Vec<PipelineEvent> {
+        std::mem::take(&mut *self.published.lock().unwrap())
+    }
+    pub fn types(&self) -> Vec<&'static str> {
+        self.published
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Publisher for MemoryPublisher {
+    async fn publish(&self, events: &[PipelineEvent]) -> BackendResult<()> {
+        self.published.lock().unwrap().extend_from_slice(events);
+        Ok(())
+    }
+}
+
+pub struct FakeModerator {
+    pub answer: SafeSearch,
+    pub calls: AtomicUsize,
+}
+
+#[async_trait]
+impl Moderator for FakeModerator {
+    async fn assess(&self, _image: &ModerationImage) -> BackendResult<SafeSearch> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(self.answer.clone())
+    }
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+}
