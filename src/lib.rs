@@ -1,1 +1,2 @@
 pub mod cloudevent;
+pub mod events;
