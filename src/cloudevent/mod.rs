@@ -157,7 +157,9 @@ impl CloudEvent {
         self
     }
 
-    /// Adds an extension attribute; the name is lower-cased as the spec requires.
+    /// Adds an extension attribute; the name is lower-cased as the spec requires. Use
+    /// lower-case letters and digits only (CloudEvents 1.0): other names cannot travel
+    /// as a `ce-*` header.
     pub fn with_extension(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extensions
             .insert(name.into().to_ascii_lowercase(), value.into());

@@ -368,3 +368,24 @@ fn media_type_drops_parameters() {
         Some("application/protobuf; x=1")
     );
 }
+
+#[test]
+fn headers_of_a_real_actix_request_parse_like_a_header_map() {
+    // Arrange: the way the server hands over a request (HttpRequest::headers()).
+    let request = actix_web::test::TestRequest::post()
+        .uri("/resize")
+        .insert_header(("ce-id", "evt-7"))
+        .insert_header(("ce-source", "//storage.googleapis.com/projects/_/buckets/b"))
+        .insert_header(("ce-specversion", "1.0"))
+        .insert_header(("ce-type", "google.cloud.storage.object.v1.deleted"))
+        .insert_header(("ce-subject", "objects/caf%C3%A9.png"))
+        .insert_header(("content-type", "application/json"))
+        .to_http_request();
+
+    // Act
+    let event = CloudEvent::from_http(request.headers(), Bytes::from_static(b"{}")).unwrap();
+
+    // Assert
+    assert_eq!(event.id, "evt-7");
+    assert_eq!(event.subject.as_deref(), Some("objects/café.png"));
+}
