@@ -225,7 +225,7 @@ fn parse_event(
     span.record("ce.source", ce.source.as_str());
     match events::parse(&ce) {
         Ok(data) => Ok(IncomingEvent { ce, data }),
-        Err(EventDataError::UnknownType(ty)) => Err(EventResponse::skipped(
+        Err(EventDataError::UnknownType { ty }) => Err(EventResponse::skipped(
             route,
             format!("no route of this service handles events of type {ty:?}"),
             true,

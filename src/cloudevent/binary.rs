@@ -1,0 +1,109 @@
+//! Binary content mode: attributes in `ce-*` headers, data as the raw body, and
+//! `Content-Type` as `datacontenttype` (gcp-contracts.md §1.3). This is what Eventarc sends.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
+use bytes::Bytes;
+
+use super::encoding::{DecodeFailure, decode_header_value, encode_header_value};
+use super::{CloudEvent, CloudEventError, check_required, normalise_content_type};
+
+const PREFIX: &str = "ce-";
+
+pub(super) fn parse(headers: &HeaderMap, body: Bytes) -> Result<CloudEvent, CloudEventError> {
+    let mut attributes = BTreeMap::new();
+    for (name, value) in headers.iter() {
+        // `HeaderName` is always lower-case, so attribute names come out lower-case.
+        let Some(attribute) = name.as_str().strip_prefix(PREFIX) else {
+            continue;
+        };
+        if attribute.is_empty() {
+            continue;
+        }
+        if attribute == "datacontenttype" {
+            return Err(CloudEventError::DataContentTypeHeader);
+        }
+        let decoded = decode_header_value(value.as_bytes()).map_err(|failure| match failure {
+            DecodeFailure::BadEscape { offset } => CloudEventError::BadPercentEscape {
+                header: name.to_string(),
+                offset,
+            },
+            DecodeFailure::NotUtf8 => CloudEventError::InvalidUtf8 {
+                header: name.to_string(),
+            },
+        })?;
+        if attributes.insert(attribute.to_owned(), decoded).is_some() {
+            return Err(CloudEventError::DuplicateHeader {
+                header: name.to_string(),
+            });
+        }
+    }
+    if attributes.is_empty() {
+        return Err(CloudEventError::NotACloudEvent);
+    }
+
+    let mut take_required = |name: &'static str| {
+        attributes
+            .remove(name)
+            .ok_or(CloudEventError::MissingAttribute { name })
+    };
+    let id = take_required("id")?;
+    let source = take_required("source")?;
+    let specversion = take_required("specversion")?;
+    let ty = take_required("type")?;
+    let mut take_optional = |name: &str| attributes.remove(name).filter(|v| !v.is_empty());
+    let subject = take_optional("subject");
+    let time = take_optional("time");
+    let dataschema = take_optional("dataschema");
+
+    let datacontenttype = headers
+        .get(CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .filter(|ct| !ct.trim().is_empty())
+        .map(|ct| normalise_content_type(&ct));
+
+    let event = CloudEvent {
+        id,
+        source,
+        specversion,
+        ty,
+        subject,
+        time,
+        datacontenttype,
+        dataschema,
+        extensions: attributes,
+        data: body,
+    };
+    check_required(&event)?;
+    Ok(event)
+}
+
+pub(super) fn headers(event: &CloudEvent) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(8 + event.extensions.len());
+    let mut push = |name: &str, value: &str| {
+        out.push((format!("{PREFIX}{name}"), encode_header_value(value)));
+    };
+    push("specversion", &event.specversion);
+    push("id", &event.id);
+    push("source", &event.source);
+    push("type", &event.ty);
+    let optional = [
+        ("subject", &event.subject),
+        ("time", &event.time),
+        ("dataschema", &event.dataschema),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            push(name, value);
+        }
+    }
+    for (name, value) in &event.extensions {
+        push(name, value);
+    }
+    if let Some(ct) = &event.datacontenttype {
+        // Content-Type is a plain HTTP header, not a ce-* attribute: no percent-encoding.
+        out.push((CONTENT_TYPE.as_str().to_owned(), ct.clone()));
+    }
+    out
+}
