@@ -3,7 +3,7 @@
 # differ only by PIPELINE_ROUTES (see cloudbuild.yaml and docs/deploy.md).
 #
 # Stages: chef (toolchain + build tools) -> planner (dependency recipe) ->
-# builder (dependencies in their own cached layer, then the crate) -> runtime
+# deps (dependencies only, a cached layer) -> builder (the crate) -> runtime
 # (distroless, no shell, non-root). deploy/check-runtime-root.sh proves the runtime
 # stage without Docker; deploy/lint.sh runs hadolint on this file.
 
@@ -26,9 +26,12 @@ FROM chef AS planner
 COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 
-FROM chef AS builder
+# Its own stage so cloudbuild.yaml can push it as a cache image for the next build.
+FROM chef AS deps
 COPY --from=planner /build/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json
+
+FROM deps AS builder
 COPY . .
 # /out/data becomes the writable data folder for the local profile; made here
 # because the runtime stage has no shell to run mkdir.

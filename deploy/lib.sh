@@ -22,10 +22,16 @@ q() {
   fi
 }
 
-# Print an argv as one shell line.
+# Print an argv as one shell line (q inlined: a subshell per word is slow).
 show() {
   local out="" word
-  for word in "$@"; do out+="$(q "$word") "; done
+  for word in "$@"; do
+    if [[ "$word" =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then
+      out+="$word "
+    else
+      out+="'${word//\'/\'\\\'\'}' "
+    fi
+  done
   printf '%s' "${out% }"
 }
 
@@ -42,15 +48,22 @@ run() {
   "$@"
 }
 
-# ensure [--expect VALUE] GUARD... -- ACTION...
-# Runs ACTION only when GUARD prints nothing (or, with --expect, prints something
-# other than VALUE). GUARD is a read-only describe/list/get-iam-policy; its errors
-# (typically "not found") count as "prints nothing".
+# ensure [--expect VALUE | --absent-line LINE | --present-line LINE] GUARD... -- ACTION...
+# Runs ACTION only when the read-only GUARD (a describe, list or get-iam-policy) says
+# it is needed:
+#   (no option)          GUARD prints nothing (its errors, e.g. "not found", count as nothing)
+#   --expect VALUE       GUARD prints something other than VALUE
+#   --absent-line LINE   no line of GUARD's output is exactly LINE
+#   --present-line LINE  some line of GUARD's output is exactly LINE
 ensure() {
-  local expect="" has_expect=0 guard=() action=()
-  if [[ "$1" == --expect ]]; then
-    expect="$2"
-    has_expect=1
+  local mode=empty want="" guard=() action=()
+  case "$1" in
+    --expect) mode=expect ;;
+    --absent-line) mode=absent ;;
+    --present-line) mode=present ;;
+  esac
+  if [[ "$mode" != empty ]]; then
+    want="$2"
     shift 2
   fi
   while [[ $# -gt 0 && "$1" != -- ]]; do
@@ -60,28 +73,31 @@ ensure() {
   [[ "${1:-}" == -- ]] || die "ensure: missing -- between guard and action"
   shift
   action=("$@")
+  local g a
+  g="$(show "${guard[@]}")"
+  a="$(show "${action[@]}")"
   # The $(...) below is printed for the reader, not expanded.
   # shellcheck disable=SC2016
-  if ((has_expect)); then
-    printf '+ if [ "$(%s)" != %s ]; then %s; fi\n' "$(show "${guard[@]}")" "$(q "$expect")" "$(show "${action[@]}")"
-  else
-    printf '+ if [ -z "$(%s)" ]; then %s; fi\n' "$(show "${guard[@]}")" "$(show "${action[@]}")"
-  fi
+  case "$mode" in
+    empty) printf '+ if [ -z "$(%s)" ]; then %s; fi\n' "$g" "$a" ;;
+    expect) printf '+ if [ "$(%s)" != %s ]; then %s; fi\n' "$g" "$(q "$want")" "$a" ;;
+    absent) printf '+ if ! %s | grep -qFx %s; then %s; fi\n' "$g" "$(q "$want")" "$a" ;;
+    present) printf '+ if %s | grep -qFx %s; then %s; fi\n' "$g" "$(q "$want")" "$a" ;;
+  esac
   ((DRY_RUN)) && return 0
-  local current
+  local current needed=0
   current="$("${guard[@]}" 2>/dev/null || true)"
-  if ((has_expect)); then
-    [[ "$current" == "$expect" ]] && {
-      log "  unchanged"
-      return 0
-    }
+  case "$mode" in
+    empty) [[ -z "$current" ]] && needed=1 ;;
+    expect) [[ "$current" != "$want" ]] && needed=1 ;;
+    absent) grep -qFx -- "$want" <<<"$current" || needed=1 ;;
+    present) grep -qFx -- "$want" <<<"$current" && needed=1 ;;
+  esac
+  if ((needed)); then
+    "${action[@]}"
   else
-    [[ -n "$current" ]] && {
-      log "  exists"
-      return 0
-    }
+    log "  unchanged"
   fi
-  "${action[@]}"
 }
 
 # capture VAR PLACEHOLDER CMD...: VAR=$(CMD); in dry-run VAR=PLACEHOLDER.
@@ -100,8 +116,9 @@ capture() {
   fi
 }
 
-# IAM bindings. Each is guarded by a read of the current policy, so a second run
-# sends no setIamPolicy at all. KIND is the gcloud group that owns the resource.
+# IAM bindings. Each is guarded by a read of the current policy (one "role,member"
+# line per binding; not --filter, which storage buckets get-iam-policy lacks), so a
+# second run sends no setIamPolicy at all. KIND is the gcloud group that owns the resource.
 #   grant project           MEMBER ROLE
 #   grant bucket   gs://B   MEMBER ROLE
 #   grant topic    T        MEMBER ROLE
@@ -140,8 +157,8 @@ grant() {
   read -r -a set <<<"$(iam_cmd "$kind" add-iam-policy-binding "$resource")"
   # Project policies may hold conditional bindings; gcloud then insists on --condition.
   [[ "$kind" == project ]] && set+=(--condition=None)
-  ensure "${get[@]}" --flatten=bindings[].members \
-    --filter="bindings.role=$role AND bindings.members=$member" --format='value(bindings.role)' \
+  ensure --absent-line "$role,$member" "${get[@]}" --flatten=bindings[].members \
+    --format='csv[no-heading](bindings.role,bindings.members)' \
     -- "${set[@]}" --member="$member" --role="$role" --quiet
 }
 
@@ -159,7 +176,7 @@ revoke() {
   local -a get del
   read -r -a get <<<"$(iam_cmd "$kind" get-iam-policy "$resource")"
   read -r -a del <<<"$(iam_cmd "$kind" remove-iam-policy-binding "$resource")"
-  ensure --expect "" "${get[@]}" --flatten=bindings[].members \
-    --filter="bindings.role=$role AND bindings.members=$member" --format='value(bindings.role)' \
+  ensure --present-line "$role,$member" "${get[@]}" --flatten=bindings[].members \
+    --format='csv[no-heading](bindings.role,bindings.members)' \
     -- "${del[@]}" --member="$member" --role="$role" --quiet
 }
