@@ -48,8 +48,11 @@ COPY config /app/config
 COPY --from=builder --chown=65532:65532 /out/data /data
 # PIPELINE_PROFILE is deliberately not set: the binary picks `gcp` when Cloud Run's
 # K_SERVICE is present and `local` otherwise (e.g. `docker run` on a laptop).
+# The local profile binds 127.0.0.1, which `docker run -p` cannot reach; in a
+# container the network namespace is the boundary, so listen on every interface.
 ENV PIPELINE_CONFIG_DIR=/app/config \
-    PIPELINE_LOCAL__DATA_DIR=/data
+    PIPELINE_LOCAL__DATA_DIR=/data \
+    PIPELINE_SERVER__HOST=0.0.0.0
 # Numeric uid:gid (distroless "nonroot") so runAsNonRoot checks can verify it.
 USER 65532:65532
 EXPOSE 8080

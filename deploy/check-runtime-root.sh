@@ -131,7 +131,7 @@ prepare_root() {
 
 # Runs the binary inside the root as uid 65532 with a clean environment, in its own
 # PID and mount namespaces (so it is PID 1, as in a container), with the image's ENV
-# plus what the check needs. It execs: call it in a subshell or in the background.
+# except the host: 127.0.0.1, not 0.0.0.0, because the check shares the host's network. It execs: call it in a subshell or in the background.
 run_in_root() {
   local root="$1"
   shift

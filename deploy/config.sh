@@ -88,6 +88,8 @@ sa_email() { echo "$1@${PROJECT_ID}.iam.gserviceaccount.com"; }
 # thumbnailer only read sources when outputs go to their own bucket; the moderator
 # writes only when its policy moves or blurs flagged images; the recorder works from
 # event data and needs no storage access at all.
+# (Firestore: every service gets roles/datastore.user, because the idempotency ledger
+# that answers `duplicate` lives in the records backend, Firestore in the gcp profile.)
 upload_bucket_role() {
   local writes_outputs_here=0
   [[ -z "$OUTPUT_BUCKET" ]] && writes_outputs_here=1
@@ -102,11 +104,15 @@ upload_bucket_role() {
   esac
 }
 
-# Storage role on the separate output bucket (when there is one).
+# Storage role on the separate output bucket (when there is one). The moderator
+# reads the resized variant it moderates (moderation.trigger = resized) and, with
+# the quarantine or blur policy, moves or replaces variants.
 output_bucket_role() {
   case "$1" in
     image-resizer | image-thumbnailer) echo roles/storage.objectUser ;;
-    content-moderator) echo roles/storage.objectViewer ;; # may moderate a resized variant
+    content-moderator)
+      [[ "$MODERATION_POLICY" == record ]] && echo roles/storage.objectViewer || echo roles/storage.objectUser
+      ;;
     *) echo "" ;;
   esac
 }

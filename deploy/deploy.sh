@@ -116,7 +116,11 @@ phase_infra_roles() {
     grant sa "$(sa_email "$svc")" "serviceAccount:$build_sa" roles/iam.serviceAccountUser
   done
   # Firestore has no per-collection IAM; datastore.user is its smallest read/write role.
-  grant project "serviceAccount:$(sa_email image-recorder)" roles/datastore.user
+  # Every route needs it: the recorder for the records, all of them for the ledger
+  # of handled events that makes redeliveries answer `duplicate`.
+  for svc in "${SERVICES[@]}"; do
+    grant project "serviceAccount:$(sa_email "$svc")" roles/datastore.user
+  done
   # Direct events (Cloud Storage) reach a trigger only if its identity is an event receiver.
   grant project "serviceAccount:$trigger_sa" roles/eventarc.eventReceiver
   # Cloud Storage publishes its object events to Pub/Sub as this agent.

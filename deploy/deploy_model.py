@@ -103,11 +103,15 @@ def parse_dry_run(text):
     return commands
 
 
-def run_script(script, *args, path_prefix=None):
+def run_script(script, *args, path_prefix=None, extra_env=None):
     """Runs deploy/<script> with args; returns (exit code, stdout, stderr)."""
     env = dict(os.environ)
-    for key in ("PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "REGION", "OUTPUT_BUCKET", "DRY_RUN"):
+    # Settings a developer may have exported would change the dry run.
+    for key in ("PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "REGION", "OUTPUT_BUCKET", "DRY_RUN",
+                "UPLOAD_BUCKET", "BUILD_BUCKET", "TOPIC", "DLQ_TOPIC", "DLQ_SUBSCRIPTION",
+                "COLLECTION", "MODERATION_POLICY", "MAX_DELIVERY_ATTEMPTS", "REPO"):
         env.pop(key, None)
+    env.update(extra_env or {})
     if path_prefix:
         env["PATH"] = path_prefix + os.pathsep + env["PATH"]
     proc = subprocess.run(

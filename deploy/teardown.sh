@@ -60,7 +60,9 @@ done
 
 # Project-level bindings outlive their service accounts as "deleted:" members, so
 # remove them before the accounts. Resource-level bindings go with their resources.
-revoke project "serviceAccount:$(sa_email image-recorder)" roles/datastore.user
+for svc in "${SERVICES[@]}"; do
+  revoke project "serviceAccount:$(sa_email "$svc")" roles/datastore.user
+done
 revoke project "serviceAccount:$trigger_sa" roles/eventarc.eventReceiver
 revoke project "serviceAccount:$build_sa" roles/run.developer
 revoke project "serviceAccount:$build_sa" roles/logging.logWriter

@@ -61,7 +61,6 @@ EXPECTED_GRANTS = {
     ("pubsub topics", TOPIC, sa("image-thumbnailer"), "roles/pubsub.publisher"),
     ("pubsub topics", TOPIC, sa("content-moderator"), "roles/pubsub.publisher"),
     ("pubsub topics", "image-pipeline-dead-letter", PUBSUB_AGENT, "roles/pubsub.publisher"),
-    ("projects", PROJECT, sa("image-recorder"), "roles/datastore.user"),
     ("projects", PROJECT, sa("image-pipeline-trigger"), "roles/eventarc.eventReceiver"),
     ("projects", PROJECT, "serviceAccount:<GCS_SERVICE_AGENT>", "roles/pubsub.publisher"),
     ("iam service-accounts", email("image-pipeline-trigger"), PUBSUB_AGENT,
@@ -74,6 +73,9 @@ EXPECTED_GRANTS = {
 } | {
     ("iam service-accounts", email(s), sa("image-pipeline-build"), "roles/iam.serviceAccountUser")
     for s in SERVICES
+} | {
+    # The idempotency ledger lives in Firestore, so every route reads and writes it.
+    ("projects", PROJECT, sa(s), "roles/datastore.user") for s in SERVICES
 } | {
     ("run services", s, sa("image-pipeline-trigger"), "roles/run.invoker") for s in SERVICES
 } | {
@@ -150,6 +152,20 @@ class DeployDryRun(unittest.TestCase):
 
     def test_ack_deadlines_match_service_timeouts(self):
         checks.check_ack_deadlines(self.commands, self.services, TRIGGER_SERVICE)
+
+    def test_blur_policy_lets_the_moderator_write_both_buckets(self):
+        code, out, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run",
+                                      extra_env={"MODERATION_POLICY": "blur"})
+        self.assertEqual(code, 0, err)
+        got = checks.grants(m.parse_dry_run(out))
+        for bucket in (UPLOAD, OUTPUT):
+            self.assertIn(("storage buckets", bucket, sa("content-moderator"), "roles/storage.objectUser"), got)
+
+    def test_an_unknown_moderation_policy_is_refused(self):
+        code, _, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run",
+                                    extra_env={"MODERATION_POLICY": "delete"})
+        self.assertNotEqual(code, 0)
+        self.assertIn("MODERATION_POLICY must be", err)
 
     def test_same_bucket_mode_writes_outputs_to_the_upload_bucket_only(self):
         commands = m.parse_dry_run(dry_run("deploy.sh", "--same-bucket"))
