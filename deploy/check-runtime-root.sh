@@ -9,9 +9,11 @@
 # Must not: touch the repo, reach anything but Debian's mirror (for the first
 # debootstrap) and 127.0.0.1, or leave a process or mount behind.
 #
-# Usage: deploy/check-runtime-root.sh BINARY CONFIG_DIR
+# Usage: deploy/check-runtime-root.sh [BINARY CONFIG_DIR]
 #   BINARY      a release build, e.g. target/release/image-pipeline
 #   CONFIG_DIR  the repo's config/ folder
+#   (no arguments: `cargo build --release --locked` first, then check
+#   $CARGO_TARGET_DIR/release/image-pipeline with the repo's config/)
 # Environment:
 #   IMAGE_PIPELINE_CACHE  cache folder (default ~/.cache/image-pipeline)
 #   DEBIAN_MIRROR         default http://deb.debian.org/debian
@@ -60,7 +62,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[[ $# -eq 2 ]] || fail "usage: $0 BINARY CONFIG_DIR"
+# The release build needs cmake and nasm (turbojpeg's vendored libjpeg-turbo).
+build_release() {
+  local repo_root
+  repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  if ! command -v cmake >/dev/null || ! command -v nasm >/dev/null; then
+    apt-get install -y -qq cmake nasm >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq cmake nasm >/dev/null; } ||
+      fail "could not install cmake and nasm"
+  fi
+  echo "building the release binary (cargo build --release --locked)" >&2
+  (cd "$repo_root" && nice cargo build --release --locked --bin image-pipeline >&2) ||
+    fail "cargo build --release failed"
+  printf '%s\n%s\n' "${CARGO_TARGET_DIR:-$repo_root/target}/release/image-pipeline" "$repo_root/config"
+}
+
+case $# in
+  0) mapfile -t built < <(build_release) && set -- "${built[@]}" ;;
+  2) ;;
+  *) fail "usage: $0 [BINARY CONFIG_DIR]" ;;
+esac
+[[ $# -eq 2 ]] || fail "the release build did not report a binary"
 binary="$(realpath "$1")" || fail "binary $1 not found"
 config_dir="$(realpath "$2")" || fail "config dir $2 not found"
 [[ -x "$binary" ]] || fail "$binary is not an executable file"
