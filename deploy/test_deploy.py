@@ -246,9 +246,12 @@ class FlagsExistInGcloud(unittest.TestCase):
                 c = m.Command(argv)
                 if c.path():
                     wanted.setdefault(tuple(c.path()), set()).update(c.flags())
-        env = dict(os.environ, CLOUDSDK_CORE_DISABLE_PROMPTS="1",
-                   CLOUDSDK_CONFIG=tempfile.mkdtemp(prefix="gcloud-help-"),
-                   CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true")
+        # A throwaway config: no account, no prompts, no update check, no usage reports.
+        config_dir = tempfile.TemporaryDirectory(prefix="gcloud-help-")
+        self.addCleanup(config_dir.cleanup)
+        env = dict(os.environ, CLOUDSDK_CORE_DISABLE_PROMPTS="1", CLOUDSDK_CONFIG=config_dir.name,
+                   CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true",
+                   CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="true")
 
         # Help pages are cached per gcloud version: a cold run takes a minute or two.
         sdk_root = os.path.dirname(os.path.dirname(os.path.realpath(shutil.which("gcloud"))))
