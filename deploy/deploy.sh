@@ -215,6 +215,12 @@ case "$phase" in
   infra) phase_infra ;;
   build) phase_build ;;
   triggers) phase_triggers ;;
-  all) phase_infra && phase_build && phase_triggers ;;
+  # One per line: inside `a && b` bash ignores set -e in a, and a failed grant
+  # would not stop the deploy.
+  all)
+    phase_infra
+    phase_build
+    phase_triggers
+    ;;
 esac
 log "done. Watch it work: docs/deploy.md, section 'Watch it work'."

@@ -117,6 +117,30 @@ class DeployDryRun(unittest.TestCase):
         finally:
             shutil.rmtree(fake_bin)
 
+    def test_a_failing_gcloud_command_stops_the_deploy_there(self):
+        fake_bin = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, fake_bin)
+        log = os.path.join(fake_bin, "calls")
+        gcloud = os.path.join(fake_bin, "gcloud")
+        # Reads find nothing, writes succeed, except creating the pipeline topic.
+        with open(gcloud, "w", encoding="utf-8") as f:
+            f.write(f"""#!/bin/sh
+echo "$*" >> {log}
+case "$*" in
+  "projects describe"*) echo 123456789 ;;
+  "storage service-agent"*) echo service-123456789@gs-project-accounts.iam.gserviceaccount.com ;;
+  "pubsub topics create {TOPIC} "*) echo "ERROR: permission denied" >&2; exit 1 ;;
+  *" describe "*|*" list "*|*" get-iam-policy "*) exit 1 ;;
+esac
+""")
+        os.chmod(gcloud, stat.S_IRWXU)
+        code, _, err = m.run_script("deploy.sh", "--project", PROJECT, path_prefix=fake_bin)
+        self.assertNotEqual(code, 0, "the deploy went on after gcloud failed")
+        self.assertIn("permission denied", err)
+        with open(log, encoding="utf-8") as f:
+            calls = f.read().splitlines()
+        self.assertTrue(calls[-1].startswith(f"pubsub topics create {TOPIC} "), f"ran on after the failure: {calls[-1]}")
+
     def test_deploy_without_a_project_is_refused_with_its_reason(self):
         code, _, err = m.run_script("deploy.sh", "--dry-run")
         self.assertEqual(code, 2)
