@@ -213,6 +213,8 @@ main() {
     sleep 0.1
   done
   [[ "$status" == 200 ]] || fail "GET /healthz did not answer 200 within 30 s (last: ${status:-none})"
+  python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])).get("status") != "ok")' "$work/healthz.json" ||
+    fail "GET /healthz answered 200 without {\"status\":\"ok\"}: $(head -c 300 "$work/healthz.json")"
   echo "healthz: 200 after $(($(now_ms) - start)) ms: $(head -c 300 "$work/healthz.json")"
 
   # The server must really run as the unprivileged user, not as root.
