@@ -1,0 +1,60 @@
+# syntax=docker/dockerfile:1
+# image-pipeline container: one image, deployed as several Cloud Run services that
+# differ only by PIPELINE_ROUTES (see cloudbuild.yaml and docs/deploy.md).
+#
+# Stages: chef (toolchain + build tools) -> planner (dependency recipe) ->
+# deps (dependencies only, a cached layer) -> builder (the crate) -> runtime
+# (distroless, no shell, non-root). deploy/check-runtime-root.sh proves the runtime
+# stage without Docker; deploy/lint.sh runs hadolint on this file.
+
+# Keep in step with the toolchain the project is tested with (edition 2024, MSRV 1.89).
+ARG RUST_VERSION=1.95
+
+FROM rust:${RUST_VERSION}-bookworm AS chef
+# cmake and nasm build turbojpeg's vendored libjpeg-turbo (with SIMD); the C compiler
+# comes with the rust image. Pinned to the bookworm versions; bump them together with
+# the Debian release.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends cmake=3.25.1-1 nasm=2.16.01-1 \
+    && rm -rf /var/lib/apt/lists/*
+# cargo-chef turns Cargo.toml/Cargo.lock into a recipe, so a source-only change
+# reuses the (slow, ~3 min) dependency layer instead of rebuilding every crate.
+RUN cargo install cargo-chef --locked --version 0.1.78
+WORKDIR /build
+
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+# Its own stage so cloudbuild.yaml can push it as a cache image for the next build.
+FROM chef AS deps
+COPY --from=planner /build/recipe.json recipe.json
+RUN cargo chef cook --release --locked --recipe-path recipe.json
+
+FROM deps AS builder
+COPY . .
+# /out/data becomes the writable data folder for the local profile; made here
+# because the runtime stage has no shell to run mkdir.
+RUN cargo build --release --locked --bin image-pipeline \
+    && install -d -m 0755 -o 65532 -g 65532 /out/data
+
+# distroless/cc ships exactly what the release binary links (libc, libm, libgcc_s)
+# plus CA certificates for the Google APIs, and no shell or package manager: a
+# smaller attack surface than debian:bookworm-slim, same Debian 12 libraries.
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+WORKDIR /app
+COPY --from=builder /build/target/release/image-pipeline /app/image-pipeline
+COPY config /app/config
+COPY --from=builder --chown=65532:65532 /out/data /data
+# PIPELINE_PROFILE is deliberately not set: the binary picks `gcp` when Cloud Run's
+# K_SERVICE is present and `local` otherwise (e.g. `docker run` on a laptop).
+# The local profile binds 127.0.0.1, which `docker run -p` cannot reach; in a
+# container the network namespace is the boundary, so listen on every interface.
+ENV PIPELINE_CONFIG_DIR=/app/config \
+    PIPELINE_LOCAL__DATA_DIR=/data \
+    PIPELINE_SERVER__HOST=0.0.0.0
+# Numeric uid:gid (distroless "nonroot") so runAsNonRoot checks can verify it.
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/app/image-pipeline"]
+CMD ["serve"]

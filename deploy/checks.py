@@ -1,0 +1,155 @@
+"""The rules a deployment must keep, as functions over the parsed dry run.
+
+Owns: what "correct wiring" means (routes, triggers, IAM, guards, env parity).
+Must not: run anything. Each check raises AssertionError with a reason an
+operator can act on; test_deploy.py runs them on the real dry run and on
+deliberately broken copies, so a check that cannot fail is caught too.
+"""
+
+ROUTES = {"resize", "thumbnail", "moderate", "record"}
+FINALIZED = "google.cloud.storage.object.v1.finalized"
+DELETED = "google.cloud.storage.object.v1.deleted"
+PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+
+# What issue 8 asks for: storage finalized+deleted -> resize, thumbnail, record;
+# Pub/Sub messagePublished on the pipeline topic -> moderate, record.
+EXPECTED_WIRING = {
+    ("/resize", FINALIZED), ("/resize", DELETED),
+    ("/thumbnail", FINALIZED), ("/thumbnail", DELETED),
+    ("/record", FINALIZED), ("/record", DELETED),
+    ("/moderate", PUBLISHED), ("/record", PUBLISHED),
+}
+
+# Verbs that change a resource; each must be gated by a read of that resource.
+MUTATING = {"create", "add-iam-policy-binding", "update", "enable", "delete",
+            "remove-iam-policy-binding", "rm"}
+
+
+def triggers(commands):
+    """(name, argv Command) of every Eventarc trigger the dry run creates."""
+    return [c for c in commands if c.path()[:3] == ["eventarc", "triggers", "create"]]
+
+
+def trigger_filters(cmd):
+    return dict(f.split("=", 1) for f in cmd.flags().get("event-filters", []))
+
+
+def check_trigger_paths(commands, services):
+    """Every trigger path is a route the binary serves, and its service serves it."""
+    found = triggers(commands)
+    assert found, "the dry run creates no Eventarc trigger"
+    for cmd in found:
+        path = cmd.flag("destination-run-path")
+        service = cmd.flag("destination-run-service")
+        assert path and path.startswith("/") and path[1:] in ROUTES, (
+            f"trigger {cmd.argv[4]} posts to {path!r}, not one of /{', /'.join(sorted(ROUTES))}")
+        assert service in services, f"trigger {cmd.argv[4]} targets {service}, which cloudbuild.yaml does not deploy"
+        routes = services[service].deploy_env().get("PIPELINE_ROUTES", "").split(",")
+        assert path[1:] in routes, (
+            f"trigger {cmd.argv[4]} posts to {path} on {service}, which only enables {routes}")
+
+
+def check_every_service_has_its_triggers(commands, services, upload_bucket, topic_path):
+    """The wiring matches the issue exactly, and every deployed service is reached."""
+    wiring, reached = set(), set()
+    for cmd in triggers(commands):
+        filters = trigger_filters(cmd)
+        wiring.add((cmd.flag("destination-run-path"), filters.get("type")))
+        reached.add(cmd.flag("destination-run-service"))
+        if filters.get("type") == PUBLISHED:
+            assert cmd.flag("transport-topic") == topic_path, (
+                f"Pub/Sub trigger {cmd.argv[4]} reads {cmd.flag('transport-topic')}, not {topic_path}")
+        else:
+            assert filters.get("bucket") == upload_bucket, (
+                f"storage trigger {cmd.argv[4]} watches {filters.get('bucket')}, not the upload bucket {upload_bucket}")
+        assert cmd.flag("service-account"), f"trigger {cmd.argv[4]} has no --service-account"
+    assert wiring == EXPECTED_WIRING, (
+        f"trigger wiring differs: missing {sorted(EXPECTED_WIRING - wiring)}, extra {sorted(wiring - EXPECTED_WIRING)}")
+    assert reached == set(services), f"services without a trigger: {sorted(set(services) - reached)}"
+
+
+def check_no_service_is_public(services, texts):
+    for svc in services.values():
+        assert "--no-allow-unauthenticated" in svc.deploy_argv, f"{svc.name} is deployed without --no-allow-unauthenticated"
+    for text in texts:
+        for bad in ("--allow-unauthenticated", "allUsers", "allAuthenticatedUsers"):
+            assert bad not in text, f"{bad} appears in the deployment"
+
+
+def grants(commands):
+    """(resource kind, resource, member, role) of every IAM binding added."""
+    out = set()
+    for cmd in commands:
+        path = cmd.path()
+        if path and path[-1] == "add-iam-policy-binding":
+            resource = cmd.argv[len(path) + 1]
+            out.add((" ".join(path[:-1]), resource, cmd.flag("member"), cmd.flag("role")))
+    return out
+
+
+def check_least_roles(commands, expected):
+    got = grants(commands)
+    for _, _, _, role in got:
+        assert role not in ("roles/owner", "roles/editor", "roles/viewer"), f"basic role {role} granted"
+        assert not role.endswith(".admin") and not role.endswith("Admin"), f"admin role {role} granted"
+    assert got == expected, (
+        "IAM grants differ from the reviewed list:\n  unexpected: "
+        + "\n    ".join(map(str, sorted(got - expected)))
+        + "\n  missing: " + "\n    ".join(map(str, sorted(expected - got))))
+
+
+def _resource_words(argv):
+    return [w for w in argv[1:] if not w.startswith("-")]
+
+
+def check_every_change_is_guarded(commands):
+    """Creates, grants, updates and deletes only run after a read shows they are needed."""
+    for cmd in commands:
+        path = cmd.path()
+        if not path or path[-1] not in MUTATING or path[:2] == ["builds", "submit"]:
+            continue
+        assert cmd.kind == "ensure" and cmd.guard, f"unguarded: {' '.join(cmd.argv)}"
+        guard_path = type(cmd)(cmd.guard).path()
+        assert guard_path and guard_path[-1] in {"describe", "list", "get-iam-policy"}, (
+            f"{' '.join(cmd.argv)} is guarded by {' '.join(cmd.guard)}, which is not a read")
+        words = _resource_words(cmd.argv)
+        target = words[len(path)] if len(words) > len(path) else cmd.flag("database")
+        target_short = target.rsplit("/", 1)[-1].split("@")[0]
+        assert any(target_short in w for w in cmd.guard), (
+            f"{' '.join(cmd.argv)}: guard {' '.join(cmd.guard)} does not read {target}")
+
+
+def check_build_is_guarded(commands, services):
+    submits = [c for c in commands if c.path()[:2] == ["builds", "submit"]]
+    assert len(submits) == 1, f"expected one gcloud builds submit, found {len(submits)}"
+    guarded = {c.argv[4] for c in commands if c.kind == "build-guard"}
+    assert guarded == set(services), f"the build skip-guard reads {sorted(guarded)}, not every service"
+    subs = dict(kv.split("=", 1) for kv in submits[0].flag("substitutions").split(","))
+    assert subs.get("COMMIT_SHA"), "gcloud builds submit passes no COMMIT_SHA"
+    return subs
+
+
+def check_env_parity(services, image_tag):
+    for svc in services.values():
+        assert svc.check_env, f"{svc.name} has no check-config step"
+        assert svc.check_env == svc.deploy_env(), (
+            f"{svc.name}: check-config env {svc.check_env} differs from deployed env {svc.deploy_env()}")
+        assert svc.check_image == image_tag, f"{svc.name}: check-config runs {svc.check_image}, not {image_tag}"
+        assert svc.deploy_flag("image") == "$$(cat /workspace/image-digest)", (
+            f"{svc.name} is not deployed from the pushed digest")
+        assert svc.deploy_flag("min-instances") == "0", f"{svc.name} keeps instances at rest"
+        assert svc.deploy_flag("service-account", ).startswith(svc.name + "@"), f"{svc.name} runs as another identity"
+
+
+def check_ack_deadlines(commands, services, trigger_service):
+    """Each Eventarc subscription's ack deadline equals its service's request timeout."""
+    updates = [c for c in commands if c.path()[:3] == ["pubsub", "subscriptions", "update"]]
+    assert len(updates) == len(trigger_service), "not every trigger subscription gets retry/dead-letter settings"
+    for cmd in updates:
+        trigger = cmd.argv[4].removeprefix("<SUBSCRIPTION_OF_").removesuffix(">")
+        svc = services[trigger_service[trigger]]
+        timeout = svc.deploy_flag("timeout")
+        assert cmd.flag("ack-deadline") == timeout, (
+            f"{trigger}: ack deadline {cmd.flag('ack-deadline')} s but {svc.name} times out at {timeout} s")
+        assert int(timeout) <= 600, f"{svc.name} timeout {timeout} s exceeds the 600 s Pub/Sub ack limit"
+        assert cmd.flag("dead-letter-topic"), f"{trigger} has no dead-letter topic"

@@ -1,0 +1,314 @@
+"""Dry-run tests of the Google Cloud deployment (run by deploy/test_deploy.sh).
+
+Owns: running deploy.sh and teardown.sh with --dry-run, and holding the reviewed
+list of IAM grants. Must not: run gcloud against a project (a fake gcloud on PATH
+fails the test if the dry run calls it).
+"""
+
+import concurrent.futures
+import functools
+import os
+import re
+import stat
+import subprocess
+import shutil
+import tempfile
+import unittest
+
+import checks
+import deploy_model as m
+
+PROJECT = "demo-project"
+UPLOAD = "gs://demo-project-image-uploads"
+OUTPUT = "gs://demo-project-image-derived"
+BUILD = "gs://demo-project-image-pipeline-build"
+TOPIC = "image-pipeline-events"
+TOPIC_PATH = f"projects/{PROJECT}/topics/{TOPIC}"
+IMAGE_TAG = "${_REGION}-docker.pkg.dev/${PROJECT_ID}/${_REPO}/image-pipeline:${COMMIT_SHA}"
+
+
+def sa(name):
+    return f"serviceAccount:{name}@{PROJECT}.iam.gserviceaccount.com"
+
+
+def email(name):
+    return f"{name}@{PROJECT}.iam.gserviceaccount.com"
+
+
+PUBSUB_AGENT = "serviceAccount:service-<PROJECT_NUMBER>@gcp-sa-pubsub.iam.gserviceaccount.com"
+SERVICES = ["image-resizer", "image-thumbnailer", "content-moderator", "image-recorder"]
+TRIGGER_SERVICE = {
+    "image-pipeline-resize-finalized": "image-resizer",
+    "image-pipeline-resize-deleted": "image-resizer",
+    "image-pipeline-thumbnail-finalized": "image-thumbnailer",
+    "image-pipeline-thumbnail-deleted": "image-thumbnailer",
+    "image-pipeline-record-finalized": "image-recorder",
+    "image-pipeline-record-deleted": "image-recorder",
+    "image-pipeline-moderate-events": "content-moderator",
+    "image-pipeline-record-events": "image-recorder",
+}
+
+# The reviewed IAM grants for the default layout (separate output bucket, policy
+# "record"). A new grant must be added here on purpose.
+EXPECTED_GRANTS = {
+    ("storage buckets", UPLOAD, sa("image-resizer"), "roles/storage.objectViewer"),
+    ("storage buckets", OUTPUT, sa("image-resizer"), "roles/storage.objectUser"),
+    ("storage buckets", UPLOAD, sa("image-thumbnailer"), "roles/storage.objectViewer"),
+    ("storage buckets", OUTPUT, sa("image-thumbnailer"), "roles/storage.objectUser"),
+    ("storage buckets", UPLOAD, sa("content-moderator"), "roles/storage.objectViewer"),
+    ("storage buckets", OUTPUT, sa("content-moderator"), "roles/storage.objectViewer"),
+    ("pubsub topics", TOPIC, sa("image-resizer"), "roles/pubsub.publisher"),
+    ("pubsub topics", TOPIC, sa("image-thumbnailer"), "roles/pubsub.publisher"),
+    ("pubsub topics", TOPIC, sa("content-moderator"), "roles/pubsub.publisher"),
+    ("pubsub topics", "image-pipeline-dead-letter", PUBSUB_AGENT, "roles/pubsub.publisher"),
+    ("projects", PROJECT, sa("image-pipeline-trigger"), "roles/eventarc.eventReceiver"),
+    ("projects", PROJECT, "serviceAccount:<GCS_SERVICE_AGENT>", "roles/pubsub.publisher"),
+    ("iam service-accounts", email("image-pipeline-trigger"), PUBSUB_AGENT,
+     "roles/iam.serviceAccountTokenCreator"),
+    ("storage buckets", BUILD, sa("image-pipeline-build"), "roles/storage.objectViewer"),
+    ("artifacts repositories", "image-pipeline", sa("image-pipeline-build"),
+     "roles/artifactregistry.writer"),
+    ("projects", PROJECT, sa("image-pipeline-build"), "roles/run.developer"),
+    ("projects", PROJECT, sa("image-pipeline-build"), "roles/logging.logWriter"),
+} | {
+    ("iam service-accounts", email(s), sa("image-pipeline-build"), "roles/iam.serviceAccountUser")
+    for s in SERVICES
+} | {
+    # The idempotency ledger lives in Firestore, so every route reads and writes it.
+    ("projects", PROJECT, sa(s), "roles/datastore.user") for s in SERVICES
+} | {
+    ("run services", s, sa("image-pipeline-trigger"), "roles/run.invoker") for s in SERVICES
+} | {
+    ("pubsub subscriptions", f"<SUBSCRIPTION_OF_{t}>", PUBSUB_AGENT, "roles/pubsub.subscriber")
+    for t in TRIGGER_SERVICE
+}
+
+
+@functools.lru_cache(maxsize=None)
+def dry_run(script, *args):
+    code, out, err = m.run_script(script, "--project", PROJECT, "--dry-run", *args)
+    assert code == 0, f"{script} --dry-run exited {code}: {err}"
+    return out
+
+
+class DeployDryRun(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.out = dry_run("deploy.sh")
+        cls.commands = m.parse_dry_run(cls.out)
+        cls.build = m.load_cloudbuild()
+        cls.services = m.cloudbuild_services(cls.build)
+        with open(os.path.join(m.REPO_ROOT, "cloudbuild.yaml"), encoding="utf-8") as f:
+            cls.cloudbuild_text = f.read()
+
+    def test_dry_run_calls_no_gcloud_and_prints_the_same_twice(self):
+        fake_bin = tempfile.mkdtemp()
+        marker = os.path.join(fake_bin, "called")
+        gcloud = os.path.join(fake_bin, "gcloud")
+        with open(gcloud, "w", encoding="utf-8") as f:
+            f.write(f"#!/bin/sh\necho \"$@\" >> {marker}\nexit 1\n")
+        os.chmod(gcloud, stat.S_IRWXU)
+        try:
+            code, out, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run",
+                                          path_prefix=fake_bin)
+            self.assertEqual(code, 0, err)
+            self.assertFalse(os.path.exists(marker), "the dry run executed gcloud")
+            self.assertEqual(out, self.out, "two dry runs printed different commands")
+        finally:
+            shutil.rmtree(fake_bin)
+
+    def test_a_failing_gcloud_command_stops_the_deploy_there(self):
+        fake_bin = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, fake_bin)
+        log = os.path.join(fake_bin, "calls")
+        gcloud = os.path.join(fake_bin, "gcloud")
+        # Reads find nothing, writes succeed, except creating the pipeline topic.
+        with open(gcloud, "w", encoding="utf-8") as f:
+            f.write(f"""#!/bin/sh
+echo "$*" >> {log}
+case "$*" in
+  "projects describe"*) echo 123456789 ;;
+  "storage service-agent"*) echo service-123456789@gs-project-accounts.iam.gserviceaccount.com ;;
+  "pubsub topics create {TOPIC} "*) echo "ERROR: permission denied" >&2; exit 1 ;;
+  *" describe "*|*" list "*|*" get-iam-policy "*) exit 1 ;;
+esac
+""")
+        os.chmod(gcloud, stat.S_IRWXU)
+        code, _, err = m.run_script("deploy.sh", "--project", PROJECT, path_prefix=fake_bin)
+        self.assertNotEqual(code, 0, "the deploy went on after gcloud failed")
+        self.assertIn("permission denied", err)
+        with open(log, encoding="utf-8") as f:
+            calls = f.read().splitlines()
+        self.assertTrue(calls[-1].startswith(f"pubsub topics create {TOPIC} "), f"ran on after the failure: {calls[-1]}")
+
+    def test_deploy_without_a_project_is_refused_with_its_reason(self):
+        code, _, err = m.run_script("deploy.sh", "--dry-run")
+        self.assertEqual(code, 2)
+        self.assertIn("--project PROJECT_ID is required", err)
+
+    def test_cloudbuild_deploys_exactly_the_four_services(self):
+        self.assertEqual(sorted(self.services), sorted(SERVICES))
+
+    def test_trigger_paths_are_routes_the_binary_serves(self):
+        checks.check_trigger_paths(self.commands, self.services)
+
+    def test_every_deployed_service_has_its_triggers(self):
+        checks.check_every_service_has_its_triggers(self.commands, self.services, UPLOAD[5:], TOPIC_PATH)
+
+    def test_no_service_accepts_unauthenticated_calls(self):
+        checks.check_no_service_is_public(self.services, [self.out, self.cloudbuild_text])
+
+    def test_iam_grants_are_the_reviewed_least_roles(self):
+        checks.check_least_roles(self.commands, EXPECTED_GRANTS)
+
+    def test_every_create_grant_and_update_is_guarded_by_a_read(self):
+        checks.check_every_change_is_guarded(self.commands)
+
+    def test_the_build_is_skipped_when_every_service_runs_this_commit(self):
+        subs = checks.check_build_is_guarded(self.commands, self.services)
+        declared = set(self.build["substitutions"]) | {"COMMIT_SHA"}
+        self.assertLessEqual(set(subs), declared, "deploy.sh passes substitutions cloudbuild.yaml does not declare")
+        for key in declared:
+            self.assertIn("${" + key + "}", self.cloudbuild_text, f"substitution {key} is never used")
+
+    def test_check_config_runs_each_service_env_in_the_built_image(self):
+        checks.check_env_parity(self.services, IMAGE_TAG)
+
+    def test_ack_deadlines_match_service_timeouts(self):
+        checks.check_ack_deadlines(self.commands, self.services, TRIGGER_SERVICE)
+
+    def test_blur_policy_lets_the_moderator_write_both_buckets(self):
+        code, out, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run",
+                                      extra_env={"MODERATION_POLICY": "blur"})
+        self.assertEqual(code, 0, err)
+        got = checks.grants(m.parse_dry_run(out))
+        for bucket in (UPLOAD, OUTPUT):
+            self.assertIn(("storage buckets", bucket, sa("content-moderator"), "roles/storage.objectUser"), got)
+
+    def test_an_unknown_moderation_policy_is_refused(self):
+        code, _, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run",
+                                    extra_env={"MODERATION_POLICY": "delete"})
+        self.assertNotEqual(code, 0)
+        self.assertIn("MODERATION_POLICY must be", err)
+
+    def test_same_bucket_mode_writes_outputs_to_the_upload_bucket_only(self):
+        commands = m.parse_dry_run(dry_run("deploy.sh", "--same-bucket"))
+        got = checks.grants(commands)
+        self.assertIn(("storage buckets", UPLOAD, sa("image-resizer"), "roles/storage.objectUser"), got)
+        self.assertFalse([g for g in got if g[1] == OUTPUT], "--same-bucket still grants on the output bucket")
+        creates = [c.argv[4] for c in commands if c.path() == ["storage", "buckets", "create"]]
+        self.assertNotIn(OUTPUT, creates)
+
+    def test_teardown_removes_what_deploy_creates_and_keeps_buckets_unless_asked(self):
+        out = dry_run("teardown.sh")
+        commands = m.parse_dry_run(out)
+        checks.check_every_change_is_guarded(commands)
+        deleted = {c.argv[4] for c in commands if c.path()[-1:] == ["delete"] and len(c.argv) > 4}
+        self.assertLessEqual(set(TRIGGER_SERVICE), deleted)
+        self.assertLessEqual(set(SERVICES), deleted)
+        removed = {w for c in commands if c.path() == ["storage", "rm"] for w in c.argv if w.startswith("gs://")}
+        self.assertEqual(removed, {BUILD})
+        commands = m.parse_dry_run(dry_run("teardown.sh", "--delete-buckets"))
+        removed = {w for c in commands if c.path() == ["storage", "rm"] for w in c.argv if w.startswith("gs://")}
+        self.assertEqual(removed, {BUILD, UPLOAD, OUTPUT})
+
+
+class ChecksCatchBrokenWiring(unittest.TestCase):
+    """Each check fails on a deliberately broken dry run, so none passes vacuously."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.out = dry_run("deploy.sh")
+        cls.services = m.cloudbuild_services(m.load_cloudbuild())
+
+    def broken(self, old, new):
+        self.assertIn(old, self.out)
+        return m.parse_dry_run(self.out.replace(old, new, 1))
+
+    def test_a_misspelled_trigger_path_is_caught(self):
+        with self.assertRaisesRegex(AssertionError, "/resized"):
+            checks.check_trigger_paths(self.broken("--destination-run-path=/resize", "--destination-run-path=/resized"), self.services)
+
+    def test_a_missing_trigger_is_caught(self):
+        commands = [c for c in m.parse_dry_run(self.out) if "image-pipeline-moderate-events" not in c.argv]
+        with self.assertRaisesRegex(AssertionError, "missing"):
+            checks.check_every_service_has_its_triggers(commands, self.services, UPLOAD[5:], TOPIC_PATH)
+
+    def test_a_trigger_on_the_output_bucket_is_caught(self):
+        commands = self.broken("--event-filters=bucket=demo-project-image-uploads", "--event-filters=bucket=demo-project-image-derived")
+        with self.assertRaisesRegex(AssertionError, "upload bucket"):
+            checks.check_every_service_has_its_triggers(commands, self.services, UPLOAD[5:], TOPIC_PATH)
+
+    def test_an_extra_role_is_caught(self):
+        commands = self.broken("--role=roles/datastore.user", "--role=roles/editor")
+        with self.assertRaisesRegex(AssertionError, "basic role"):
+            checks.check_least_roles(commands, EXPECTED_GRANTS)
+
+    def test_an_unguarded_create_is_caught(self):
+        line = next(l for l in self.out.splitlines() if "pubsub topics create image-pipeline-events" in l)
+        action = re.search(r"then (.*); fi$", line)[1]
+        commands = m.parse_dry_run(self.out.replace(line, "+ " + action))
+        with self.assertRaisesRegex(AssertionError, "unguarded"):
+            checks.check_every_change_is_guarded(commands)
+
+    def test_a_public_service_is_caught(self):
+        with self.assertRaisesRegex(AssertionError, "allUsers"):
+            checks.check_no_service_is_public(self.services, ["--member=allUsers"])
+
+
+@unittest.skipUnless(shutil.which("gcloud"), "gcloud is not installed: flag names not checked against gcloud --help")
+class FlagsExistInGcloud(unittest.TestCase):
+    """Every flag the deployment passes is one gcloud documents (offline: --help only)."""
+
+    def test_every_flag_is_known_to_gcloud(self):
+        commands = m.parse_dry_run(dry_run("deploy.sh")) + m.parse_dry_run(dry_run("teardown.sh"))
+        for svc in m.cloudbuild_services(m.load_cloudbuild()).values():
+            commands.append(m.Command(svc.deploy_argv))
+        wanted = {}
+        for cmd in commands:
+            for argv in filter(None, [cmd.argv, cmd.guard]):
+                c = m.Command(argv)
+                if c.path():
+                    wanted.setdefault(tuple(c.path()), set()).update(c.flags())
+        # A throwaway config: no account, no prompts, no update check, no usage reports.
+        config_dir = tempfile.TemporaryDirectory(prefix="gcloud-help-")
+        self.addCleanup(config_dir.cleanup)
+        env = dict(os.environ, CLOUDSDK_CORE_DISABLE_PROMPTS="1", CLOUDSDK_CONFIG=config_dir.name,
+                   CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true",
+                   CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="true")
+
+        # Help pages are cached per gcloud version: a cold run takes a minute or two.
+        sdk_root = os.path.dirname(os.path.dirname(os.path.realpath(shutil.which("gcloud"))))
+        try:
+            with open(os.path.join(sdk_root, "VERSION"), encoding="utf-8") as f:
+                version = f.read().strip()
+        except OSError:
+            version = None
+        cache = os.path.join(os.environ.get("IMAGE_PIPELINE_CACHE", os.path.expanduser("~/.cache/image-pipeline")),
+                             "gcloud-help", version or "unversioned")
+
+        def known_flags(path):
+            cached = os.path.join(cache, "_".join(path) + ".txt")
+            if version and os.path.exists(cached):
+                with open(cached, encoding="utf-8") as f:
+                    text = f.read()
+            else:
+                text = subprocess.run(["gcloud", *path, "--help"], capture_output=True, text=True,
+                                      env=env, timeout=120, check=False).stdout
+                if version and "--help" in text:
+                    os.makedirs(cache, exist_ok=True)
+                    with open(cached, "w", encoding="utf-8") as f:
+                        f.write(text)
+            text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+            known = set(re.findall(r"--(?:\[no-\])?([a-z0-9-]+)", text))
+            return known | {"no-" + k for k in re.findall(r"--\[no-\]([a-z0-9-]+)", text)}
+
+        # gcloud takes seconds to start; ask for the help pages a few at a time.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            known = dict(zip(wanted, pool.map(known_flags, wanted)))
+        for path, flags in sorted(wanted.items()):
+            missing = sorted(f for f in flags if f not in known[path])
+            self.assertFalse(missing, f"gcloud {' '.join(path)} has no flag(s) {missing}")
+
+if __name__ == "__main__":
+    unittest.main()
