@@ -1,122 +1,71 @@
-//! PLACEHOLDER: replaced by the imaging branch (pure CPU image engine). Same API, no work.
+//! The imaging engine: sniff, guard, decode once, orient, resize in a cascade, encode.
+//!
+//! Owns every pixel operation of the service. It is pure CPU code: no I/O (except
+//! [`bench::run`], the benchmark protocol), no async, no knowledge of buckets, events or
+//! configuration files. Callers run it in `spawn_blocking` under a concurrency limit.
+//! Every error it returns is permanent: the same bytes fail the same way on a retry.
+//!
+//! # API
+//! - [`sniff`]: the format from the magic bytes (≤ 64 bytes needed), never from a name.
+//! - [`probe`]: header only (dimensions after EXIF orientation, limits checked), no decode.
+//! - [`process`]: decode once, then produce every [`Target`] of a [`Plan`].
+//! - [`blur`]: a strongly blurred re-encode in the source's format (moderation "blur" policy).
+//!
+//! # Decisions
+//! - **Decode once, star cascade.** The largest fit-inside output is resized from the decoded
+//!   source; every smaller target is resized from that output (never a chain), which kept
+//!   PSNR equal to a direct resize in the prototype and is what libvips' cascade does.
+//! - **DCT-scaled JPEG decode.** libjpeg-turbo decodes at the smallest M/8 scale that still
+//!   leaves at least [`plan::DECODE_HEADROOM`] times the largest output's resolution, so the
+//!   Lanczos step always has real pixels to work with.
+//! - **Orientation.** EXIF orientation 1-8 is read from the header. Resizing happens in the
+//!   stored orientation with the box swapped; only the small outputs are rotated. Outputs
+//!   carry no orientation tag.
+//! - **Metadata.** EXIF, XMP, IPTC and comments are stripped (GPS never leaks);
+//!   [`EncodeOptions::keep_copyright`] writes a minimal EXIF block holding only Artist and
+//!   Copyright into JPEG outputs.
+//! - **ICC profiles** are carried, not converted: a non-sRGB profile is copied into JPEG and
+//!   PNG outputs (exact and cheap; conversion would need a colour-management engine). sRGB
+//!   profiles are dropped because sRGB is what every viewer assumes. Where a profile cannot be
+//!   carried (WebP outputs, CMYK sources) a warning says so: it is never dropped silently.
+//! - **Alpha.** When an output keeps alpha, resizing is premultiplied. When no output keeps
+//!   alpha, the image is flattened onto [`EncodeOptions::background_rgb`] right after decode
+//!   (exact, because flattening and resizing are both linear, and cheaper: 3 channels).
+//! - **Truncated JPEGs** (a known failure of some phone cameras) are processed from what
+//!   decodes; the missing part is grey and [`Processed::warnings`] says why. A JPEG cut before
+//!   its first scan has no pixels at all and is refused as corrupt.
+//! - **Unchanged originals.** When the image already fits a box, needs no rotation and the
+//!   format is unchanged, the variant is the original bytes with metadata segments removed
+//!   (lossless, never bigger than the source); [`Output::reused_original`] is set.
+//! - **Animations** (GIF, WebP): the first frame only; frames are counted from the
+//!   container (no decode) and checked against [`Limits::max_frames`].
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageFormat {
-    Jpeg,
-    Png,
-    WebP,
-    Gif,
-    Bmp,
-    Tiff,
-}
-impl ImageFormat {
-    pub fn as_str(self) -> &'static str {
-        "jpeg"
-    }
-    pub fn content_type(self) -> &'static str {
-        "image/jpeg"
-    }
-}
-pub fn sniff(_bytes: &[u8]) -> Option<ImageFormat> {
-    None
-}
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_input_bytes: u64,
-    pub max_width: u32,
-    pub max_height: u32,
-    pub max_pixels: u64,
-    pub max_frames: u32,
-}
-#[derive(Debug, Clone, Copy)]
-pub enum Anchor {
-    Centre,
-    Smart,
-}
-#[derive(Debug, Clone, Copy)]
-pub enum Fit {
-    Inside,
-    Cover { anchor: Anchor },
-}
-#[derive(Debug, Clone, Copy)]
-pub enum OutputFormat {
-    Original,
-    Jpeg,
-    Png,
-    WebP,
-    WebPLossless,
-}
-#[derive(Debug, Clone, Copy)]
-pub enum ResizeFilter {
-    Lanczos3,
-    CatmullRom,
-    Mitchell,
-    Bilinear,
-    Box,
-}
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub label: String,
-    pub width: u32,
-    pub height: u32,
-    pub fit: Fit,
-    pub format: OutputFormat,
-}
-#[derive(Debug, Clone)]
-pub struct EncodeOptions {
-    pub jpeg_quality: u8,
-    pub jpeg_progressive: bool,
-    pub webp_quality: f32,
-    pub background_rgb: [u8; 3],
-    pub keep_copyright: bool,
-    pub filter: ResizeFilter,
-}
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub limits: Limits,
-    pub encode: EncodeOptions,
-    pub targets: Vec<Target>,
-}
-#[derive(Debug, Clone)]
-pub struct SourceInfo {
-    pub format: ImageFormat,
-    pub width: u32,
-    pub height: u32,
-    pub orientation: u8,
-}
-#[derive(Debug, Clone)]
-pub struct Output {
-    pub label: String,
-    pub bytes: Vec<u8>,
-    pub width: u32,
-    pub height: u32,
-    pub format: ImageFormat,
-    pub reused_original: bool,
-}
-#[derive(Debug, Clone)]
-pub struct Processed {
-    pub source: SourceInfo,
-    pub outputs: Vec<Output>,
-    pub warnings: Vec<String>,
-}
-#[derive(Debug, thiserror::Error)]
-pub enum ImagingError {
-    #[error("not an image")]
-    NotAnImage,
-}
-impl ImagingError {
-    pub fn is_not_an_image(&self) -> bool {
-        true
-    }
-}
-pub fn process(_input: &[u8], _plan: &Plan) -> Result<Processed, ImagingError> {
-    Err(ImagingError::NotAnImage)
-}
-pub fn blur(_input: &[u8], _sigma: f32, _encode: &EncodeOptions) -> Result<Output, ImagingError> {
-    Err(ImagingError::NotAnImage)
-}
-pub mod bench {
-    pub fn run(_i: &std::path::Path, _o: &std::path::Path, _n: u32) -> anyhow::Result<String> {
-        anyhow::bail!("not built")
-    }
-}
+mod blur;
+mod decode;
+mod encode;
+mod error;
+mod geometry;
+mod header;
+mod metadata;
+mod orient;
+mod pixels;
+mod plan;
+mod resize;
+mod smart_crop;
+mod sniff;
+mod types;
+
+pub mod bench;
+
+#[cfg(test)]
+mod tests;
+
+pub use blur::blur;
+pub use error::ImagingError;
+pub use header::probe;
+pub use plan::process;
+pub use sniff::sniff;
+pub use types::{
+    Anchor, EncodeOptions, Fit, ImageFormat, Limits, Output, OutputFormat, Plan, Processed,
+    ResizeFilter, SourceInfo, Target,
+};

@@ -1,0 +1,167 @@
+//! Decoding to an 8-bit [`Raster`]: JPEG through libjpeg-turbo (with DCT scaling), every
+//! other format (and CMYK JPEG) through the `image` crate's pure-Rust decoders.
+//! Called only after the header passed the limits. Must not resize or encode.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageReader};
+use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
+
+use super::header::Header;
+use super::pixels::Raster;
+use super::{ImageFormat, ImagingError, Limits};
+
+/// A decoded source and what was learnt while decoding it.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    /// Pixels in the stored orientation.
+    pub raster: Raster,
+    /// The embedded ICC profile, if any (before deciding whether to carry it).
+    pub icc: Option<Vec<u8>>,
+    pub warnings: Vec<String>,
+}
+
+/// libjpeg warnings: the decoder finished and filled what it could not read with grey.
+/// Anything else libjpeg reports is a fatal error.
+const JPEG_WARNINGS: &[&str] = &[
+    "Premature end of JPEG file",
+    "Corrupt JPEG data",
+    "Invalid SOS parameters",
+    "Inconsistent progression sequence",
+    "Application transferred too few scanlines",
+];
+
+/// Decodes the source; `jpeg_eighths` is the DCT scale numerator (1-8) for JPEG input.
+pub(crate) fn decode(
+    input: &[u8],
+    header: &Header,
+    limits: &Limits,
+    jpeg_eighths: u8,
+) -> Result<Decoded, ImagingError> {
+    match header.info.format {
+        ImageFormat::Jpeg if !header.jpeg_cmyk => decode_jpeg(input, header, jpeg_eighths),
+        format => decode_with_image(input, format, header, limits),
+    }
+}
+
+fn decode_jpeg(input: &[u8], header: &Header, eighths: u8) -> Result<Decoded, ImagingError> {
+    let corrupt = |e: turbojpeg::Error| ImagingError::corrupt(ImageFormat::Jpeg, e);
+    let mut decompressor = Decompressor::new().map_err(corrupt)?;
+    // Progressive files with absurd scan counts are a known CPU exhaustion attack.
+    decompressor.set_scan_limit(500).map_err(corrupt)?;
+    let jpeg = decompressor.read_header(input).map_err(corrupt)?;
+    let factor = ScalingFactor::new(usize::from(eighths.clamp(1, 8)), 8);
+    let factor = if jpeg.is_lossless {
+        ScalingFactor::ONE
+    } else {
+        factor
+    };
+    decompressor.set_scaling_factor(factor).map_err(corrupt)?;
+    let scaled = jpeg.scaled(factor);
+    let mut image = turbojpeg::Image {
+        pixels: vec![0u8; 3 * scaled.width * scaled.height],
+        width: scaled.width,
+        pitch: 3 * scaled.width,
+        height: scaled.height,
+        format: PixelFormat::RGB,
+    };
+    let mut warnings = Vec::new();
+    match decompressor.decompress(input, image.as_deref_mut()) {
+        Ok(()) => {}
+        Err(turbojpeg::Error::TurboJpegError(msg))
+            if JPEG_WARNINGS.iter().any(|w| msg.starts_with(w)) =>
+        {
+            warnings.push(format!(
+                "JPEG decoded with damage ({msg}); the unreadable part is grey"
+            ));
+        }
+        Err(e) => return Err(corrupt(e)),
+    }
+    Ok(Decoded {
+        raster: Raster {
+            width: scaled.width as u32,
+            height: scaled.height as u32,
+            channels: 3,
+            data: image.pixels,
+        },
+        icc: header.jpeg_icc.clone(),
+        warnings,
+    })
+}
+
+fn decode_with_image(
+    input: &[u8],
+    format: ImageFormat,
+    header: &Header,
+    limits: &Limits,
+) -> Result<Decoded, ImagingError> {
+    let corrupt = |e: image::ImageError| match e {
+        image::ImageError::Unsupported(u) => ImagingError::Unsupported {
+            reason: format!("{format}: {u}"),
+        },
+        // The header passed the limits, so pixels beyond them contradict it.
+        image::ImageError::Limits(l) => ImagingError::corrupt(
+            format,
+            format!("the pixel data exceeds what the header declared ({l})"),
+        ),
+        other => ImagingError::corrupt(format, other),
+    };
+    let image_format = match format {
+        ImageFormat::Jpeg => image::ImageFormat::Jpeg,
+        ImageFormat::Png => image::ImageFormat::Png,
+        ImageFormat::WebP => image::ImageFormat::WebP,
+        ImageFormat::Gif => image::ImageFormat::Gif,
+        ImageFormat::Bmp => image::ImageFormat::Bmp,
+        ImageFormat::Tiff => image::ImageFormat::Tiff,
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(input), image_format);
+    // A second guard inside the decoder: frames of a GIF or strips of a TIFF may declare
+    // more than the container header did.
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(limits.max_width);
+    image_limits.max_image_height = Some(limits.max_height);
+    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).max(64 << 20));
+    reader.limits(image_limits);
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    let mut warnings = Vec::new();
+    let mut icc = decoder.icc_profile().ok().flatten();
+    if header.jpeg_cmyk && icc.take().is_some() {
+        warnings.push(
+            "the CMYK ICC profile was not applied: colours are converted with the plain \
+             CMYK formula and may shift"
+                .to_owned(),
+        );
+    }
+    let image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    let raster = if image.color().has_alpha() {
+        let rgba = image.into_rgba8();
+        Raster {
+            width: rgba.width(),
+            height: rgba.height(),
+            channels: 4,
+            data: rgba.into_raw(),
+        }
+    } else {
+        let rgb = image.into_rgb8();
+        Raster {
+            width: rgb.width(),
+            height: rgb.height(),
+            channels: 3,
+            data: rgb.into_raw(),
+        }
+    };
+    if (raster.width, raster.height) != (header.stored_width, header.stored_height) {
+        return Err(ImagingError::corrupt(
+            format,
+            format!(
+                "the header says {}x{} but the pixels are {}x{}",
+                header.stored_width, header.stored_height, raster.width, raster.height
+            ),
+        ));
+    }
+    Ok(Decoded {
+        raster,
+        icc,
+        warnings,
+    })
+}

@@ -1,0 +1,142 @@
+//! Encoders: JPEG through libjpeg-turbo (4:2:0), PNG through `image`, WebP lossy and
+//! lossless through libwebp. Also decides which output format a target resolves to and
+//! writes the metadata outputs may carry (a non-sRGB ICC profile, artist/copyright).
+
+use image::ImageEncoder;
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+
+use super::metadata::{self, Exif};
+use super::pixels::Raster;
+use super::{EncodeOptions, ImageFormat, ImagingError, OutputFormat};
+
+/// A concrete encoding, after `Original` was resolved against the source format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    Jpeg,
+    Png,
+    WebP { lossless: bool },
+}
+
+impl Encoding {
+    pub fn resolve(requested: OutputFormat, source: ImageFormat) -> Self {
+        match requested {
+            OutputFormat::Jpeg => Self::Jpeg,
+            OutputFormat::Png => Self::Png,
+            OutputFormat::WebP => Self::WebP { lossless: false },
+            OutputFormat::WebPLossless => Self::WebP { lossless: true },
+            OutputFormat::Original => match source {
+                ImageFormat::Jpeg => Self::Jpeg,
+                ImageFormat::WebP => Self::WebP { lossless: false },
+                ImageFormat::Png | ImageFormat::Gif | ImageFormat::Bmp | ImageFormat::Tiff => {
+                    Self::Png
+                }
+            },
+        }
+    }
+
+    pub fn format(self) -> ImageFormat {
+        match self {
+            Self::Jpeg => ImageFormat::Jpeg,
+            Self::Png => ImageFormat::Png,
+            Self::WebP { .. } => ImageFormat::WebP,
+        }
+    }
+
+    pub fn keeps_alpha(self) -> bool {
+        !matches!(self, Self::Jpeg)
+    }
+}
+
+/// Metadata an output carries; everything else is stripped.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Carry<'a> {
+    /// A non-sRGB ICC profile (sRGB ones are not passed in).
+    pub icc: Option<&'a [u8]>,
+    /// Artist and copyright, when the plan keeps them.
+    pub copyright: Option<&'a Exif>,
+}
+
+/// Encodes `raster` (upright, final size). Alpha is flattened here only when the encoding
+/// has none.
+pub(crate) fn encode(
+    raster: &Raster,
+    encoding: Encoding,
+    options: &EncodeOptions,
+    carry: Carry<'_>,
+) -> Result<Vec<u8>, ImagingError> {
+    let fail = |e: &dyn std::fmt::Display| ImagingError::encode(encoding.format(), e);
+    match encoding {
+        Encoding::Jpeg => {
+            let flat;
+            let raster = if raster.has_alpha() {
+                flat = raster.clone().flatten(options.background_rgb);
+                &flat
+            } else {
+                raster
+            };
+            let mut compressor = turbojpeg::Compressor::new().map_err(|e| fail(&e))?;
+            compressor
+                .set_quality(i32::from(options.jpeg_quality.clamp(1, 100)))
+                .map_err(|e| fail(&e))?;
+            compressor
+                .set_subsamp(turbojpeg::Subsamp::Sub2x2)
+                .map_err(|e| fail(&e))?;
+            compressor
+                .set_progressive(options.jpeg_progressive)
+                .map_err(|e| fail(&e))?;
+            let image = turbojpeg::Image {
+                pixels: raster.data.as_slice(),
+                width: raster.width as usize,
+                pitch: 3 * raster.width as usize,
+                height: raster.height as usize,
+                format: turbojpeg::PixelFormat::RGB,
+            };
+            let jpeg = compressor.compress_to_vec(image).map_err(|e| fail(&e))?;
+            let mut segments = Vec::new();
+            if let Some(app1) = carry.copyright.and_then(metadata::copyright_app1) {
+                segments.extend_from_slice(&app1);
+            }
+            if let Some(icc) = carry.icc {
+                segments.extend_from_slice(&metadata::icc_app2(icc));
+            }
+            Ok(metadata::insert_after_soi(jpeg, &segments))
+        }
+        Encoding::Png => {
+            let mut out = Vec::new();
+            let mut encoder =
+                PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive);
+            if let Some(icc) = carry.icc {
+                encoder
+                    .set_icc_profile(icc.to_vec())
+                    .map_err(|e| fail(&e))?;
+            }
+            if let Some(app1) = carry.copyright.and_then(metadata::copyright_app1) {
+                // eXIf holds the TIFF structure without the APP1 header and "Exif\0\0".
+                encoder
+                    .set_exif_metadata(app1[10..].to_vec())
+                    .map_err(|e| fail(&e))?;
+            }
+            let color = if raster.has_alpha() {
+                image::ExtendedColorType::Rgba8
+            } else {
+                image::ExtendedColorType::Rgb8
+            };
+            encoder
+                .write_image(&raster.data, raster.width, raster.height, color)
+                .map_err(|e| fail(&e))?;
+            Ok(out)
+        }
+        Encoding::WebP { lossless } => {
+            let encoder = if raster.has_alpha() {
+                webp::Encoder::from_rgba(&raster.data, raster.width, raster.height)
+            } else {
+                webp::Encoder::from_rgb(&raster.data, raster.width, raster.height)
+            };
+            let quality = options.webp_quality.clamp(0.0, 100.0);
+            let memory = encoder
+                .encode_simple(lossless, quality)
+                .map_err(|e| fail(&format!("{e:?}")))?;
+            Ok(memory.to_vec())
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Input format coverage, output encodings and alpha handling.
+
+use image::DynamicImage;
+
+use super::*;
+use crate::imaging::{ImageFormat, process, sniff};
+
+fn one_box(format: OutputFormat) -> Plan {
+    plan(vec![target("t", 40, 40, Fit::Inside, format)])
+}
+
+fn compressed_jpeg(
+    img: &[u8],
+    w: usize,
+    h: usize,
+    format: turbojpeg::PixelFormat,
+    subsamp: turbojpeg::Subsamp,
+    progressive: bool,
+) -> Vec<u8> {
+    let mut c = turbojpeg::Compressor::new().unwrap();
+    c.set_quality(90).unwrap();
+    c.set_subsamp(subsamp).unwrap();
+    c.set_progressive(progressive).unwrap();
+    let image = turbojpeg::Image {
+        pixels: img,
+        width: w,
+        pitch: w * format.size(),
+        height: h,
+        format,
+    };
+    c.compress_to_vec(image).unwrap()
+}
+
+#[test]
+fn sniff_recognises_each_supported_signature_and_nothing_else() {
+    // Arrange
+    let img = DynamicImage::ImageRgb8(gradient(8, 8));
+    let cases = [
+        (jpeg(&gradient(8, 8), 80), Some(ImageFormat::Jpeg)),
+        (png_rgb(&gradient(8, 8)), Some(ImageFormat::Png)),
+        (
+            encoded(&img, image::ImageFormat::Gif),
+            Some(ImageFormat::Gif),
+        ),
+        (
+            encoded(&img, image::ImageFormat::WebP),
+            Some(ImageFormat::WebP),
+        ),
+        (
+            encoded(&img, image::ImageFormat::Bmp),
+            Some(ImageFormat::Bmp),
+        ),
+        (
+            encoded(&img, image::ImageFormat::Tiff),
+            Some(ImageFormat::Tiff),
+        ),
+        (b"BMhello, this is text".to_vec(), None),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(), None),
+        (Vec::new(), None),
+    ];
+
+    for (bytes, want) in cases {
+        // Act / Assert
+        assert_eq!(sniff(&bytes), want);
+    }
+}
+
+#[test]
+fn every_jpeg_variant_decodes_and_resizes() {
+    // Arrange
+    let (w, h) = (120usize, 90usize);
+    let rgb = gradient(w as u32, h as u32).into_raw();
+    let gray: Vec<u8> = rgb.chunks(3).map(|p| p[0]).collect();
+    let cmyk: Vec<u8> = rgb
+        .chunks(3)
+        .flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 0])
+        .collect();
+    use turbojpeg::{PixelFormat as P, Subsamp as S};
+    let variants = [
+        (
+            "baseline 4:2:0",
+            compressed_jpeg(&rgb, w, h, P::RGB, S::Sub2x2, false),
+        ),
+        (
+            "baseline 4:2:2",
+            compressed_jpeg(&rgb, w, h, P::RGB, S::Sub2x1, false),
+        ),
+        (
+            "baseline 4:4:4",
+            compressed_jpeg(&rgb, w, h, P::RGB, S::None, false),
+        ),
+        (
+            "progressive",
+            compressed_jpeg(&rgb, w, h, P::RGB, S::Sub2x2, true),
+        ),
+        (
+            "grayscale",
+            compressed_jpeg(&gray, w, h, P::GRAY, S::Gray, false),
+        ),
+        (
+            "cmyk",
+            compressed_jpeg(&cmyk, w, h, P::CMYK, S::None, false),
+        ),
+    ];
+
+    for (name, input) in variants {
+        // Act
+        let out = process(&input, &one_box(OutputFormat::Original))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+
+        // Assert
+        let o = &out.outputs[0];
+        assert_eq!(
+            (o.width, o.height, o.format),
+            (40, 30, ImageFormat::Jpeg),
+            "{name}"
+        );
+        assert_eq!(decode_rgba(&o.bytes).dimensions(), (40, 30), "{name}");
+    }
+}
+
+#[test]
+fn png_variants_decode_and_keep_their_format() {
+    // Arrange
+    let rgb = DynamicImage::ImageRgb8(gradient(100, 60));
+    let variants = [
+        ("rgb8", rgb.clone()),
+        ("rgb16", DynamicImage::ImageRgb16(rgb.to_rgb16())),
+        ("gray8", DynamicImage::ImageLuma8(rgb.to_luma8())),
+        (
+            "gray-alpha",
+            DynamicImage::ImageLumaA8(rgb.to_luma_alpha8()),
+        ),
+        ("rgba16", DynamicImage::ImageRgba16(rgb.to_rgba16())),
+    ];
+
+    for (name, img) in variants {
+        let input = encoded(&img, image::ImageFormat::Png);
+
+        // Act
+        let out = process(&input, &one_box(OutputFormat::Original)).unwrap();
+
+        // Assert
+        let o = &out.outputs[0];
+        assert_eq!(
+            (o.width, o.height, o.format),
+            (40, 24, ImageFormat::Png),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn gif_bmp_and_tiff_become_png_and_webp_stays_webp() {
+    // Arrange
+    let img = DynamicImage::ImageRgb8(gradient(100, 60));
+    let cases = [
+        (image::ImageFormat::Gif, ImageFormat::Png),
+        (image::ImageFormat::Bmp, ImageFormat::Png),
+        (image::ImageFormat::Tiff, ImageFormat::Png),
+        (image::ImageFormat::WebP, ImageFormat::WebP),
+    ];
+
+    for (input_format, want) in cases {
+        let input = encoded(&img, input_format);
+
+        // Act
+        let out = process(&input, &one_box(OutputFormat::Original)).unwrap();
+
+        // Assert
+        let o = &out.outputs[0];
+        assert_eq!(
+            (o.width, o.height, o.format),
+            (40, 24, want),
+            "{input_format:?}"
+        );
+        assert_eq!(decode_rgba(&o.bytes).dimensions(), (40, 24));
+    }
+}
+
+#[test]
+fn lossy_and_lossless_webp_with_alpha_decode() {
+    // Arrange
+    let rgba = RgbaImage::from_fn(64, 64, |x, y| {
+        image::Rgba([x as u8 * 4, y as u8 * 4, 90, if x < 32 { 255 } else { 0 }])
+    });
+    let lossy = webp::Encoder::from_rgba(rgba.as_raw(), 64, 64)
+        .encode(90.0)
+        .to_vec();
+    let lossless = webp::Encoder::from_rgba(rgba.as_raw(), 64, 64)
+        .encode_lossless()
+        .to_vec();
+
+    for input in [lossy, lossless] {
+        // Act
+        let out = process(&input, &one_box(OutputFormat::WebPLossless)).unwrap();
+
+        // Assert
+        let img = decode_rgba(&out.outputs[0].bytes);
+        assert_eq!(img.dimensions(), (40, 40));
+        assert!(img.get_pixel(5, 20)[3] > 250, "left half stays opaque");
+        assert!(img.get_pixel(35, 20)[3] < 5, "right half stays transparent");
+    }
+}
+
+#[test]
+fn alpha_is_flattened_onto_the_background_for_jpeg() {
+    // Arrange: fully transparent left half.
+    let rgba = RgbaImage::from_fn(80, 80, |x, _| {
+        if x < 40 {
+            image::Rgba([0, 255, 0, 0])
+        } else {
+            image::Rgba([200, 0, 0, 255])
+        }
+    });
+    let mut plan = one_box(OutputFormat::Jpeg);
+    plan.encode.background_rgb = [0, 0, 255];
+
+    // Act
+    let out = process(&png_rgba(&rgba), &plan).unwrap();
+
+    // Assert
+    let img = decode_rgba(&out.outputs[0].bytes);
+    let left = img.get_pixel(5, 20);
+    assert!(
+        left[2] > 230 && left[1] < 30,
+        "transparent area shows the background: {left:?}"
+    );
+    let right = img.get_pixel(35, 20);
+    assert!(
+        right[0] > 170 && right[2] < 40,
+        "opaque area keeps its colour: {right:?}"
+    );
+}
+
+#[test]
+fn premultiplied_resize_keeps_hidden_colours_of_transparent_pixels_out() {
+    // Arrange: transparent pixels hold pure green; opaque ones are red, in a fine checker.
+    let rgba = RgbaImage::from_fn(90, 90, |x, y| {
+        if (x / 3 + y / 3) % 2 == 0 {
+            image::Rgba([0, 255, 0, 0])
+        } else {
+            image::Rgba([255, 0, 0, 255])
+        }
+    });
+
+    // Act
+    let out = process(&png_rgba(&rgba), &one_box(OutputFormat::Png)).unwrap();
+
+    // Assert
+    let img = decode_rgba(&out.outputs[0].bytes);
+    for px in img.pixels().filter(|p| p[3] > 16) {
+        assert!(px[1] < 20, "green leaked into a visible pixel: {px:?}");
+    }
+}
+
+#[test]
+fn webp_lossy_and_jpeg_outputs_respect_quality() {
+    // Arrange
+    let input = png_rgb(&gradient(300, 200));
+    let mut low = plan(vec![target("t", 300, 200, Fit::Inside, OutputFormat::WebP)]);
+    low.encode.webp_quality = 10.0;
+    let mut high = low.clone();
+    high.encode.webp_quality = 95.0;
+
+    // Act
+    let small = process(&input, &low).unwrap().outputs[0].bytes.len();
+    let big = process(&input, &high).unwrap().outputs[0].bytes.len();
+
+    // Assert
+    assert!(
+        small < big,
+        "quality 10 ({small} B) should be smaller than 95 ({big} B)"
+    );
+}
