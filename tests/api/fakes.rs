@@ -22,6 +22,8 @@ pub struct MemoryStore {
     pub puts: AtomicUsize,
     /// The next N writes fail with a transient 503.
     pub fail_next_puts: AtomicUsize,
+    /// The next write of this object name fails with a transient 503.
+    pub fail_once_for: Mutex<Option<String>>,
 }
 
 fn unavailable() -> BackendError {
@@ -109,6 +111,13 @@ impl ObjectStore for MemoryStore {
             .is_ok()
         {
             return Err(unavailable());
+        }
+        {
+            let mut fail_once = self.fail_once_for.lock().unwrap();
+            if fail_once.as_deref() == Some(name) {
+                *fail_once = None;
+                return Err(unavailable());
+            }
         }
         let existing = self.get(bucket, name).map(|(info, _)| info.generation);
         let allowed = match condition {

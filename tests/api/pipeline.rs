@@ -272,7 +272,7 @@ async fn corrupt_image_is_acked_as_rejected_and_the_record_shows_failed() {
 #[actix_web::test]
 async fn transient_failure_is_retried_by_redelivery_without_duplicate_outputs() {
     let app = spawn_app(&[]).await;
-    app.store.fail_next_puts.store(2, Ordering::SeqCst);
+    *app.store.fail_once_for.lock().unwrap() = Some("resized/medium/retry.jpg".into());
 
     let (info, first, _) = app
         .upload_and_notify("/resize", "retry.jpg", &jpeg(2000, 1000), "image/jpeg")
@@ -282,6 +282,10 @@ async fn transient_failure_is_retried_by_redelivery_without_duplicate_outputs() 
         .await;
 
     assert_eq!(first, 503);
+    assert!(
+        written_before_the_fault.is_some(),
+        "the first attempt wrote a variant"
+    );
     assert_eq!(
         (second, body["outcome"].as_str()),
         (200, Some("processed")),
