@@ -277,6 +277,7 @@ async fn transient_failure_is_retried_by_redelivery_without_duplicate_outputs() 
     let (info, first, _) = app
         .upload_and_notify("/resize", "retry.jpg", &jpeg(2000, 1000), "image/jpeg")
         .await;
+    let written_before_the_fault = app.store.get(BUCKET, "resized/large/retry.jpg");
     let (second, body) = app
         .storage_event("/resize", FINALIZED, &info, "redelivered")
         .await;
