@@ -86,8 +86,8 @@ sa_email() { echo "$1@${PROJECT_ID}.iam.gserviceaccount.com"; }
 
 # Storage role each runtime identity needs on the upload bucket. Resizer and
 # thumbnailer only read sources when outputs go to their own bucket; the moderator
-# writes only when its policy moves or blurs flagged images; the recorder works from
-# event data and needs no storage access at all.
+# writes only when its policy moves or blurs flagged images; the recorder reads the
+# first bytes of each upload (to keep records for images only).
 # (Firestore: every service gets roles/datastore.user, because the idempotency ledger
 # that answers `duplicate` lives in the records backend, Firestore in the gcp profile.)
 upload_bucket_role() {
@@ -100,6 +100,7 @@ upload_bucket_role() {
     content-moderator)
       [[ "$MODERATION_POLICY" == record ]] && echo roles/storage.objectViewer || echo roles/storage.objectUser
       ;;
+    image-recorder) echo roles/storage.objectViewer ;;
     *) echo "" ;;
   esac
 }

@@ -57,6 +57,7 @@ EXPECTED_GRANTS = {
     ("storage buckets", OUTPUT, sa("image-thumbnailer"), "roles/storage.objectUser"),
     ("storage buckets", UPLOAD, sa("content-moderator"), "roles/storage.objectViewer"),
     ("storage buckets", OUTPUT, sa("content-moderator"), "roles/storage.objectViewer"),
+    ("storage buckets", UPLOAD, sa("image-recorder"), "roles/storage.objectViewer"),
     ("pubsub topics", TOPIC, sa("image-resizer"), "roles/pubsub.publisher"),
     ("pubsub topics", TOPIC, sa("image-thumbnailer"), "roles/pubsub.publisher"),
     ("pubsub topics", TOPIC, sa("content-moderator"), "roles/pubsub.publisher"),

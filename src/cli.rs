@@ -108,7 +108,15 @@ fn process(_json: bool, _files: Vec<PathBuf>) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn bench(_input: &std::path::Path, _outdir: &std::path::Path, _iterations: u32) -> ExitCode {
-    eprintln!("image-pipeline: `bench` is not built yet");
-    ExitCode::FAILURE
+fn bench(input: &std::path::Path, outdir: &std::path::Path, iterations: u32) -> ExitCode {
+    match crate::imaging::bench::run(input, outdir, iterations) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("image-pipeline bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
