@@ -5,10 +5,13 @@
 
 use super::common::{self, already_done, mark_done, publish_failure, run_cpu, sniff_object};
 use super::{HandlerResult, IncomingEvent, Outcome};
+use crate::config::Settings;
 use crate::domain::object::SOURCE_GENERATION_KEY;
 use crate::domain::{ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType, PutOutcome};
 use crate::domain::{RecordKey, StageUpdate, VariantInfo, WriteCondition};
 use crate::error::{BackendContext, HandlerError};
+use crate::events::storage::StorageObjectData;
+use crate::events::types::{STORAGE_DELETED, STORAGE_FINALIZED};
 use crate::imaging::{self, Plan, SourceInfo, Target};
 use crate::state::AppState;
 use bytes::Bytes;
@@ -22,23 +25,45 @@ pub struct DeriveSpec {
     pub bucket: String,
     pub targets: Vec<Target>,
     /// Output object name for a target label and the source name.
-    pub name_for: fn(&crate::config::Settings, &str, &str) -> String,
+    pub name_for: fn(&Settings, &str, &str) -> String,
     /// The record update announcing the outputs.
     pub update: fn(&SourceInfo, Vec<VariantInfo>, Vec<String>) -> StageUpdate,
 }
 
-/// `finalized`: make every target from the exact generation the event names.
-pub async fn on_finalized(
-    event: &IncomingEvent,
-    state: &AppState,
-    spec: DeriveSpec,
-) -> HandlerResult {
-    let Some((data, source)) = common::storage_object(event) else {
-        return Ok(Outcome::skipped("not a Cloud Storage event"));
-    };
-    if let Some(reason) = common::derived_reason(data, &state.settings) {
-        return Ok(Outcome::skipped(reason));
+/// Both derive routes accept storage `finalized` (make outputs) and `deleted` (remove them).
+pub fn accepts(event: &IncomingEvent, _settings: &Settings) -> bool {
+    matches!(event.ce.ty.as_str(), STORAGE_FINALIZED | STORAGE_DELETED)
+}
+
+/// Handles an accepted storage event with the route's spec.
+pub async fn handle(event: &IncomingEvent, state: &AppState, spec: DeriveSpec) -> HandlerResult {
+    if event.ce.ty == STORAGE_DELETED {
+        on_deleted(event, state, spec).await
+    } else {
+        on_finalized(event, state, spec).await
     }
+}
+
+/// The source object the event names, or why it must be skipped (not a storage event, or
+/// one of the pipeline's own outputs: checked before anything is downloaded).
+fn source_object<'e>(
+    event: &'e IncomingEvent,
+    state: &AppState,
+) -> Result<(&'e StorageObjectData, ObjectRef), Outcome> {
+    let (data, source) = common::storage_object(event)
+        .ok_or_else(|| Outcome::skipped("not a Cloud Storage event"))?;
+    match common::derived_reason(data, &state.settings) {
+        Some(reason) => Err(Outcome::skipped(reason)),
+        None => Ok((data, source)),
+    }
+}
+
+/// `finalized`: make every target from the exact generation the event names.
+async fn on_finalized(event: &IncomingEvent, state: &AppState, spec: DeriveSpec) -> HandlerResult {
+    let (data, source) = match source_object(event, state) {
+        Ok(found) => found,
+        Err(skip) => return Ok(skip),
+    };
     let event_key = common::event_done_key(spec.route, event);
     let generation_key = common::generation_done_key(spec.route, &source);
     if let Some(duplicate) = already_done(state, &[&event_key, &generation_key]).await? {
@@ -173,17 +198,11 @@ async fn write_variant(
 }
 
 /// `deleted`: remove the outputs made from this (or an older) source generation.
-pub async fn on_deleted(
-    event: &IncomingEvent,
-    state: &AppState,
-    spec: DeriveSpec,
-) -> HandlerResult {
-    let Some((data, source)) = common::storage_object(event) else {
-        return Ok(Outcome::skipped("not a Cloud Storage event"));
+async fn on_deleted(event: &IncomingEvent, state: &AppState, spec: DeriveSpec) -> HandlerResult {
+    let (_, source) = match source_object(event, state) {
+        Ok(found) => found,
+        Err(skip) => return Ok(skip),
     };
-    if let Some(reason) = common::derived_reason(data, &state.settings) {
-        return Ok(Outcome::skipped(reason));
-    }
     let bucket = common::output_bucket(&spec.bucket, &source).to_owned();
     let mut removed = 0;
     for target in &spec.targets {

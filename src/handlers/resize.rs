@@ -6,7 +6,6 @@ use super::derive::{self, DeriveSpec};
 use super::{HandlerResult, IncomingEvent, Route};
 use crate::config::Settings;
 use crate::domain::{PipelineEventType, StageUpdate, VariantInfo};
-use crate::events::types::{STORAGE_DELETED, STORAGE_FINALIZED};
 use crate::imaging::{Fit, SourceInfo, Target};
 use crate::state::AppState;
 use futures_util::future::BoxFuture;
@@ -15,23 +14,12 @@ pub const NAME: &str = "resize";
 
 pub const ROUTE: Route = Route {
     name: NAME,
-    accepts,
+    accepts: derive::accepts,
     handle,
 };
 
-fn accepts(event: &IncomingEvent, _settings: &Settings) -> bool {
-    matches!(event.ce.ty.as_str(), STORAGE_FINALIZED | STORAGE_DELETED)
-}
-
 fn handle<'a>(event: &'a IncomingEvent, state: &'a AppState) -> BoxFuture<'a, HandlerResult> {
-    Box::pin(async move {
-        let spec = spec(&state.settings);
-        if event.ce.ty == STORAGE_DELETED {
-            derive::on_deleted(event, state, spec).await
-        } else {
-            derive::on_finalized(event, state, spec).await
-        }
-    })
+    Box::pin(derive::handle(event, state, spec(&state.settings)))
 }
 
 /// The output name of one size: `<prefix>/<size>/<source name>`.
