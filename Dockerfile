@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # image-pipeline container: one image, deployed as several Cloud Run services that
-# differ only by PIPELINE_ROUTES (see cloudbuild.yaml and docs/deploy.md).
+# differ only by PIPELINE_ROUTES (see cloudbuild.yaml and README.md).
 #
 # Stages: chef (toolchain + build tools) -> planner (dependency recipe) ->
 # deps (dependencies only, a cached layer) -> builder (the crate) -> runtime
