@@ -193,7 +193,6 @@ impl Records for FirestoreRecords {
             if record.apply(event) == ApplyResult::Stale {
                 return Ok(ApplyResult::Stale);
             }
-            record.last_event_id = Some(event.event_id.clone());
             let write_all = existing.is_none() || event.generation != generation_before;
             let write = self.record_write(&id, &record, event, existing.as_ref(), write_all)?;
             match self.commit(vec![write]).await {
