@@ -155,9 +155,17 @@ pub(crate) fn error_message(status: StatusCode, body: &str) -> String {
     }
 }
 
-/// `Retry-After` in delay-seconds (Google's services send seconds, not HTTP dates).
+/// `Retry-After` as delay-seconds (what Google's services send) or an HTTP date; a date in
+/// the past means "now".
 fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let wait = at - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
 /// The error with its sources, so "request failed" says why.
@@ -185,4 +193,46 @@ pub(crate) fn with_query(url: &str, query: &[(&str, String)]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let in_a_minute = time::OffsetDateTime::now_utc() + time::Duration::seconds(61);
+        let date = in_a_minute
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap()
+            .replace("+0000", "GMT");
+
+        let from_date = parse_retry_after(&date).unwrap();
+
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert!(
+            (55..=61).contains(&from_date.as_secs()),
+            "{date} -> {from_date:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn error_messages_put_the_rpc_status_first() {
+        let body = r#"{"error":{"code":409,"message":"too much contention","status":"ABORTED"}}"#;
+
+        assert_eq!(
+            error_message(StatusCode::CONFLICT, body),
+            "ABORTED: too much contention"
+        );
+        assert_eq!(
+            error_message(StatusCode::NOT_FOUND, "Not Found\n"),
+            "Not Found"
+        );
+        assert_eq!(error_message(StatusCode::BAD_GATEWAY, ""), "Bad Gateway");
+    }
 }

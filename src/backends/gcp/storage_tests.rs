@@ -117,6 +117,34 @@ async fn read_of_a_generation_and_a_prefix_return_those_bytes() {
 }
 
 #[tokio::test]
+async fn prefix_of_a_zero_byte_object_is_empty_and_an_untyped_upload_is_octet_stream() {
+    let gcs = FakeGcs::start(&[BUCKET]).await;
+    let store = GcsStore::new(context(&gcs.url).await);
+    let untyped = ObjectMeta::default();
+    store
+        .put(
+            BUCKET,
+            "empty",
+            Bytes::new(),
+            &untyped,
+            WriteCondition::CreateOnly,
+        )
+        .await
+        .unwrap();
+    let obj = ObjectRef::new(BUCKET, "empty");
+
+    let prefix = store.read_prefix(&obj, 16).await.unwrap();
+    let stat = store.stat(&obj).await.unwrap();
+
+    assert!(prefix.is_empty());
+    assert_eq!(stat.size_bytes, 0);
+    assert_eq!(
+        stat.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
+}
+
+#[tokio::test]
 async fn missing_object_is_not_found_and_permanent() {
     let gcs = FakeGcs::start(&[BUCKET]).await;
     let store = GcsStore::new(context(&gcs.url).await);

@@ -26,9 +26,15 @@ impl GcsStore {
         meta: &ObjectMeta,
         condition: WriteCondition,
     ) -> BackendResult<ObjectResource> {
+        // An empty content type would make an invalid multipart header; GCS's own default.
+        let content_type = if meta.content_type.is_empty() {
+            "application/octet-stream"
+        } else {
+            meta.content_type.as_str()
+        };
         let mut metadata = json!({
             "name": name,
-            "contentType": meta.content_type,
+            "contentType": content_type,
             "metadata": meta.metadata,
         });
         if let Some(cache_control) = &meta.cache_control {
@@ -57,10 +63,10 @@ impl GcsStore {
             utf8_percent_encode(bucket, PATH_SEGMENT)
         );
         if body.len() <= MAX_MULTIPART_BYTES {
-            self.multipart(&url, &query, &metadata, body, &meta.content_type)
+            self.multipart(&url, &query, &metadata, body, content_type)
                 .await
         } else {
-            self.resumable(&url, &query, &metadata, body, &meta.content_type)
+            self.resumable(&url, &query, &metadata, body, content_type)
                 .await
         }
     }
