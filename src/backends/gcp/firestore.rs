@@ -158,10 +158,13 @@ impl FirestoreRecords {
     }
 }
 
-/// A precondition that no longer holds: someone wrote in between (or created the document).
-fn is_conflict(error: &BackendError) -> bool {
+/// A precondition that no longer holds: someone wrote in between (409 ABORTED), created the
+/// document first (409 ALREADY_EXISTS), or deleted the one we read (404; without a read
+/// document a 404 means a wrong project or database, which no re-read fixes).
+fn is_conflict(error: &BackendError, had_document: bool) -> bool {
     match error {
         BackendError::Http { status: 409, .. } => true,
+        BackendError::Http { status: 404, .. } => had_document,
         BackendError::Http {
             status: 400,
             message,
@@ -197,7 +200,7 @@ impl Records for FirestoreRecords {
             let write = self.record_write(&id, &record, event, existing.as_ref(), write_all)?;
             match self.commit(vec![write]).await {
                 Ok(()) => return Ok(ApplyResult::Applied),
-                Err(e) if is_conflict(&e) => {
+                Err(e) if is_conflict(&e, existing.is_some()) => {
                     tracing::debug!(round, document = %id, "record changed under us, re-reading");
                 }
                 Err(e) => return Err(e),

@@ -252,6 +252,43 @@ async fn a_precondition_conflict_re_reads_and_commits_again() {
 }
 
 #[tokio::test]
+async fn losing_the_race_to_create_re_reads_and_updates_the_winner_document() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(DOC_PATH))
+        .respond_with(ResponseTemplate::new(404))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    mount_get(
+        &server,
+        ResponseTemplate::new(200).set_body_json(stored(10)),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(409).set_body_json(json!({"error": {
+            "code": 409, "message": "Document already exists", "status": "ALREADY_EXISTS"}})))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::body_string_contains(UPDATE_TIME))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"writeResults": [{}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let result = records(&server)
+        .await
+        .apply(&event(10, thumbnailed()))
+        .await
+        .unwrap();
+
+    assert_eq!(result, ApplyResult::Applied);
+}
+
+#[tokio::test]
 async fn get_maps_the_document_back_to_the_record() {
     let server = MockServer::start().await;
     mount_get(
