@@ -113,7 +113,12 @@ impl FakeGcs {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("could not start {}: {e}", binary.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "could not start fake-gcs-server at {}: {e}; run .ci/install-fake-gcs.sh",
+                    binary.display()
+                )
+            });
         let server = Self { child, url };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(15);
