@@ -1,0 +1,238 @@
+//! Sending one Google API request: the `Authorization` header, the retry loop, and the
+//! mapping of transport failures and error statuses to `BackendError` (gcp-contracts.md
+//! Appendix A, §7.3). What a status *means* for an operation (404 = deleted, 412 = already
+//! written) is the caller's decision; this module only classifies.
+
+use super::retry::Idempotency;
+use super::{GcpContext, Service};
+use crate::backends::{BackendError, BackendResult};
+use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::Deserialize;
+use std::time::{Duration, Instant};
+
+/// Error bodies are quoted in messages up to this many characters.
+const MAX_ERROR_TEXT_CHARS: usize = 300;
+
+impl GcpContext {
+    /// Sends the request `build` makes, retrying per the policy. Success statuses (and 308,
+    /// the resumable-upload "incomplete") come back as the response; any other status is
+    /// `BackendError::Http` with the service's message and `Retry-After`.
+    pub(crate) async fn send(
+        &self,
+        service: Service,
+        idempotency: Idempotency,
+        build: impl Fn() -> RequestBuilder,
+    ) -> BackendResult<Response> {
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            let error = match self.send_once(service, &build).await {
+                Ok(response) => return Ok(response),
+                Err(error) => error,
+            };
+            let elapsed = started.elapsed();
+            let Some(delay) = self.retry.next_delay(idempotency, &error, attempt, elapsed) else {
+                return Err(error);
+            };
+            tracing::warn!(
+                service = service.display_name(),
+                attempt,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                error = %error,
+                "Google API call failed, retrying"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        service: Service,
+        build: &impl Fn() -> RequestBuilder,
+    ) -> BackendResult<Response> {
+        let mut request = build();
+        if let Some(authorization) = self.authorization(service).await? {
+            request = request.header(AUTHORIZATION, authorization);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(service, &e))?;
+        let status = response.status();
+        if status.is_success() || status == StatusCode::PERMANENT_REDIRECT {
+            Ok(response)
+        } else {
+            Err(http_error(service, response).await)
+        }
+    }
+
+    /// Maps a reqwest failure (sending, or reading a body) to the transient classes.
+    pub(crate) fn transport_error(&self, service: Service, error: &reqwest::Error) -> BackendError {
+        let name = service.display_name();
+        if error.is_timeout() {
+            BackendError::Timeout {
+                service: name,
+                timeout_secs: self.settings.request_timeout_secs,
+            }
+        } else if error.is_decode() {
+            BackendError::Malformed {
+                service: name,
+                message: error_chain(error),
+            }
+        } else {
+            BackendError::Connection {
+                service: name,
+                message: error_chain(error),
+            }
+        }
+    }
+
+    /// Reads a JSON answer; an unreadable one is `Malformed` (permanent).
+    pub(crate) async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        service: Service,
+        response: Response,
+    ) -> BackendResult<T> {
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(service, &e))?;
+        serde_json::from_slice(&body).map_err(|e| BackendError::Malformed {
+            service: service.display_name(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Google's error envelope: `{"error": {"code", "message", "status"}}` (Storage adds `errors`).
+#[derive(Deserialize)]
+struct Envelope {
+    error: EnvelopeError,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeError {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    status: String,
+}
+
+async fn http_error(service: Service, response: Response) -> BackendError {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let body = response.text().await.unwrap_or_default();
+    BackendError::Http {
+        service: service.display_name(),
+        status: status.as_u16(),
+        message: error_message(status, &body),
+        retry_after,
+    }
+}
+
+/// `STATUS: message` from the envelope (so callers can tell FAILED_PRECONDITION from
+/// INVALID_ARGUMENT), else the start of the body, else the status's reason.
+pub(crate) fn error_message(status: StatusCode, body: &str) -> String {
+    if let Ok(envelope) = serde_json::from_str::<Envelope>(body) {
+        let EnvelopeError { message, status } = envelope.error;
+        return match (status.is_empty(), message.is_empty()) {
+            (false, false) => format!("{status}: {message}"),
+            (false, true) => status,
+            _ => message,
+        };
+    }
+    let text: String = body.trim().chars().take(MAX_ERROR_TEXT_CHARS).collect();
+    if text.is_empty() {
+        status.canonical_reason().unwrap_or("no message").to_owned()
+    } else {
+        text
+    }
+}
+
+/// `Retry-After` as delay-seconds (what Google's services send) or an HTTP date; a date in
+/// the past means "now".
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let wait = at - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+/// The error with its sources, so "request failed" says why.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `url?k=v&...` with values percent-encoded (reqwest's `query` needs a feature we skip).
+pub(crate) fn with_query(url: &str, query: &[(&str, String)]) -> String {
+    let mut out = url.to_owned();
+    for (i, (key, value)) in query.iter().enumerate() {
+        out.push(if i == 0 { '?' } else { '&' });
+        out.push_str(key);
+        out.push('=');
+        out.extend(percent_encoding::utf8_percent_encode(
+            value,
+            super::storage::PATH_SEGMENT,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let in_a_minute = time::OffsetDateTime::now_utc() + time::Duration::seconds(61);
+        let date = in_a_minute
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap()
+            .replace("+0000", "GMT");
+
+        let from_date = parse_retry_after(&date).unwrap();
+
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert!(
+            (55..=61).contains(&from_date.as_secs()),
+            "{date} -> {from_date:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn error_messages_put_the_rpc_status_first() {
+        let body = r#"{"error":{"code":409,"message":"too much contention","status":"ABORTED"}}"#;
+
+        assert_eq!(
+            error_message(StatusCode::CONFLICT, body),
+            "ABORTED: too much contention"
+        );
+        assert_eq!(
+            error_message(StatusCode::NOT_FOUND, "Not Found\n"),
+            "Not Found"
+        );
+        assert_eq!(error_message(StatusCode::BAD_GATEWAY, ""), "Bad Gateway");
+    }
+}
