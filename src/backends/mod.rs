@@ -188,10 +188,13 @@ impl Backends {
             StorageBackend::Local => local.as_ref().ok_or_else(missing)?.store(),
         };
         let records: Arc<dyn Records> = match settings.records.backend {
-            RecordsBackend::Firestore => Arc::new(gcp::FirestoreRecords::new(
-                gcp.clone().ok_or_else(missing)?,
-                &settings.records.collection,
-            )),
+            RecordsBackend::Firestore => Arc::new(
+                gcp::FirestoreRecords::new(
+                    gcp.clone().ok_or_else(missing)?,
+                    &settings.records.collection,
+                )
+                .with_ledger_collection(&settings.records.ledger_collection),
+            ),
             RecordsBackend::Sqlite => local.as_ref().ok_or_else(missing)?.records(),
         };
         let publisher: Arc<dyn Publisher> = match settings.publisher.backend {
