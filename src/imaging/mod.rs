@@ -13,7 +13,7 @@
 //!
 //! # Supported input
 //! JPEG (baseline, progressive, grayscale, CMYK/YCCK, any chroma subsampling), PNG (8/16 bit,
-//! palette, grey, alpha, interlaced), WebP (lossy, lossless, alpha; first frame of an
+//! palette, grey, alpha; Adam7 through the `png` crate, untested here), WebP (lossy, lossless, alpha; first frame of an
 //! animation), GIF (first frame), BMP, TIFF. AVIF/HEIC are `Unsupported` (no decoder in this
 //! build); SVG, HTML, empty and unknown bytes are `NotAnImage`. Outputs: JPEG (4:2:0,
 //! baseline or progressive), PNG, WebP lossy and lossless.
