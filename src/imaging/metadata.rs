@@ -33,13 +33,15 @@ pub(crate) fn jpeg_header(bytes: &[u8]) -> JpegHeader {
     for (marker, body) in JpegSegments::new(bytes) {
         match marker {
             // SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC).
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                if body.len() >= 6 && !header.has_frame {
-                    header.height = u32::from(u16::from_be_bytes([body[1], body[2]]));
-                    header.width = u32::from(u16::from_be_bytes([body[3], body[4]]));
-                    header.components = body[5];
-                    header.has_frame = true;
-                }
+            0xC0..=0xCF
+                if !matches!(marker, 0xC4 | 0xC8 | 0xCC)
+                    && body.len() >= 6
+                    && !header.has_frame =>
+            {
+                header.height = u32::from(u16::from_be_bytes([body[1], body[2]]));
+                header.width = u32::from(u16::from_be_bytes([body[3], body[4]]));
+                header.components = body[5];
+                header.has_frame = true;
             }
             0xE1 if body.starts_with(b"Exif\0\0") && header.exif.is_none() => {
                 header.exif = parse_exif(&body[6..]);
@@ -247,10 +249,10 @@ pub(crate) fn insert_after_soi(jpeg: Vec<u8>, segments: &[u8]) -> Vec<u8> {
         return jpeg;
     }
     let mut at = 2;
-    if jpeg.get(2..4) == Some(&[0xFF, 0xE0]) {
-        if let Some(l) = jpeg.get(4..6) {
-            at = 4 + usize::from(u16::from_be_bytes([l[0], l[1]]));
-        }
+    if jpeg.get(2..4) == Some(&[0xFF, 0xE0])
+        && let Some(l) = jpeg.get(4..6)
+    {
+        at = 4 + usize::from(u16::from_be_bytes([l[0], l[1]]));
     }
     let at = at.min(jpeg.len());
     let mut out = Vec::with_capacity(jpeg.len() + segments.len());

@@ -11,6 +11,13 @@
 //! - [`process`]: decode once, then produce every [`Target`] of a [`Plan`].
 //! - [`blur`]: a strongly blurred re-encode in the source's format (moderation "blur" policy).
 //!
+//! # Supported input
+//! JPEG (baseline, progressive, grayscale, CMYK/YCCK, any chroma subsampling), PNG (8/16 bit,
+//! palette, grey, alpha; Adam7 through the `png` crate, untested here), WebP (lossy, lossless, alpha; first frame of an
+//! animation), GIF (first frame), BMP, TIFF. AVIF/HEIC are `Unsupported` (no decoder in this
+//! build); SVG, HTML, empty and unknown bytes are `NotAnImage`. Outputs: JPEG (4:2:0,
+//! baseline or progressive), PNG, WebP lossy and lossless.
+//!
 //! # Decisions
 //! - **Decode once, star cascade.** The largest fit-inside output is resized from the decoded
 //!   source; every smaller target is resized from that output (never a chain), which kept

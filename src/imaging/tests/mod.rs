@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod bench_protocol;
 mod cascade;
 mod formats;
 mod limits;
