@@ -86,3 +86,88 @@ async fn upload(
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+    use crate::backends::Backends;
+    use crate::backends::local::test_support::settings;
+    use crate::domain::ObjectRef;
+    use actix_web::{App, test as actix_test};
+    use std::sync::Arc;
+
+    async fn app_state(dir: &std::path::Path) -> AppState {
+        let settings = settings(dir);
+        let backends = Backends::from_settings(&settings).await.unwrap();
+        AppState::new(Arc::new(settings), backends)
+    }
+
+    #[actix_web::test]
+    async fn a_put_stores_the_body_and_answers_with_its_generation() {
+        // Arrange
+        let dir = tempfile::tempdir().unwrap();
+        let state = app_state(dir.path()).await;
+        let app = actix_test::init_service(
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .configure(configure_upload_route),
+        )
+        .await;
+        let request = actix_test::TestRequest::put()
+            .uri("/local/buckets/uploads/objects/in/a%20b.txt")
+            .insert_header((CONTENT_TYPE, "text/plain"))
+            .set_payload("hello")
+            .to_request();
+
+        // Act
+        let response: serde_json::Value = actix_test::call_and_read_body_json(&app, request).await;
+
+        // Assert
+        assert_eq!(response["bucket"], "uploads");
+        assert_eq!(response["name"], "in/a b.txt");
+        let info = state
+            .backends
+            .store
+            .stat(&ObjectRef::new("uploads", "in/a b.txt"))
+            .await
+            .unwrap();
+        assert_eq!(response["generation"], info.generation.to_string());
+        assert_eq!(info.content_type.as_deref(), Some("text/plain"));
+        assert!(dir.path().join("buckets/uploads/in/a b.txt").is_file());
+    }
+
+    #[actix_web::test]
+    async fn a_put_with_a_name_that_escapes_the_bucket_is_a_400() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = app_state(dir.path()).await;
+        let app = actix_test::init_service(
+            App::new()
+                .app_data(web::Data::new(state))
+                .configure(configure_upload_route),
+        )
+        .await;
+        let request = actix_test::TestRequest::put()
+            .uri("/local/buckets/uploads/objects/a/../../escape.txt")
+            .set_payload("x")
+            .to_request();
+
+        let response = actix_test::call_service(&app, request).await;
+
+        assert_eq!(response.status().as_u16(), 400);
+        assert!(!dir.path().join("escape.txt").exists());
+    }
+
+    #[test]
+    fn a_missing_or_generic_content_type_falls_back_to_the_sniffed_or_octet_stream() {
+        assert_eq!(content_type_for(Some("image/png"), b"x"), "image/png");
+        assert_eq!(
+            content_type_for(Some("application/x-www-form-urlencoded"), b"plain text"),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            content_type_for(None, b"plain text"),
+            "application/octet-stream"
+        );
+    }
+}
