@@ -397,3 +397,22 @@ async fn the_ledger_remembers_done_keys_across_a_reopen() {
     assert!(reopened.is_done("resize|event|s|1").await.unwrap());
     assert!(!reopened.is_done("resize|event|s|2").await.unwrap());
 }
+
+#[test]
+fn several_processes_opening_a_new_data_dir_at_once_all_succeed() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let path = dir.path().to_owned();
+                std::thread::spawn(move || {
+                    super::LocalRuntime::open(&super::test_support::settings(&path)).map(|_| ())
+                })
+            })
+            .collect();
+
+        for opener in openers {
+            opener.join().unwrap().unwrap();
+        }
+    }
+}
