@@ -251,7 +251,13 @@ impl LocalRuntime {
 }
 
 impl Drop for LocalRuntime {
+    /// Stops delivery and frees this runner's leases at once, so whatever was in flight is
+    /// redelivered by the next process without waiting for the heartbeat to go stale.
     fn drop(&mut self) {
         self.stop_delivery();
+        let runner = &self.runner_id;
+        let _ = self.shared.db.call_blocking(|conn| {
+            queue::retire(conn, runner).map_err(db::sql_error("could not retire the runner"))
+        });
     }
 }

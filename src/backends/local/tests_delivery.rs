@@ -334,3 +334,39 @@ async fn two_runtimes_on_one_data_dir_deliver_each_event_exactly_once() {
     assert_eq!(requests.len(), 20);
     assert_eq!(pairs.len(), 20);
 }
+
+#[test]
+fn leases_of_a_runtime_that_was_dropped_are_free_at_once() {
+    // Arrange: a runtime holds a lease on an in-flight delivery, then shuts down.
+    let dir = tempfile::tempdir().unwrap();
+    let first = open(dir.path());
+    let event = crate::cloudevent::CloudEvent::new("e1", "//s", "t", Bytes::new(), None);
+    let now = db::now_ms();
+    let runner = first.runner_id.clone();
+    first
+        .shared
+        .db
+        .call_blocking(|conn| {
+            queue::insert(conn, "d1", &event, "/resize", now, "t").unwrap();
+            queue::heartbeat(conn, &runner, now).unwrap();
+            assert_eq!(
+                queue::claim(conn, &runner, now, 600_000, 1).unwrap().len(),
+                1
+            );
+            Ok(())
+        })
+        .unwrap();
+    drop(first);
+
+    // Act
+    let second = open(dir.path());
+    let taken = second
+        .shared
+        .db
+        .call_blocking(|conn| Ok(queue::claim(conn, "next", now + 1, 600_000, 1).unwrap()))
+        .unwrap();
+
+    // Assert
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].event_id, "e1", "the same event id is redelivered");
+}
