@@ -26,6 +26,9 @@ mod test_support;
 mod tests_delivery;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests_records;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests_store;
 
 pub use delivery::DeadLetter;
