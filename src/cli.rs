@@ -103,9 +103,8 @@ fn check_config() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn process(_json: bool, _files: Vec<PathBuf>) -> ExitCode {
-    eprintln!("image-pipeline: `process` is not built yet");
-    ExitCode::FAILURE
+fn process(json: bool, files: Vec<PathBuf>) -> ExitCode {
+    crate::process::run(json, files)
 }
 
 fn bench(input: &std::path::Path, outdir: &std::path::Path, iterations: u32) -> ExitCode {

@@ -1,24 +1,266 @@
-//! PLACEHOLDER: replaced by the local branch (folder store, SQLite, event router).
+//! The embedded local backends (the `local` profile): buckets are folders under the data dir,
+//! SQLite (`pipeline.sqlite`) holds object metadata, records, the ledger and the delivery
+//! queue, and an in-process event router plays Eventarc and Pub/Sub by POSTing binary-mode
+//! CloudEvents to this server's own routes. [`LocalRuntime`] owns all of it.
+//!
+//! Layout under the data dir: `buckets/<bucket>/<object name>`, `pipeline.sqlite` (WAL),
+//! `dead-letter/<delivery id>.json`. Several processes may share one data dir: writes take
+//! SQLite's write lock, deliveries are leased. This module never decides HTTP statuses.
 
-use super::{ObjectStore, Publisher, Records};
-use crate::config::Settings;
+mod db;
+mod delivery;
+mod names;
+mod objects;
+mod outgoing;
+mod publisher;
+mod queue;
+mod records;
+mod store;
+pub mod upload;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+mod test_support;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests_delivery;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests_records;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests_store;
+
+pub use delivery::DeadLetter;
+
+use super::{BackendResult, ObjectStore, Publisher, Records};
+use crate::config::{LocalTrigger, Settings};
+use crate::domain::PipelineEvent;
+use anyhow::Context;
+use db::Db;
+use objects::ObjectRow;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
-pub struct LocalRuntime;
+/// Project id in local event sources when none is configured.
+const LOCAL_PROJECT: &str = "local";
+/// How often `wait_idle` looks at the queue.
+const IDLE_POLL: Duration = Duration::from_millis(50);
+
+/// Delivery retry settings (`[local]` in the config).
+#[derive(Debug, Clone)]
+pub(crate) struct DeliveryConfig {
+    pub(crate) max_attempts: u32,
+    pub(crate) initial_backoff_ms: u64,
+    pub(crate) max_backoff_ms: u64,
+    pub(crate) timeout_secs: u64,
+}
+
+/// What the store, records, publisher and delivery loop share.
+pub(crate) struct Shared {
+    pub(crate) db: Db,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) triggers: Vec<LocalTrigger>,
+    pub(crate) project_id: String,
+    pub(crate) topic: String,
+    pub(crate) records_collection: String,
+    pub(crate) ledger_collection: String,
+    pub(crate) delivery: DeliveryConfig,
+    /// Wakes this process's delivery loop when something was queued.
+    pub(crate) wake: Notify,
+}
+
+impl Shared {
+    /// Queues a storage event for every trigger on its type and bucket, inside the caller's
+    /// transaction; the number queued.
+    pub(crate) fn enqueue_storage(
+        &self,
+        conn: &rusqlite::Connection,
+        ty: &str,
+        row: &ObjectRow,
+        time_deleted: Option<&str>,
+    ) -> rusqlite::Result<usize> {
+        let event_id = db::random_hex_id();
+        let time = db::now_rfc3339();
+        let event = outgoing::storage_event(ty, row, &event_id, &time, time_deleted);
+        let mut queued = 0;
+        for trigger in outgoing::storage_triggers(&self.triggers, ty, &row.bucket) {
+            queue::insert(
+                conn,
+                &db::random_hex_id(),
+                &event,
+                &trigger.path,
+                db::now_ms(),
+                &time,
+            )?;
+            queued += 1;
+        }
+        Ok(queued)
+    }
+
+    /// Queues a pipeline event for every trigger on the pipeline topic.
+    pub(crate) fn enqueue_pipeline(
+        &self,
+        conn: &rusqlite::Connection,
+        event: &PipelineEvent,
+    ) -> rusqlite::Result<usize> {
+        let message_id = db::random_hex_id();
+        let time = db::now_rfc3339();
+        let mut queued = 0;
+        for trigger in outgoing::topic_triggers(&self.triggers, &self.topic) {
+            let ce = outgoing::pubsub_event(
+                event,
+                &self.project_id,
+                &self.topic,
+                &trigger.path,
+                &message_id,
+                &time,
+            );
+            queue::insert(
+                conn,
+                &db::random_hex_id(),
+                &ce,
+                &trigger.path,
+                db::now_ms(),
+                &time,
+            )?;
+            queued += 1;
+        }
+        Ok(queued)
+    }
+}
+
+/// The embedded runtime: SQLite, the folder store and the event router of one process.
+pub struct LocalRuntime {
+    shared: Arc<Shared>,
+    runner_id: String,
+    started: AtomicBool,
+    stopped: Arc<AtomicBool>,
+}
 
 impl LocalRuntime {
-    pub fn open(_settings: &Settings) -> anyhow::Result<Arc<Self>> {
-        anyhow::bail!("the local backends are not built yet")
+    /// Opens the data dir (creating it), the database (migrating its schema) and the router.
+    pub fn open(settings: &Settings) -> anyhow::Result<Arc<Self>> {
+        let local = &settings.local;
+        let data_dir = local.data_dir.clone();
+        std::fs::create_dir_all(data_dir.join("buckets")).with_context(|| {
+            format!(
+                "could not create the local data dir {} (local.data_dir, PIPELINE_LOCAL__DATA_DIR)",
+                data_dir.display()
+            )
+        })?;
+        let db_path = data_dir.join("pipeline.sqlite");
+        let db = Db::open(&db_path)
+            .with_context(|| format!("could not open the database {}", db_path.display()))?;
+        let project_id = match settings.gcp.project_id.as_str() {
+            "" => LOCAL_PROJECT.to_owned(),
+            p => p.to_owned(),
+        };
+        let shared = Shared {
+            db,
+            data_dir,
+            triggers: local.triggers.clone(),
+            project_id,
+            topic: settings.pipeline.topic.clone(),
+            records_collection: settings.records.collection.clone(),
+            ledger_collection: settings.records.ledger_collection.clone(),
+            delivery: DeliveryConfig {
+                max_attempts: local.delivery_max_attempts.max(1),
+                initial_backoff_ms: local.delivery_initial_backoff_ms,
+                max_backoff_ms: local.delivery_max_backoff_ms,
+                timeout_secs: local.delivery_timeout_secs.max(1),
+            },
+            wake: Notify::new(),
+        };
+        Ok(Arc::new(Self {
+            shared: Arc::new(shared),
+            runner_id: db::random_hex_id(),
+            started: AtomicBool::new(false),
+            stopped: Arc::new(AtomicBool::new(false)),
+        }))
     }
+
+    /// The folder store.
     pub fn store(&self) -> Arc<dyn ObjectStore> {
-        unreachable!()
+        Arc::new(store::LocalStore::new(self.shared.clone()))
     }
+
+    /// Records and the idempotency ledger in SQLite.
     pub fn records(&self) -> Arc<dyn Records> {
-        unreachable!()
+        Arc::new(records::SqliteRecords::new(self.shared.clone()))
     }
+
+    /// The publisher that routes pipeline events to the topic's triggers.
     pub fn publisher(&self) -> Arc<dyn Publisher> {
-        unreachable!()
+        Arc::new(publisher::LocalPublisher::new(self.shared.clone()))
     }
-    /// Starts delivering queued events to the server at `base_url`.
-    pub fn start_delivery(self: &Arc<Self>, _base_url: String) {}
+
+    /// Starts delivering queued events to the server at `base_url` (once; later calls are
+    /// no-ops). Must be called inside a tokio runtime. Stops when the runtime is dropped.
+    pub fn start_delivery(self: &Arc<Self>, base_url: String) {
+        if self.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        tokio::spawn(delivery::run(
+            self.shared.clone(),
+            self.stopped.clone(),
+            self.runner_id.clone(),
+            base_url,
+        ));
+    }
+
+    /// Stops the delivery loop (in-flight sends finish; their leases are released).
+    pub fn stop_delivery(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+    }
+
+    /// The data dir this runtime works in.
+    pub fn data_dir(&self) -> &Path {
+        &self.shared.data_dir
+    }
+
+    /// Deliveries queued or in flight, counting every process on this data dir.
+    pub async fn pending_deliveries(&self) -> BackendResult<u64> {
+        self.shared
+            .db
+            .call("could not read the delivery queue".to_owned(), |conn| {
+                queue::pending(conn).map_err(db::sql_error("could not read the delivery queue"))
+            })
+            .await
+    }
+
+    /// Waits until nothing is queued or in flight; `Ok(false)` if `timeout` passed first.
+    pub async fn wait_idle(&self, timeout: Duration) -> BackendResult<bool> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.pending_deliveries().await? == 0 {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(IDLE_POLL).await;
+        }
+    }
+
+    /// Deliveries that gave up after `delivery_max_attempts`, oldest first.
+    pub fn dead_letters(&self) -> std::io::Result<Vec<DeadLetter>> {
+        delivery::read_dead_letters(&self.shared.data_dir)
+    }
+}
+
+impl Drop for LocalRuntime {
+    /// Stops delivery and frees this runner's leases at once, so whatever was in flight is
+    /// redelivered by the next process without waiting for the heartbeat to go stale.
+    fn drop(&mut self) {
+        self.stop_delivery();
+        let runner = &self.runner_id;
+        let _ = self.shared.db.call_blocking(|conn| {
+            queue::retire(conn, runner).map_err(db::sql_error("could not retire the runner"))
+        });
+    }
 }

@@ -1,0 +1,263 @@
+//! Store semantics on a real temp data dir: create-only, generations, atomic writes, refused
+//! names, deletes, and the deliveries a write queues.
+
+use super::test_support::{meta, open, temp_files};
+use crate::backends::BackendError;
+use crate::domain::WriteCondition::{CreateOnly, IfGenerationMatch, Overwrite};
+use crate::domain::{ObjectRef, PutOutcome};
+use bytes::Bytes;
+
+fn written(outcome: PutOutcome) -> crate::domain::ObjectInfo {
+    match outcome {
+        PutOutcome::Written(info) => info,
+        PutOutcome::ConditionNotMet => panic!("the write was refused"),
+    }
+}
+
+#[tokio::test]
+async fn create_only_refuses_an_existing_object_and_keeps_its_content() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).store();
+    let first = store
+        .put(
+            "uploads",
+            "a.jpg",
+            Bytes::from("first"),
+            &meta("image/jpeg"),
+            CreateOnly,
+        )
+        .await
+        .unwrap();
+
+    // Act
+    let second = store
+        .put(
+            "uploads",
+            "a.jpg",
+            Bytes::from("second"),
+            &meta("image/jpeg"),
+            CreateOnly,
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(matches!(first, PutOutcome::Written(_)));
+    assert_eq!(second, PutOutcome::ConditionNotMet);
+    let content = store
+        .read(&ObjectRef::new("uploads", "a.jpg"))
+        .await
+        .unwrap();
+    assert_eq!(content, Bytes::from("first"));
+    assert!(
+        temp_files(dir.path()).is_empty(),
+        "the refused write left a temp file"
+    );
+}
+
+#[tokio::test]
+async fn generations_increase_on_every_write_and_old_ones_are_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).store();
+    let mut generations = Vec::new();
+
+    for i in 0..20 {
+        let body = Bytes::from(format!("version {i}"));
+        let info = written(
+            store
+                .put("uploads", "a.txt", body, &meta("text/plain"), Overwrite)
+                .await
+                .unwrap(),
+        );
+        generations.push(info.generation);
+    }
+
+    assert!(
+        generations.windows(2).all(|w| w[0] < w[1]),
+        "{generations:?}"
+    );
+    let old = ObjectRef::new("uploads", "a.txt").at_generation(generations[0]);
+    let live = ObjectRef::new("uploads", "a.txt").at_generation(generations[19]);
+    assert!(store.read(&old).await.unwrap_err().is_not_found());
+    assert_eq!(store.read(&live).await.unwrap(), Bytes::from("version 19"));
+}
+
+#[tokio::test]
+async fn if_generation_match_replaces_only_the_named_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).store();
+    let info = written(
+        store
+            .put(
+                "uploads",
+                "a.txt",
+                Bytes::from("v1"),
+                &meta("text/plain"),
+                CreateOnly,
+            )
+            .await
+            .unwrap(),
+    );
+
+    let stale = store
+        .put(
+            "uploads",
+            "a.txt",
+            Bytes::from("v2"),
+            &meta("text/plain"),
+            IfGenerationMatch(info.generation - 1),
+        )
+        .await
+        .unwrap();
+    let current = store
+        .put(
+            "uploads",
+            "a.txt",
+            Bytes::from("v3"),
+            &meta("text/plain"),
+            IfGenerationMatch(info.generation),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(stale, PutOutcome::ConditionNotMet);
+    assert!(matches!(current, PutOutcome::Written(_)));
+    assert_eq!(
+        store
+            .read(&ObjectRef::new("uploads", "a.txt"))
+            .await
+            .unwrap(),
+        Bytes::from("v3")
+    );
+}
+
+#[tokio::test]
+async fn stat_reports_size_content_type_md5_and_custom_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).store();
+    let mut object_meta = meta("text/plain");
+    object_meta.metadata.insert("k".to_owned(), "v".to_owned());
+    store
+        .put(
+            "uploads",
+            "dir/hello.txt",
+            Bytes::from("hello"),
+            &object_meta,
+            Overwrite,
+        )
+        .await
+        .unwrap();
+
+    let info = store
+        .stat(&ObjectRef::new("uploads", "dir/hello.txt"))
+        .await
+        .unwrap();
+    let prefix = store
+        .read_prefix(&ObjectRef::new("uploads", "dir/hello.txt"), 3)
+        .await
+        .unwrap();
+
+    assert_eq!(info.size_bytes, 5);
+    assert_eq!(info.content_type.as_deref(), Some("text/plain"));
+    // MD5("hello"), base64, as Cloud Storage reports it.
+    assert_eq!(info.md5_base64.as_deref(), Some("XUFAKrxLKna5cZ2REBfFkg=="));
+    assert_eq!(info.metadata["k"], "v");
+    assert_eq!(prefix, Bytes::from("hel"));
+    assert!(dir.path().join("buckets/uploads/dir/hello.txt").is_file());
+}
+
+#[tokio::test]
+async fn names_that_would_escape_the_bucket_are_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).store();
+
+    for name in [
+        "../escape.txt",
+        "/abs.txt",
+        "a\0b",
+        "a\\b",
+        "C:evil.txt",
+        "x/../../y",
+    ] {
+        let error = store
+            .put(
+                "uploads",
+                name,
+                Bytes::from("x"),
+                &meta("text/plain"),
+                Overwrite,
+            )
+            .await
+            .unwrap_err();
+
+        assert!(
+            matches!(error, BackendError::Invalid(_)),
+            "{name:?}: {error:?}"
+        );
+        assert!(!error.is_transient());
+    }
+    assert!(!dir.path().join("escape.txt").exists());
+    assert!(!dir.path().join("buckets/escape.txt").exists());
+}
+
+#[tokio::test]
+async fn delete_removes_file_and_metadata_and_a_second_delete_finds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = open(dir.path());
+    let store = runtime.store();
+    store
+        .put(
+            "uploads",
+            "a.jpg",
+            Bytes::from("x"),
+            &meta("image/jpeg"),
+            Overwrite,
+        )
+        .await
+        .unwrap();
+    let queued_by_write = runtime.pending_deliveries().await.unwrap();
+
+    let first = store
+        .delete(&ObjectRef::new("uploads", "a.jpg"))
+        .await
+        .unwrap();
+    let second = store
+        .delete(&ObjectRef::new("uploads", "a.jpg"))
+        .await
+        .unwrap();
+
+    assert!(first);
+    assert!(!second);
+    assert!(!dir.path().join("buckets/uploads/a.jpg").exists());
+    assert!(
+        store
+            .stat(&ObjectRef::new("uploads", "a.jpg"))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    // Two finalized triggers and one deleted trigger watch `uploads`.
+    assert_eq!(queued_by_write, 2);
+    assert_eq!(runtime.pending_deliveries().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_write_to_a_bucket_no_trigger_watches_queues_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = open(dir.path());
+
+    runtime
+        .store()
+        .put(
+            "other",
+            "a.jpg",
+            Bytes::from("x"),
+            &meta("image/jpeg"),
+            Overwrite,
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(runtime.pending_deliveries().await.unwrap(), 0);
+}

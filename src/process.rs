@@ -1,0 +1,278 @@
+//! `image-pipeline process [--json] FILE...`, the local main job: starts the server on a
+//! loopback port with the local backends, puts each file into the upload bucket, waits until
+//! the event router has nothing queued or in flight, then prints each file's outcome from its
+//! record and exits non-zero if any file failed. Bad input (a directory, a missing, unreadable
+//! or empty file) is reported without uploading; the other files still run.
+//! It owns the command's flow and nothing of the pipeline itself.
+
+mod report;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+mod tests;
+
+use crate::backends::local::upload::content_type_for;
+use crate::config::{EnvMap, LogFormat, Settings, StorageBackend};
+use crate::domain::{ImageRecord, ObjectMeta, PutOutcome, RecordKey, WriteCondition};
+use crate::startup::Application;
+use anyhow::Context;
+use bytes::Bytes;
+use report::{FileOutcome, Status};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Longest wait for the pipeline to go quiet; what is still running then is reported.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Progress shows on stderr once a run has taken this long.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+
+/// Runs the command with the process's environment; the exit code.
+pub fn run(json: bool, files: Vec<PathBuf>) -> ExitCode {
+    let env: EnvMap = std::env::vars().collect();
+    let settings = match process_settings(&env) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("image-pipeline: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    // Our own logs stay quiet unless asked for: stdout is the report.
+    let explicit = env.contains_key("RUST_LOG") || env.contains_key("PIPELINE_LOG_LEVEL");
+    let level = if explicit {
+        settings.log_level.as_str()
+    } else {
+        "warn"
+    };
+    let format = match settings.log_format {
+        LogFormat::Auto if std::io::stderr().is_terminal() => LogFormat::Pretty,
+        other => other,
+    };
+    let subscriber =
+        crate::telemetry::subscriber(format, level, &settings.gcp.project_id, std::io::stderr);
+    let _ = tracing::subscriber::set_global_default(subscriber);
+
+    let result = actix_web::rt::System::new().block_on(process_files(settings, &files));
+    match result {
+        Ok(outcomes) => {
+            let mut out = std::io::stdout().lock();
+            let printed = if json {
+                report::write_json(&mut out, &outcomes)
+            } else {
+                report::write_table(&mut out, &outcomes)
+            };
+            if let Err(e) = printed.and_then(|()| out.flush()) {
+                eprintln!("image-pipeline: could not write the report: {e}");
+                return ExitCode::FAILURE;
+            }
+            if outcomes.iter().all(|o| !o.status.is_failure()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("image-pipeline: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The settings `process` runs with: the local profile unless another is named, the server on
+/// a free loopback port, and local storage and publishing (the rest may be cloud, e.g. Vision).
+pub fn process_settings(env: &EnvMap) -> anyhow::Result<Settings> {
+    let mut env = env.clone();
+    env.entry("PIPELINE_PROFILE".to_owned())
+        .or_insert_with(|| "local".to_owned());
+    env.insert("PIPELINE_SERVER__HOST".to_owned(), "127.0.0.1".to_owned());
+    env.insert("PIPELINE_SERVER__PORT".to_owned(), "0".to_owned());
+    env.remove("PORT");
+    let settings = Settings::load_from(&env)?;
+    settings.validate()?;
+    if settings.storage.backend != StorageBackend::Local || settings.local.triggers.is_empty() {
+        anyhow::bail!(
+            "`process` runs the pipeline on this machine: it needs storage.backend = \"local\" \
+             and local triggers (the `local` profile has both; PIPELINE_PROFILE is {})",
+            settings.profile.as_str()
+        );
+    }
+    Ok(settings)
+}
+
+/// One file checked and read, ready to upload.
+struct Input {
+    index: usize,
+    name: String,
+    body: Bytes,
+}
+
+/// Reads a file as `process` accepts it, or says why not (a sentence for the user).
+pub(crate) fn read_input(path: &Path) -> Result<Bytes, String> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        _ => format!("cannot be read: {e}"),
+    })?;
+    if meta.is_dir() {
+        return Err("is a directory, not a file".to_owned());
+    }
+    if meta.len() == 0 {
+        return Err("is empty (0 bytes)".to_owned());
+    }
+    let body = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    if body.is_empty() {
+        return Err("is empty (0 bytes)".to_owned());
+    }
+    Ok(Bytes::from(body))
+}
+
+/// Runs the whole job inside an actix system; the outcome of each file, in argument order.
+pub async fn process_files(
+    settings: Settings,
+    files: &[PathBuf],
+) -> anyhow::Result<Vec<FileOutcome>> {
+    let started = Instant::now();
+    let bucket = settings.local.upload_bucket.clone();
+    let mut outcomes: Vec<FileOutcome> = files.iter().map(|f| FileOutcome::new(f)).collect();
+    let mut inputs = Vec::new();
+    for (index, path) in files.iter().enumerate() {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let checked = read_input(path).and_then(|body| {
+            if inputs.iter().any(|i: &Input| i.name == name) {
+                Err(format!("has the same name as an earlier file ({name})"))
+            } else {
+                Ok(body)
+            }
+        });
+        match checked {
+            Ok(body) => inputs.push(Input { index, name, body }),
+            Err(reason) => outcomes[index].set(Status::BadInput, reason),
+        }
+    }
+    if inputs.is_empty() {
+        return Ok(outcomes);
+    }
+
+    let app = Application::build(settings)
+        .await
+        .context("could not start the pipeline")?;
+    let state = app.state().clone();
+    let local = state
+        .backends
+        .local
+        .clone()
+        .context("the local runtime is not running (a bug)")?;
+    let handle = app.handle();
+    let server = actix_web::rt::spawn(app.run_until_stopped());
+    let dead_before = local.dead_letters().map(|d| d.len()).unwrap_or_default();
+
+    let mut uploaded = Vec::new();
+    for input in inputs {
+        let meta = ObjectMeta {
+            content_type: content_type_for(None, &input.body),
+            ..ObjectMeta::default()
+        };
+        let put = state
+            .backends
+            .store
+            .put(
+                &bucket,
+                &input.name,
+                input.body,
+                &meta,
+                WriteCondition::Overwrite,
+            )
+            .await;
+        match put {
+            Ok(PutOutcome::Written(info)) => {
+                uploaded.push((input.index, input.name, info.generation, Instant::now()));
+            }
+            Ok(PutOutcome::ConditionNotMet) => outcomes[input.index].set(
+                Status::Failed,
+                "the upload collided with another writer".to_owned(),
+            ),
+            Err(e) => outcomes[input.index].set(Status::BadInput, format!("upload refused: {e}")),
+        }
+    }
+
+    let idle = wait_with_progress(&local, started).await?;
+    for (index, name, generation, uploaded_at) in uploaded {
+        let record = state
+            .backends
+            .records
+            .get(&RecordKey::new(&bucket, &name))
+            .await?
+            .filter(|r| r.generation >= generation);
+        outcomes[index].apply_record(record, idle, uploaded_at.elapsed());
+    }
+    let dead_after = local.dead_letters().map(|d| d.len()).unwrap_or_default();
+    if dead_after > dead_before {
+        eprintln!(
+            "image-pipeline: {} event deliveries gave up during this run; see {}",
+            dead_after - dead_before,
+            local.data_dir().join("dead-letter").display()
+        );
+    }
+
+    local.stop_delivery();
+    handle.stop(true).await;
+    let _ = server.await;
+    Ok(outcomes)
+}
+
+/// Waits for the router to go quiet, showing progress on stderr after a moment.
+async fn wait_with_progress(
+    local: &crate::backends::local::LocalRuntime,
+    started: Instant,
+) -> anyhow::Result<bool> {
+    let tty = std::io::stderr().is_terminal();
+    let deadline = Instant::now() + IDLE_TIMEOUT;
+    let mut last_report = Instant::now();
+    let mut reported = false;
+    loop {
+        if local.wait_idle(Duration::from_millis(250)).await? {
+            if reported && tty {
+                eprintln!();
+            }
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            eprintln!("image-pipeline: the pipeline did not go quiet in {IDLE_TIMEOUT:?}");
+            return Ok(false);
+        }
+        let elapsed = started.elapsed();
+        let every = if tty {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(5)
+        };
+        if elapsed >= PROGRESS_AFTER && (!reported || last_report.elapsed() >= every) {
+            let pending = local.pending_deliveries().await.unwrap_or_default();
+            let line = format!(
+                "image-pipeline: processing, {pending} events in flight ({}s)",
+                elapsed.as_secs()
+            );
+            if tty {
+                eprint!("\r{line}   ");
+            } else {
+                eprintln!("{line}");
+            }
+            reported = true;
+            last_report = Instant::now();
+        }
+    }
+}
+
+/// What a record says about one file (used by the report).
+pub(crate) fn record_status(record: &ImageRecord) -> Status {
+    use crate::domain::RecordStatus;
+    match record.status {
+        RecordStatus::Processed => Status::Processed,
+        RecordStatus::Flagged => Status::Flagged,
+        RecordStatus::Failed => Status::Failed,
+        RecordStatus::Pending => Status::Incomplete,
+        RecordStatus::Deleted => Status::Failed,
+    }
+}
