@@ -15,7 +15,7 @@ fn photo() -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
         let t = ((x ^ y) % 7) as u8 * 6;
         image::Rgb([
-            (x * 255 / w) as u8 + t / 2,
+            ((x * 255 / w) as u8).saturating_add(t / 2),
             (y * 255 / h) as u8,
             120u8.wrapping_add(t),
         ])

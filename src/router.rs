@@ -4,6 +4,7 @@
 //! It contains no per-route logic.
 
 use crate::cloudevent::CloudEvent;
+use crate::config::Profile;
 use crate::events::{self, EventDataError};
 use crate::handlers::{HandlerResult, IncomingEvent, Outcome, ROUTES, Route};
 use crate::state::AppState;
@@ -103,6 +104,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .app_data(web::PayloadConfig::new(limit))
         .route("/healthz", web::get().to(healthz))
         .route("/", web::post().to(dispatch));
+    // Uploads over HTTP start the local pipeline (`curl -T`); never mounted under `gcp`.
+    if state.settings.profile == Profile::Local && state.backends.local.is_some() {
+        cfg.configure(crate::backends::local::upload::configure_upload_route);
+    }
     for route in enabled_routes(state) {
         let path = format!("/{}", route.name);
         cfg.route(

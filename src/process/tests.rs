@@ -210,7 +210,6 @@ fn png_bytes(width: u32, height: u32) -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "needs the real imaging module (this branch has its placeholder); un-ignore after merge"]
 fn a_real_image_is_processed_end_to_end_and_a_corrupt_one_fails_with_its_reason() {
     // Arrange
     let dir = tempfile::tempdir().unwrap();
