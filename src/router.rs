@@ -244,7 +244,9 @@ fn parse_event(
 
 fn event_span(req: &HttpRequest, route: &str) -> Span {
     let trace = TraceContext::from_headers(req.headers());
-    tracing::info_span!(
+    // At ERROR level so a quiet filter (`warn`, as `process` uses) still keeps the span and
+    // with it `ce.id`, `ce.type` and the trace on the lines it does print.
+    tracing::error_span!(
         "event",
         route,
         "ce.id" = tracing::field::Empty,
