@@ -45,9 +45,11 @@ enum Command {
 pub fn run() -> ExitCode {
     // reqwest is built without a default crypto provider: install ring's (one TLS stack).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Before any thread exists: every command decodes images (crate::memory says why).
+    let buffers_kept = crate::memory::keep_freed_image_buffers();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(),
+        Command::Serve => serve(buffers_kept),
         Command::CheckConfig => check_config(),
         Command::Process { json, files } => process(json, files),
         Command::Bench {
@@ -65,7 +67,7 @@ fn load_settings() -> Result<Settings, ExitCode> {
     })
 }
 
-fn serve() -> ExitCode {
+fn serve(buffers_kept: bool) -> ExitCode {
     let settings = match load_settings() {
         Ok(s) => s,
         Err(code) => return code,
@@ -75,6 +77,9 @@ fn serve() -> ExitCode {
         &settings.log_level,
         &settings.gcp.project_id,
     );
+    if !buffers_kept {
+        tracing::info!("the C library refused the allocator policy; image buffers are not reused");
+    }
     let result = actix_web::rt::System::new().block_on(async move {
         Application::build(settings)
             .await?

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod handlers;
 pub mod imaging;
+pub mod memory;
 pub mod process;
 pub mod router;
 pub mod startup;
