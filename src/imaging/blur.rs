@@ -2,12 +2,12 @@
 //! size in the source's format. The blur runs on a reduced copy (a Gaussian of sigma σ is
 //! smooth at 1/σ of the resolution anyway), so it costs about as much as one thumbnail.
 
-use super::decode::decode;
+use super::decode::{DecodeScale, decode};
 use super::encode::{Carry, Encoding, encode};
 use super::header;
 use super::orient;
 use super::pixels::Raster;
-use super::resize::resize;
+use super::resize::Resampler;
 use super::{EncodeOptions, ImagingError, Limits, Output, OutputFormat, ResizeFilter};
 
 /// Sigma, in pixels of the reduced copy, that the box-blur passes produce.
@@ -21,8 +21,12 @@ pub fn blur(input: &[u8], sigma: f32, plan_encode: &EncodeOptions) -> Result<Out
     let (sw, sh) = (header.stored_width, header.stored_height);
     let sigma = f64::from(sigma).max(0.5);
     let k = (WORK_SIGMA_PX / sigma).min(1.0);
-    let eighths = super::geometry::jpeg_eighths(k, 1.0);
-    let decoded = decode(input, &header, &limits, eighths)?;
+    let scale = DecodeScale {
+        eighths: super::geometry::jpeg_eighths(k, 1.0),
+        // The blur hides any chroma detail.
+        fast_chroma: true,
+    };
+    let decoded = decode(input, &header, &limits, scale)?;
     let encoding = Encoding::resolve(OutputFormat::Original, header.info.format);
     let mut raster = decoded.raster;
     if raster.has_alpha() && !encoding.keeps_alpha() {
@@ -32,10 +36,11 @@ pub fn blur(input: &[u8], sigma: f32, plan_encode: &EncodeOptions) -> Result<Out
         ((f64::from(sw) * k).round() as u32).max(1),
         ((f64::from(sh) * k).round() as u32).max(1),
     );
-    let small = resize(&raster, None, ww, wh, ResizeFilter::Box)?;
+    let mut resampler = Resampler::default();
+    let small = resampler.resize(&raster, None, ww, wh, ResizeFilter::Box)?;
     drop(raster);
     let blurred = box_blur3(small, sigma * k);
-    let full = resize(&blurred, None, sw, sh, ResizeFilter::Bilinear)?;
+    let full = resampler.resize(&blurred, None, sw, sh, ResizeFilter::Bilinear)?;
     let upright = orient::apply(full, header.info.orientation);
     let bytes = encode(&upright, encoding, plan_encode, Carry::default())?;
     Ok(Output {

@@ -5,7 +5,7 @@
 use super::ImagingError;
 use super::ResizeFilter;
 use super::pixels::Raster;
-use super::resize::resize;
+use super::resize::Resampler;
 
 /// Longest side of the analysis copy: enough to find a face or a text block, cheap to scan.
 const ANALYSIS_SIDE_PX: u32 = 128;
@@ -21,7 +21,7 @@ pub(crate) fn anchor(src: &Raster, ww: f64, wh: f64) -> Result<(f64, f64), Imagi
         ((w * k).round() as u32).max(3),
         ((h * k).round() as u32).max(3),
     );
-    let small = resize(src, None, sw, sh, ResizeFilter::Box)?;
+    let small = Resampler::default().resize(src, None, sw, sh, ResizeFilter::Box)?;
     let energy = edge_energy(&small);
     // Summed-area table, so each window's energy is four lookups.
     let (swu, shu) = (sw as usize, sh as usize);
