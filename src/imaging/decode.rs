@@ -19,6 +19,9 @@ pub(crate) struct Decoded {
     /// The embedded ICC profile, if any (before deciding whether to carry it).
     pub icc: Option<Vec<u8>>,
     pub warnings: Vec<String>,
+    /// Raster pixels per source pixel (the DCT scale, or 1). The raster's size is the
+    /// source's times this, rounded up: its last row and column cover less than a pixel.
+    pub scale: f64,
 }
 
 /// libjpeg warnings: the decoder finished and filled what it could not read with grey.
@@ -31,26 +34,40 @@ const JPEG_WARNINGS: &[&str] = &[
     "Application transferred too few scanlines",
 ];
 
-/// Decodes the source; `jpeg_eighths` is the DCT scale numerator (1-8) for JPEG input.
+/// How a JPEG is decoded (other formats always decode whole).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DecodeScale {
+    /// The DCT scale numerator, 1-8 (eighths of the stored size).
+    pub eighths: u8,
+    /// Replicate subsampled chroma instead of interpolating it (libjpeg-turbo's merged
+    /// upsampling: 2-5% of a job less). Only when every output is shrunk well below the
+    /// decode, which hides the difference: measured 0.00-0.06 dB better on the bench photos.
+    pub fast_chroma: bool,
+}
+
+/// Decodes the source at `scale` (JPEG) or whole (everything else).
 pub(crate) fn decode(
     input: &[u8],
     header: &Header,
     limits: &Limits,
-    jpeg_eighths: u8,
+    scale: DecodeScale,
 ) -> Result<Decoded, ImagingError> {
     match header.info.format {
-        ImageFormat::Jpeg if !header.jpeg_cmyk => decode_jpeg(input, header, jpeg_eighths),
+        ImageFormat::Jpeg if !header.jpeg_cmyk => decode_jpeg(input, header, scale),
         format => decode_with_image(input, format, header, limits),
     }
 }
 
-fn decode_jpeg(input: &[u8], header: &Header, eighths: u8) -> Result<Decoded, ImagingError> {
+fn decode_jpeg(input: &[u8], header: &Header, scale: DecodeScale) -> Result<Decoded, ImagingError> {
     let corrupt = |e: turbojpeg::Error| ImagingError::corrupt(ImageFormat::Jpeg, e);
     let mut decompressor = Decompressor::new().map_err(corrupt)?;
     // Progressive files with absurd scan counts are a known CPU exhaustion attack.
     decompressor.set_scan_limit(500).map_err(corrupt)?;
+    decompressor
+        .set_fast_upsample(scale.fast_chroma)
+        .map_err(corrupt)?;
     let jpeg = decompressor.read_header(input).map_err(corrupt)?;
-    let factor = ScalingFactor::new(usize::from(eighths.clamp(1, 8)), 8);
+    let factor = ScalingFactor::new(usize::from(scale.eighths.clamp(1, 8)), 8);
     let factor = if jpeg.is_lossless {
         ScalingFactor::ONE
     } else {
@@ -58,6 +75,7 @@ fn decode_jpeg(input: &[u8], header: &Header, eighths: u8) -> Result<Decoded, Im
     };
     decompressor.set_scaling_factor(factor).map_err(corrupt)?;
     let scaled = jpeg.scaled(factor);
+    let raster_scale = factor.num() as f64 / factor.denom() as f64;
     let mut image = turbojpeg::Image {
         pixels: vec![0u8; 3 * scaled.width * scaled.height],
         width: scaled.width,
@@ -86,6 +104,7 @@ fn decode_jpeg(input: &[u8], header: &Header, eighths: u8) -> Result<Decoded, Im
         },
         icc: header.jpeg_icc.clone(),
         warnings,
+        scale: raster_scale,
     })
 }
 
@@ -163,5 +182,6 @@ fn decode_with_image(
         raster,
         icc,
         warnings,
+        scale: 1.0,
     })
 }

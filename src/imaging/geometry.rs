@@ -112,3 +112,9 @@ pub(crate) fn jpeg_eighths(max_scale: f64, headroom: f64) -> u8 {
 pub(crate) fn centred(w: f64, h: f64, ww: f64, wh: f64) -> (f64, f64) {
     (((w - ww) / 2.0).max(0.0), ((h - wh) / 2.0).max(0.0))
 }
+
+/// Whether every output shrinks the `eighths`-scaled decode by at least 1.25x (so the Lanczos
+/// step averages replicated chroma away); `max_scale` is the largest output's scale.
+pub(crate) fn chroma_replication_is_invisible(max_scale: f64, eighths: u8) -> bool {
+    max_scale * 8.0 / f64::from(eighths.max(1)) <= 0.8
+}

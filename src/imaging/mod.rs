@@ -19,12 +19,16 @@
 //! baseline or progressive), PNG, WebP lossy and lossless.
 //!
 //! # Decisions
-//! - **Decode once, star cascade.** The largest fit-inside output is resized from the decoded
-//!   source; every smaller target is resized from that output (never a chain), which kept
-//!   PSNR equal to a direct resize in the prototype and is what libvips' cascade does.
-//! - **DCT-scaled JPEG decode.** libjpeg-turbo decodes at the smallest M/8 scale that still
-//!   leaves at least [`plan::DECODE_HEADROOM`] times the largest output's resolution, so the
-//!   Lanczos step always has real pixels to work with.
+//! - **Decode once, cascade.** The largest fit-inside output is resized from the decoded
+//!   source; each smaller target from the smallest earlier output at least 3x its size, else
+//!   from the largest (the thumbnail goes through the medium size, the rest are a star like
+//!   libvips' cascade). Chaining every size lost 0.4 dB on text.
+//! - **DCT-scaled JPEG decode.** libjpeg-turbo decodes at the smallest M/8 scale (1, 2, 4, 8:
+//!   the ones with SIMD) that still leaves at least [`plan::DECODE_HEADROOM`] times the
+//!   largest output's resolution, so the Lanczos step has real pixels to work with. The
+//!   resize reads exactly the part of the scaled raster that maps onto the source (its last
+//!   row and column cover a fraction of a pixel). Subsampled chroma is replicated rather
+//!   than interpolated when every output is shrunk 1.25x or more.
 //! - **Orientation.** EXIF orientation 1-8 is read from the header. Resizing happens in the
 //!   stored orientation with the box swapped; only the small outputs are rotated. Outputs
 //!   carry no orientation tag.

@@ -2,23 +2,30 @@
 //! JPEG), alpha decision, a star cascade of resizes in the stored orientation, rotation of
 //! the small outputs, encoding, and reuse of the original bytes where nothing changes.
 
-use super::decode::decode;
+use super::decode::{DecodeScale, decode};
 use super::encode::{Carry, Encoding, encode};
 use super::geometry::{self, Layout};
 use super::header::{self, Header};
 use super::metadata;
 use super::orient;
 use super::pixels::Raster;
-use super::resize::{Window, resize};
+use super::resize::{Resampler, Window};
 use super::smart_crop;
 use super::{Anchor, Fit, ImageFormat, ImagingError, Output, Plan, Processed};
 
 /// The decode keeps at least this many source pixels per output pixel (per axis) for the
-/// largest output, so Lanczos has real detail to work with; libvips keeps the same 2x.
-/// Measured with compare.py: 1.4 (a 1/2 DCT decode for 1920x1080 from 12-16 MP) cut CPU by
-/// a third but cost 0.1 dB on the Olympus photo and 2.2 dB on the Pexels one (Pillow's draft
-/// mode loses the same), far over the 0.3 dB quality budget.
-pub(crate) const DECODE_HEADROOM: f64 = 2.0;
+/// largest output, so Lanczos has detail to work with beyond the DCT scaling's own filter.
+/// Measured with compare.py (large output's PSNR against a full-decode Lanczos reference),
+/// a 1/2 DCT decode cost 0.00 dB at 1.59x (Pexels 17.7 MP), 0.11 dB at 1.40x (Olympus
+/// 12 MP) and 0.29 dB at 1.11x (a 3200x2400 crop of it), for 20-40% less CPU. 1.25 keeps
+/// clear of the 0.3 dB budget; libvips keeps 2x and so pays for full decodes.
+pub(crate) const DECODE_HEADROOM: f64 = 1.25;
+
+/// An output is resized from the smallest earlier fit-inside output at least this many times
+/// its size per axis, else from the largest (a star). 3 sends the thumbnail through the medium
+/// size: 1 ms less on a 1920x1080 cascade for 0.12 dB on text; chaining every size (2x
+/// steps) lost 0.4 dB there.
+const CASCADE_MIN_SHRINK: f64 = 3.0;
 
 /// Decodes `input` once and produces every target of `plan`, in the plan's order.
 pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
@@ -48,13 +55,20 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
         .map(|l| l.scale(sw, sh))
         .fold(0.0f64, f64::max);
     let eighths = geometry::jpeg_eighths(max_scale, DECODE_HEADROOM);
-    let decoded = decode(input, &header, &plan.limits, eighths)?;
+    let scale = DecodeScale {
+        eighths,
+        fast_chroma: geometry::chroma_replication_is_invisible(max_scale, eighths),
+    };
+    let decoded = decode(input, &header, &plan.limits, scale)?;
     let mut warnings = decoded.warnings;
     // A damaged source is re-encoded, never passed on as is.
     let clean = warnings.is_empty();
 
     // Alpha: keep it only if some output can hold it and some pixel uses it.
     let any_alpha_output = encodings.iter().any(|e| e.keeps_alpha());
+    // The exact part of the raster that maps onto the source: resizing the rounded-up raster
+    // instead would shift a DCT-scaled decode by up to a pixel (0.2-2 dB on sharp photos).
+    let source_extent = (f64::from(sw) * decoded.scale, f64::from(sh) * decoded.scale);
     let mut source = decoded.raster;
     if source.has_alpha() {
         source = if source.is_opaque() {
@@ -84,12 +98,13 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
         copyright: copyright.as_ref(),
     };
 
-    // Largest first, so the first fit-inside result can feed the smaller ones (star cascade).
+    // Largest first, so fit-inside results can feed the smaller outputs (see `pick_hub`).
     let mut order: Vec<usize> = (0..plan.targets.len()).collect();
     order.sort_by_key(|&i| {
         std::cmp::Reverse(u64::from(layouts[i].out_width) * u64::from(layouts[i].out_height))
     });
-    let mut hub: Option<Raster> = None;
+    let mut resampler = Resampler::default();
+    let mut hubs: Vec<Raster> = Vec::new();
     let mut outputs: Vec<Option<Output>> = vec![None; plan.targets.len()];
     for i in order {
         let target = &plan.targets[i];
@@ -115,26 +130,24 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
             });
             continue;
         }
-        // Resize from the hub when it is larger than this output, else from the decode.
-        let from_hub = hub
-            .as_ref()
-            .filter(|h| h.width > layout.out_width && h.height > layout.out_height);
-        let src = from_hub.unwrap_or(&source);
+        // Resize from an earlier output when one is larger than this one, else from the decode.
+        let from_hub = pick_hub(&hubs, layout);
+        let (src, (ex, ey)) = match from_hub {
+            Some(h) => (h, (f64::from(h.width), f64::from(h.height))),
+            None => (&source, source_extent),
+        };
         let window = match (layout.window, target.fit) {
             (Some((ww, wh)), Fit::Cover { anchor }) => {
-                let (kx, ky) = (
-                    f64::from(src.width) / f64::from(sw),
-                    f64::from(src.height) / f64::from(sh),
-                );
-                let (ww, wh) = (ww * kx, wh * ky);
+                let (ww, wh) = (ww * ex / f64::from(sw), wh * ey / f64::from(sh));
                 let (left, top) = match anchor {
-                    Anchor::Centre => {
-                        geometry::centred(f64::from(src.width), f64::from(src.height), ww, wh)
-                    }
+                    Anchor::Centre => geometry::centred(ex, ey, ww, wh),
                     Anchor::Smart => smart_crop::anchor(src, ww, wh)?,
                 };
                 let window: Window = (left, top, ww, wh);
                 Some(window)
+            }
+            _ if (ex, ey) != (f64::from(src.width), f64::from(src.height)) => {
+                Some((0.0, 0.0, ex, ey))
             }
             _ => None,
         };
@@ -143,7 +156,7 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
         {
             None
         } else {
-            Some(resize(
+            Some(resampler.resize(
                 src,
                 window,
                 layout.out_width,
@@ -168,8 +181,10 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
             format: encoding.format(),
             reused_original: false,
         });
-        if hub.is_none() && target.fit == Fit::Inside {
-            hub = resized;
+        if target.fit == Fit::Inside
+            && let Some(r) = resized
+        {
+            hubs.push(r);
         }
     }
     Ok(Processed {
@@ -177,6 +192,20 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
         outputs: outputs.into_iter().flatten().collect(),
         warnings,
     })
+}
+
+/// The earlier fit-inside output (largest first) that `layout` is resized from, if any: the
+/// smallest one at least [`CASCADE_MIN_SHRINK`] times larger, else the largest one.
+fn pick_hub(hubs: &[Raster], layout: Layout) -> Option<&Raster> {
+    let larger = || {
+        hubs.iter()
+            .filter(|h| h.width > layout.out_width && h.height > layout.out_height)
+    };
+    let far_enough = |h: &&Raster| {
+        f64::from(h.width) >= CASCADE_MIN_SHRINK * f64::from(layout.out_width)
+            && f64::from(h.height) >= CASCADE_MIN_SHRINK * f64::from(layout.out_height)
+    };
+    larger().rfind(far_enough).or_else(|| larger().next())
 }
 
 /// The source bytes minus metadata, when they can serve as the output unchanged.

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::imaging::geometry::{fit_inside, jpeg_eighths};
+use crate::imaging::plan::DECODE_HEADROOM;
 use crate::imaging::{Anchor, blur, process};
 
 /// Text-like detail: thin dark strokes on white, the case where cascades lose most.
@@ -103,11 +104,61 @@ fn fit_inside_rounds_like_pillow_and_never_enlarges() {
 }
 
 #[test]
-fn the_decode_scale_keeps_twice_the_largest_output() {
+fn the_decode_scale_keeps_the_headroom_over_the_largest_output() {
     assert_eq!(jpeg_eighths(1440.0 / 4032.0, 2.0), 8);
     assert_eq!(jpeg_eighths(800.0 / 4032.0, 2.0), 4);
     assert_eq!(jpeg_eighths(200.0 / 4032.0, 2.0), 1);
     assert_eq!(jpeg_eighths(1.0, 2.0), 8);
+    // The bench photos: 12 MP to 1440x1080 decodes at 1/2, 8 MP at full size.
+    assert_eq!(jpeg_eighths(1440.0 / 4032.0, DECODE_HEADROOM), 4);
+    assert_eq!(jpeg_eighths(1440.0 / 3264.0, DECODE_HEADROOM), 8);
+}
+
+#[test]
+fn a_dct_scaled_decode_keeps_detail_where_a_full_decode_puts_it() {
+    // Arrange: an odd width, so the 1/2-scale raster's last column covers half a pixel, and
+    // a 3 px dark line near the right edge, where a misplaced raster shifts it most.
+    let (w, h, line_x) = (2601u32, 1801u32, 2500u32);
+    let img = RgbImage::from_fn(w, h, |x, _| {
+        if (line_x..line_x + 3).contains(&x) {
+            image::Rgb([0, 0, 0])
+        } else {
+            image::Rgb([255, 255, 255])
+        }
+    });
+    let input = jpeg(&img, 95);
+    assert_eq!(
+        jpeg_eighths(1000.0 / f64::from(w), DECODE_HEADROOM),
+        4,
+        "premise: decoded at 1/2"
+    );
+    let p = plan(vec![target(
+        "large",
+        1000,
+        700,
+        Fit::Inside,
+        OutputFormat::Png,
+    )]);
+
+    // Act
+    let out = process(&input, &p).unwrap();
+
+    // Assert: the line's centre (darkness-weighted) lands where the source geometry puts it.
+    let large = decode_rgba(&out.outputs[0].bytes);
+    let scale = f64::from(large.width()) / f64::from(w);
+    let expected = (f64::from(line_x) + 1.5) * scale - 0.5;
+    let y = large.height() / 2;
+    let (mut weight, mut moment) = (0.0, 0.0);
+    for x in (expected as u32 - 8)..=(expected as u32 + 8) {
+        let dark = 255.0 - f64::from(large.get_pixel(x, y)[1]);
+        weight += dark;
+        moment += dark * f64::from(x);
+    }
+    let centre = moment / weight;
+    assert!(
+        (centre - expected).abs() < 0.15,
+        "line at {centre:.2}, expected {expected:.2}"
+    );
 }
 
 #[test]
@@ -226,4 +277,19 @@ fn blur_keeps_size_and_format_and_removes_detail() {
         .map(spread)
         .fold((255, 0), |(lo, hi), v| (lo.min(v), hi.max(v)));
     assert!(hi - lo < 60, "strokes survived the blur: range {lo}..{hi}");
+}
+
+#[test]
+fn chroma_is_replicated_only_when_every_output_shrinks_the_decode() {
+    use crate::imaging::geometry::chroma_replication_is_invisible as invisible;
+    assert!(
+        invisible(1440.0 / 4032.0, 4),
+        "12 MP to 1440x1080 from a 1/2 decode"
+    );
+    assert!(invisible(1440.0 / 3264.0, 8));
+    assert!(
+        !invisible(1440.0 / 1600.0, 8),
+        "1.1x: replication would show"
+    );
+    assert!(!invisible(0.3, 2), "a 1/4 decode kept little headroom");
 }
