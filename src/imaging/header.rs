@@ -63,6 +63,15 @@ pub(crate) fn read(input: &[u8], limits: &Limits) -> Result<Header, ImagingError
                     "the data ends before the first scan: no pixels to decode",
                 ));
             }
+            if h.precision != 8 {
+                // libjpeg-turbo decodes these only through separate 12/16-bit entry points.
+                return Err(ImagingError::Unsupported {
+                    reason: format!(
+                        "JPEG with {}-bit samples (only 8-bit JPEG is decoded)",
+                        h.precision
+                    ),
+                });
+            }
             exif = h.exif;
             jpeg_icc = h.icc;
             jpeg_cmyk = h.components == 4;

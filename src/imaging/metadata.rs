@@ -9,6 +9,8 @@ pub(crate) struct JpegHeader {
     pub width: u32,
     pub height: u32,
     pub components: u8,
+    /// Bits per sample from the frame header (8; 12 and 16 exist).
+    pub precision: u8,
     /// The frame header was found.
     pub has_frame: bool,
     /// A start-of-scan marker was found (there is entropy-coded data to decode).
@@ -41,6 +43,7 @@ pub(crate) fn jpeg_header(bytes: &[u8]) -> JpegHeader {
                 header.height = u32::from(u16::from_be_bytes([body[1], body[2]]));
                 header.width = u32::from(u16::from_be_bytes([body[3], body[4]]));
                 header.components = body[5];
+                header.precision = body[0];
                 header.has_frame = true;
             }
             0xE1 if body.starts_with(b"Exif\0\0") && header.exif.is_none() => {

@@ -12,11 +12,11 @@
 //! - [`blur`]: a strongly blurred re-encode in the source's format (moderation "blur" policy).
 //!
 //! # Supported input
-//! JPEG (baseline, progressive, grayscale, CMYK/YCCK, any chroma subsampling), PNG (8/16 bit,
-//! palette, grey, alpha; Adam7 through the `png` crate, untested here), WebP (lossy, lossless, alpha; first frame of an
-//! animation), GIF (first frame), BMP, TIFF. AVIF/HEIC are `Unsupported` (no decoder in this
-//! build); SVG, HTML, empty and unknown bytes are `NotAnImage`. Outputs: JPEG (4:2:0,
-//! baseline or progressive), PNG, WebP lossy and lossless.
+//! JPEG (8-bit: baseline, progressive, grayscale, CMYK/YCCK, any chroma subsampling), PNG
+//! (8/16 bit, palette, grey, alpha, Adam7 interlaced), WebP (lossy, lossless, alpha; first
+//! frame of an animation), GIF (first frame), BMP, TIFF. 12- and 16-bit JPEG, AVIF and HEIC
+//! are `Unsupported` (no decoder in this build); SVG, HTML, empty and unknown bytes are
+//! `NotAnImage`. Outputs: JPEG (4:2:0, baseline or progressive), PNG, WebP lossy and lossless.
 //!
 //! # Decisions
 //! - **Decode once, cascade.** The largest fit-inside output is resized from the decoded

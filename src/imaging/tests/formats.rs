@@ -273,3 +273,111 @@ fn webp_lossy_and_jpeg_outputs_respect_quality() {
         "quality 10 ({small} B) should be smaller than 95 ({big} B)"
     );
 }
+
+#[test]
+fn an_interlaced_png_decodes_like_the_same_png_without_interlace() {
+    // Arrange
+    let img = gradient(100, 60);
+    let plain = png_rgb(&img);
+    let interlaced = adam7_png(&img);
+
+    // Act
+    let from_plain = process(&plain, &one_box(OutputFormat::Original)).unwrap();
+    let from_interlaced = process(&interlaced, &one_box(OutputFormat::Original)).unwrap();
+
+    // Assert
+    let (a, b) = (&from_plain.outputs[0], &from_interlaced.outputs[0]);
+    assert_eq!((b.width, b.height, b.format), (40, 24, ImageFormat::Png));
+    assert_eq!(decode_rgba(&a.bytes), decode_rgba(&b.bytes));
+}
+
+#[test]
+fn a_12_bit_jpeg_is_unsupported_and_says_so() {
+    // Arrange: a valid JPEG whose frame header declares 12-bit samples.
+    let mut input = jpeg(&gradient(64, 48), 90);
+    let sof = input
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a baseline frame header");
+    input[sof + 4] = 12;
+
+    // Act
+    let result = process(&input, &one_box(OutputFormat::Original));
+
+    // Assert
+    match result {
+        Err(crate::imaging::ImagingError::Unsupported { reason }) => {
+            assert!(reason.contains("12-bit"), "{reason}")
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
+
+/// An RGB8 PNG with Adam7 interlacing, written by hand (the `png` crate cannot write one):
+/// each pass's rows with filter 0, in one stored (uncompressed) zlib stream.
+fn adam7_png(img: &RgbImage) -> Vec<u8> {
+    const PASSES: [(u32, u32, u32, u32); 7] = [
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    ];
+    let (w, h) = img.dimensions();
+    let mut raw = Vec::new();
+    for (x0, y0, dx, dy) in PASSES {
+        if x0 >= w || y0 >= h {
+            continue;
+        }
+        for y in (y0..h).step_by(dy as usize) {
+            raw.push(0);
+            for x in (x0..w).step_by(dx as usize) {
+                raw.extend_from_slice(&img.get_pixel(x, y).0);
+            }
+        }
+    }
+    assert!(raw.len() < 65536, "one stored deflate block");
+    let mut zlib = vec![0x78, 0x01, 0x01];
+    let len = raw.len() as u16;
+    zlib.extend_from_slice(&len.to_le_bytes());
+    zlib.extend_from_slice(&(!len).to_le_bytes());
+    zlib.extend_from_slice(&raw);
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + u32::from(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 1]); // 8-bit RGB, deflate, filter 0, Adam7
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, body) in [(b"IHDR", ihdr), (b"IDAT", zlib), (b"IEND", Vec::new())] {
+        png.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        let start = png.len();
+        png.extend_from_slice(kind);
+        png.extend_from_slice(&body);
+        let crc = crc32(&png[start..]);
+        png.extend_from_slice(&crc.to_be_bytes());
+    }
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
