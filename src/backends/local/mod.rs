@@ -34,6 +34,7 @@ mod tests_store;
 pub use delivery::DeadLetter;
 
 use super::{BackendResult, ObjectStore, Publisher, Records};
+use crate::cloudevent::CloudEvent;
 use crate::config::{LocalTrigger, Settings};
 use crate::domain::PipelineEvent;
 use anyhow::Context;
@@ -88,14 +89,7 @@ impl Shared {
         let event = outgoing::storage_event(ty, row, &event_id, &time, time_deleted);
         let mut queued = 0;
         for trigger in outgoing::storage_triggers(&self.triggers, ty, &row.bucket) {
-            queue::insert(
-                conn,
-                &db::random_hex_id(),
-                &event,
-                &trigger.path,
-                db::now_ms(),
-                &time,
-            )?;
+            queue_now(conn, &event, &trigger.path, &time)?;
             queued += 1;
         }
         Ok(queued)
@@ -119,18 +113,28 @@ impl Shared {
                 &message_id,
                 &time,
             );
-            queue::insert(
-                conn,
-                &db::random_hex_id(),
-                &ce,
-                &trigger.path,
-                db::now_ms(),
-                &time,
-            )?;
+            queue_now(conn, &ce, &trigger.path, &time)?;
             queued += 1;
         }
         Ok(queued)
     }
+}
+
+/// Queues one delivery of `event` to `path`, due now, under a fresh delivery id.
+fn queue_now(
+    conn: &rusqlite::Connection,
+    event: &CloudEvent,
+    path: &str,
+    created_at: &str,
+) -> rusqlite::Result<()> {
+    queue::insert(
+        conn,
+        &db::random_hex_id(),
+        event,
+        path,
+        db::now_ms(),
+        created_at,
+    )
 }
 
 /// The embedded runtime: SQLite, the folder store and the event router of one process.
