@@ -1,5 +1,5 @@
 //! `process`: the whole job for one source. Header and limits, one decode (DCT-scaled for
-//! JPEG), alpha decision, a star cascade of resizes in the stored orientation, rotation of
+//! JPEG), alpha decision, a cascade of resizes in the stored orientation, rotation of
 //! the small outputs, encoding, and reuse of the original bytes where nothing changes.
 
 use super::decode::{DecodeScale, decode};
