@@ -69,6 +69,19 @@ fn pipeline_message(event: &PipelineEvent) -> Message {
     }
 }
 
+fn jpeg_meta() -> ObjectMeta {
+    ObjectMeta {
+        content_type: "image/jpeg".into(),
+        ..Default::default()
+    }
+}
+
+/// Puts a JPEG into the in-memory bucket; returns what Cloud Storage would report.
+fn upload(app: &TestApp, name: &str, width: u32, height: u32) -> ObjectInfo {
+    app.store
+        .insert(BUCKET, name, &jpeg(width, height), &jpeg_meta())
+}
+
 /// POSTs one push delivery as Pub/Sub does; returns (status, JSON body).
 async fn push(address: &str, path: &str, mode: Mode, message: &Message) -> (u16, Value) {
     let client = reqwest::Client::new();
@@ -158,10 +171,7 @@ async fn spawn_with(
 }
 
 async fn put(store: &dyn ObjectStore, name: &str, body: Vec<u8>) -> ObjectInfo {
-    let meta = ObjectMeta {
-        content_type: "image/jpeg".into(),
-        ..Default::default()
-    };
+    let meta = jpeg_meta();
     match store
         .put(
             BUCKET,
@@ -204,15 +214,7 @@ async fn wrapped_and_unwrapped_pushes_run_the_pipeline_to_outputs_and_a_record()
     for mode in [Mode::Wrapped, Mode::Unwrapped] {
         // Arrange
         let app = spawn_app(&[]).await;
-        let info = app.store.insert(
-            BUCKET,
-            "incoming/cat.jpg",
-            &jpeg(900, 600),
-            &ObjectMeta {
-                content_type: "image/jpeg".into(),
-                ..Default::default()
-            },
-        );
+        let info = upload(&app, "incoming/cat.jpg", 900, 600);
 
         // Act
         run_by_push(&app.address, &app.publisher, mode, &info).await;
@@ -269,13 +271,7 @@ async fn pushes_reach_the_local_profiles_folder_store_and_sqlite_records() {
 #[actix_web::test]
 async fn a_redelivered_notification_answers_duplicate_and_writes_nothing_again() {
     let app = spawn_app(&[]).await;
-    let meta = ObjectMeta {
-        content_type: "image/jpeg".into(),
-        ..Default::default()
-    };
-    let info = app
-        .store
-        .insert(BUCKET, "incoming/dup.jpg", &jpeg(600, 400), &meta);
+    let info = upload(&app, "incoming/dup.jpg", 600, 400);
     let message = notification(&info, "OBJECT_FINALIZE");
     let (_, first) = push(&app.address, "/resize", Mode::Wrapped, &message).await;
     let puts = app.store.puts.load(Ordering::SeqCst);
@@ -305,13 +301,7 @@ async fn a_redelivered_notification_answers_duplicate_and_writes_nothing_again()
 #[actix_web::test]
 async fn a_delete_notification_removes_the_outputs_and_marks_the_record_deleted() {
     let app = spawn_app(&[]).await;
-    let meta = ObjectMeta {
-        content_type: "image/jpeg".into(),
-        ..Default::default()
-    };
-    let info = app
-        .store
-        .insert(BUCKET, "incoming/gone.jpg", &jpeg(800, 600), &meta);
+    let info = upload(&app, "incoming/gone.jpg", 800, 600);
     run_by_push(&app.address, &app.publisher, Mode::Wrapped, &info).await;
 
     for path in ["/resize", "/thumbnail", "/record"] {

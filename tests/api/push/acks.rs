@@ -3,19 +3,18 @@
 
 use super::*;
 
+/// A finalize notification for a small upload, with one attribute set to `value`.
+fn notification_with(app: &TestApp, attribute: &str, value: &str) -> Message {
+    let info = upload(app, "incoming/x.jpg", 10, 10);
+    let mut message = notification(&info, "OBJECT_FINALIZE");
+    message.attributes.insert(attribute.into(), value.into());
+    message
+}
+
 #[actix_web::test]
 async fn a_malformed_notification_is_acked_as_rejected_naming_the_attribute() {
     let app = spawn_app(&[]).await;
-    let info = app.store.insert(
-        BUCKET,
-        "incoming/x.jpg",
-        &jpeg(10, 10),
-        &ObjectMeta::default(),
-    );
-    let mut message = notification(&info, "OBJECT_FINALIZE");
-    message
-        .attributes
-        .insert("objectGeneration".into(), "12x".into());
+    let message = notification_with(&app, "objectGeneration", "12x");
 
     let (status, body) = push(&app.address, "/resize", Mode::Wrapped, &message).await;
 
@@ -37,16 +36,7 @@ async fn a_malformed_notification_is_acked_as_rejected_naming_the_attribute() {
 #[actix_web::test]
 async fn with_malformed_status_400_a_malformed_push_is_left_to_redelivery_and_dead_letters() {
     let app = spawn_app(&[("PIPELINE_SERVER__MALFORMED_STATUS", "400")]).await;
-    let info = app.store.insert(
-        BUCKET,
-        "incoming/x.jpg",
-        &jpeg(10, 10),
-        &ObjectMeta::default(),
-    );
-    let mut message = notification(&info, "OBJECT_FINALIZE");
-    message
-        .attributes
-        .insert("payloadFormat".into(), "NONE".into());
+    let message = notification_with(&app, "payloadFormat", "NONE");
 
     let (status, body) = push(&app.address, "/resize", Mode::Unwrapped, &message).await;
 
@@ -55,19 +45,20 @@ async fn with_malformed_status_400_a_malformed_push_is_left_to_redelivery_and_de
         (400, Some("rejected")),
         "{body}"
     );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`payloadFormat` is `NONE`"),
+        "{body}"
+    );
     assert!(!acknowledges(status));
 }
 
 #[actix_web::test]
 async fn a_transient_failure_is_a_nack_and_the_redelivery_succeeds() {
     let app = spawn_app(&[]).await;
-    let meta = ObjectMeta {
-        content_type: "image/jpeg".into(),
-        ..Default::default()
-    };
-    let info = app
-        .store
-        .insert(BUCKET, "incoming/flaky.jpg", &jpeg(600, 400), &meta);
+    let info = upload(&app, "incoming/flaky.jpg", 600, 400);
     let message = notification(&info, "OBJECT_FINALIZE");
     app.store.fail_next_puts.store(1, Ordering::SeqCst);
 
@@ -90,15 +81,7 @@ async fn a_transient_failure_is_a_nack_and_the_redelivery_succeeds() {
 #[actix_web::test]
 async fn skipped_and_duplicate_answers_are_acks_so_pub_sub_stops_delivering() {
     let app = spawn_app(&[]).await;
-    let info = app.store.insert(
-        BUCKET,
-        "incoming/a.jpg",
-        &jpeg(300, 200),
-        &ObjectMeta {
-            content_type: "image/jpeg".into(),
-            ..Default::default()
-        },
-    );
+    let info = upload(&app, "incoming/a.jpg", 300, 200);
     let resized = notification(&info, "OBJECT_FINALIZE");
 
     let (processed, _) = push(&app.address, "/resize", Mode::Wrapped, &resized).await;

