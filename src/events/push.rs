@@ -6,14 +6,17 @@
 //! or into a storage event when it is a Cloud Storage notification (`notification`).
 //! Must not decide what a route does, nor pick a status code (that is `router::respond`).
 //!
-//! Acknowledgement (gcp-contracts.md §3.1; https://cloud.google.com/pubsub/docs/push):
-//! a push is acked by an HTTP success answer, and the documented codes are 102, 200, 201,
-//! 202 and 204; any other status, and no answer within the ack deadline, is a nack and the
-//! message is redelivered with backoff until retention ends or the dead-letter policy takes
-//! it. `router::respond` answers 200 for `processed`, `duplicate`, `skipped` and `rejected`
-//! and 503 for `retry`, so a push is acked or redelivered exactly as an Eventarc delivery
-//! is. With `server.malformed_status = 400` a malformed push is redelivered until it is
-//! dead-lettered ([`acknowledges`] is the list, the tests hold the router to it).
+//! Acknowledgement (gcp-contracts.md §0.1, §3.1; https://cloud.google.com/pubsub/docs/push):
+//! "The endpoint acknowledges the message by returning an HTTP success status code"; earlier
+//! revisions of that page list the codes as 102, 200, 201, 202 and 204, and any other status,
+//! or no answer within the ack deadline, is a nack: the message is redelivered with backoff
+//! until retention ends or the dead-letter policy takes it. (The code list is confirmed only
+//! through secondary copies, gcp-contracts.md Appendix B, so the service answers 200, never
+//! an edge of the list.) `router::respond` answers 200 for `processed`, `duplicate`,
+//! `skipped` and `rejected` and 503 for `retry`, so a push is acked or redelivered exactly
+//! as an Eventarc delivery is. With `server.malformed_status = 400` a malformed push is
+//! redelivered until it is dead-lettered. [`acknowledges`] is the list; the tests in
+//! `tests/api/push` hold every outcome's status to it.
 //!
 //! Idempotency: the event `id` is the message id (unique per topic, the same on every
 //! redelivery), so the routes' (`source`, `id`) ledger catches redeliveries; storage
