@@ -153,3 +153,54 @@ def check_ack_deadlines(commands, services, trigger_service):
             f"{trigger}: ack deadline {cmd.flag('ack-deadline')} s but {svc.name} times out at {timeout} s")
         assert int(timeout) <= 600, f"{svc.name} timeout {timeout} s exceeds the 600 s Pub/Sub ack limit"
         assert cmd.flag("dead-letter-topic"), f"{trigger} has no dead-letter topic"
+
+
+# --- The notifications transport (deploy.sh --transport notifications) ---------------
+
+# Which Eventarc event types each push source stands for: the service turns a storage
+# notification into the storage event and a pipeline message into messagePublished.
+PUSH_SOURCE_TYPES = {"uploads": {FINALIZED, DELETED}, "events": {PUBLISHED}}
+
+
+def check_bucket_notification(commands, upload_bucket, uploads_topic_path, prefix):
+    """One notification on the upload bucket: finalize+delete, JSON payload, the prefix."""
+    creates = [c for c in commands if c.path()[:4] == ["storage", "buckets", "notifications", "create"]]
+    assert len(creates) == 1, f"expected one bucket notification, found {len(creates)}"
+    cmd = creates[0]
+    assert cmd.argv[5] == f"gs://{upload_bucket}", f"the notification watches {cmd.argv[5]}, not gs://{upload_bucket}"
+    assert cmd.flag("topic") == uploads_topic_path, f"the notification publishes to {cmd.flag('topic')}"
+    assert cmd.flag("event-types") == "OBJECT_FINALIZE,OBJECT_DELETE", (
+        f"the notification sends {cmd.flag('event-types')}, not OBJECT_FINALIZE,OBJECT_DELETE")
+    assert cmd.flag("payload-format") == "json", "the routes need the object resource (JSON_API_V1) in each message"
+    assert cmd.flag("object-prefix") == prefix, (
+        f"the notification filters on prefix {cmd.flag('object-prefix')!r}, not {prefix!r}")
+
+
+def check_push_subscriptions(commands, services, topics, push_identity):
+    """Push subscriptions reach every route as the Eventarc triggers do: each POSTs to a
+    route its service enables, with an OIDC token for the service's URL, the service's
+    timeout as ack deadline, and a dead-letter policy; no Eventarc trigger is created."""
+    assert not triggers(commands), "the notifications transport still creates Eventarc triggers"
+    creates = [c for c in commands if c.path()[:3] == ["pubsub", "subscriptions", "create"] and c.flag("push-endpoint")]
+    assert creates, "the dry run creates no push subscription"
+    wiring, reached = set(), set()
+    for cmd in creates:
+        name, endpoint = cmd.argv[4], cmd.flag("push-endpoint")
+        service = endpoint.split(">", 1)[0].removeprefix("<URL_OF_")
+        path = endpoint.split(">", 1)[1]
+        assert service in services, f"{name} pushes to {endpoint}, not a deployed service"
+        routes = services[service].deploy_env().get("PIPELINE_ROUTES", "").split(",")
+        assert path[1:] in routes, f"{name} pushes to {path} on {service}, which only enables {routes}"
+        source = next((s for s, t in topics.items() if cmd.flag("topic") == t), None)
+        assert source, f"{name} reads {cmd.flag('topic')}, neither the uploads nor the pipeline topic"
+        wiring |= {(path, ty) for ty in PUSH_SOURCE_TYPES[source]}
+        reached.add(service)
+        assert cmd.flag("push-auth-service-account") == push_identity, f"{name} pushes without the push identity's OIDC token"
+        assert cmd.flag("push-auth-token-audience") == f"<URL_OF_{service}>", f"{name}: token audience is not {service}'s URL"
+        assert cmd.flag("ack-deadline") == services[service].deploy_flag("timeout"), (
+            f"{name}: ack deadline {cmd.flag('ack-deadline')} s but {service} times out at {services[service].deploy_flag('timeout')} s")
+        assert cmd.flag("dead-letter-topic") and cmd.flag("max-delivery-attempts"), f"{name} has no dead-letter policy"
+        assert cmd.flag("expiration-period") == "never", f"{name} would expire after 31 idle days"
+    assert wiring == EXPECTED_WIRING, (
+        f"push wiring differs: missing {sorted(EXPECTED_WIRING - wiring)}, extra {sorted(wiring - EXPECTED_WIRING)}")
+    assert reached == set(services), f"services without a push subscription: {sorted(set(services) - reached)}"

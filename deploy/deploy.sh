@@ -9,12 +9,14 @@
 #
 # Usage: deploy/deploy.sh --project PROJECT_ID [--region REGION] [--dry-run]
 #                         [--phase infra|build|triggers|all] [--same-bucket]
-#                         [--allow-dirty]
+#                         [--allow-dirty] [--transport eventarc|notifications]
 #   --dry-run      print every command (guards included) and run none of them
 #   --phase        run one phase only (default all: infra, then build, then triggers)
 #   --same-bucket  write derived images into the upload bucket (default: a second bucket)
 #   --allow-dirty  build even with uncommitted changes (the image is still tagged
 #                  with HEAD, so avoid this outside experiments)
+#   --transport    eventarc (default): Eventarc triggers; notifications: a Cloud Storage
+#                  notification and plain push subscriptions (deploy/transport_notifications.sh)
 # Other settings come from the environment, see deploy/config.sh.
 set -euo pipefail
 
@@ -35,7 +37,9 @@ while [[ $# -gt 0 ]]; do
     --dry-run) DRY_RUN=1; shift ;;
     --same-bucket) OUTPUT_BUCKET=""; shift ;;
     --allow-dirty) allow_dirty=1; shift ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --transport) TRANSPORT="$2"; shift 2 ;;
+    --transport=*) TRANSPORT="${1#*=}"; shift ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,6 +51,10 @@ source "$here/lib.sh"
 # shellcheck source=deploy/config.sh
 source "$here/config.sh"
 [[ "$MODERATION_POLICY" =~ ^(record|quarantine|blur)$ ]] || die "MODERATION_POLICY must be record, quarantine or blur"
+: "${TRANSPORT:=eventarc}"
+[[ "$TRANSPORT" =~ ^(eventarc|notifications)$ ]] || die "--transport must be eventarc or notifications"
+# shellcheck source=deploy/transport_notifications.sh
+source "$here/transport_notifications.sh"
 
 if ! ((DRY_RUN)); then
   command -v gcloud >/dev/null || die "gcloud is not installed (https://cloud.google.com/sdk/docs/install)"
@@ -85,6 +93,7 @@ phase_infra() {
     -- gcloud pubsub subscriptions create "$DLQ_SUBSCRIPTION" "${P[@]}" --topic="$DLQ_TOPIC" \
     --message-retention-duration="$DLQ_RETENTION" --expiration-period=never
   grant topic "$DLQ_TOPIC" "serviceAccount:$pubsub_agent" roles/pubsub.publisher
+  if [[ "$TRANSPORT" == notifications ]]; then notifications_infra; fi
 
   ensure gcloud firestore databases describe --database='(default)' "${P[@]}" --format='value(name)' \
     -- gcloud firestore databases create --database='(default)' --location="$REGION" --type=firestore-native "${P[@]}"
@@ -121,10 +130,12 @@ phase_infra_roles() {
   for svc in "${SERVICES[@]}"; do
     grant project "serviceAccount:$(sa_email "$svc")" roles/datastore.user
   done
-  # Direct events (Cloud Storage) reach a trigger only if its identity is an event receiver.
-  grant project "serviceAccount:$trigger_sa" roles/eventarc.eventReceiver
-  # Cloud Storage publishes its object events to Pub/Sub as this agent.
-  grant project "serviceAccount:$GCS_AGENT" roles/pubsub.publisher
+  if [[ "$TRANSPORT" == eventarc ]]; then
+    # Direct events (Cloud Storage) reach a trigger only if its identity is an event receiver.
+    grant project "serviceAccount:$trigger_sa" roles/eventarc.eventReceiver
+    # Cloud Storage publishes its object events to Pub/Sub as this agent.
+    grant project "serviceAccount:$GCS_AGENT" roles/pubsub.publisher
+  fi
   # Pub/Sub mints the OIDC token of each push as the trigger identity (granted
   # automatically only in projects created after April 2021).
   grant sa "$trigger_sa" "serviceAccount:$pubsub_agent" roles/iam.serviceAccountTokenCreator
@@ -170,6 +181,10 @@ phase_build() {
 }
 
 phase_triggers() {
+  if [[ "$TRANSPORT" == notifications ]]; then
+    phase_push_subscriptions
+    return
+  fi
   log "== triggers: invoker rights, Eventarc triggers, retry and dead-letter settings"
   [[ -n "${PROJECT_NUMBER:-}" ]] ||
     capture PROJECT_NUMBER '<PROJECT_NUMBER>' gcloud projects describe "$PROJECT_ID" --format='value(projectNumber)'
@@ -210,7 +225,7 @@ phase_triggers() {
   done
 }
 
-log "image-pipeline deploy: project=$PROJECT_ID region=$REGION upload=gs://$UPLOAD_BUCKET output=${OUTPUT_BUCKET:+gs://$OUTPUT_BUCKET}${OUTPUT_BUCKET:-"(upload bucket)"} dry-run=$DRY_RUN"
+log "image-pipeline deploy: project=$PROJECT_ID region=$REGION upload=gs://$UPLOAD_BUCKET output=${OUTPUT_BUCKET:+gs://$OUTPUT_BUCKET}${OUTPUT_BUCKET:-"(upload bucket)"} transport=$TRANSPORT dry-run=$DRY_RUN"
 case "$phase" in
   infra) phase_infra ;;
   build) phase_build ;;

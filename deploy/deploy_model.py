@@ -109,7 +109,8 @@ def run_script(script, *args, path_prefix=None, extra_env=None):
     # Settings a developer may have exported would change the dry run.
     for key in ("PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "REGION", "OUTPUT_BUCKET", "DRY_RUN",
                 "UPLOAD_BUCKET", "BUILD_BUCKET", "TOPIC", "DLQ_TOPIC", "DLQ_SUBSCRIPTION",
-                "COLLECTION", "MODERATION_POLICY", "MAX_DELIVERY_ATTEMPTS", "REPO"):
+                "COLLECTION", "MODERATION_POLICY", "MAX_DELIVERY_ATTEMPTS", "REPO",
+                "TRANSPORT", "UPLOADS_TOPIC", "UPLOAD_PREFIX"):
         env.pop(key, None)
     env.update(extra_env or {})
     if path_prefix:

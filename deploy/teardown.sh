@@ -53,6 +53,10 @@ for entry in "${TRIGGERS[@]}"; do
     -- gcloud eventarc triggers delete "$name" --location="$REGION" "${P[@]}" --quiet
 done
 
+# shellcheck source=deploy/transport_notifications.sh
+source "$here/transport_notifications.sh"
+notifications_teardown
+
 for svc in "${SERVICES[@]}"; do
   ensure --expect "" gcloud run services describe "$svc" --region="$REGION" "${P[@]}" --format='value(metadata.name)' \
     -- gcloud run services delete "$svc" --region="$REGION" "${P[@]}" --quiet

@@ -85,6 +85,28 @@ EXPECTED_GRANTS = {
 }
 
 
+# The notifications transport (deploy.sh --transport notifications): no Eventarc, so no
+# event receiver role and no project-wide publisher for Cloud Storage; instead Cloud
+# Storage may publish to the uploads topic only, and Pub/Sub's agent may dead-letter from
+# each push subscription.
+UPLOADS_TOPIC = "image-pipeline-uploads"
+PUSH_SUBSCRIPTIONS = {
+    "image-pipeline-resize-uploads", "image-pipeline-thumbnail-uploads", "image-pipeline-record-uploads",
+    "image-pipeline-moderate-events", "image-pipeline-record-events",
+}
+EXPECTED_GRANTS_NOTIFICATIONS = EXPECTED_GRANTS - {
+    ("projects", PROJECT, sa("image-pipeline-trigger"), "roles/eventarc.eventReceiver"),
+    ("projects", PROJECT, "serviceAccount:<GCS_SERVICE_AGENT>", "roles/pubsub.publisher"),
+} - {
+    ("pubsub subscriptions", f"<SUBSCRIPTION_OF_{t}>", PUBSUB_AGENT, "roles/pubsub.subscriber")
+    for t in TRIGGER_SERVICE
+} | {
+    ("pubsub topics", UPLOADS_TOPIC, "serviceAccount:<GCS_SERVICE_AGENT>", "roles/pubsub.publisher"),
+} | {
+    ("pubsub subscriptions", name, PUBSUB_AGENT, "roles/pubsub.subscriber") for name in PUSH_SUBSCRIPTIONS
+}
+
+
 @functools.lru_cache(maxsize=None)
 def dry_run(script, *args):
     code, out, err = m.run_script(script, "--project", PROJECT, "--dry-run", *args)
@@ -207,11 +229,72 @@ esac
         deleted = {c.argv[4] for c in commands if c.path()[-1:] == ["delete"] and len(c.argv) > 4}
         self.assertLessEqual(set(TRIGGER_SERVICE), deleted)
         self.assertLessEqual(set(SERVICES), deleted)
+        self.assertLessEqual(PUSH_SUBSCRIPTIONS | {UPLOADS_TOPIC}, deleted, "the notifications transport is left behind")
         removed = {w for c in commands if c.path() == ["storage", "rm"] for w in c.argv if w.startswith("gs://")}
         self.assertEqual(removed, {BUILD})
         commands = m.parse_dry_run(dry_run("teardown.sh", "--delete-buckets"))
         removed = {w for c in commands if c.path() == ["storage", "rm"] for w in c.argv if w.startswith("gs://")}
         self.assertEqual(removed, {BUILD, UPLOAD, OUTPUT})
+
+
+class NotificationsTransportDryRun(unittest.TestCase):
+    """deploy.sh --transport notifications: a bucket notification with a prefix and plain
+    push subscriptions with OIDC, instead of Eventarc (which stays the default)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.out = dry_run("deploy.sh", "--transport", "notifications")
+        cls.commands = m.parse_dry_run(cls.out)
+        cls.services = m.cloudbuild_services(m.load_cloudbuild())
+        cls.topics = {"uploads": f"projects/{PROJECT}/topics/{UPLOADS_TOPIC}", "events": TOPIC_PATH}
+
+    def test_eventarc_stays_the_default_transport(self):
+        default = m.parse_dry_run(dry_run("deploy.sh"))
+        self.assertTrue(checks.triggers(default), "the default deploy creates no Eventarc trigger")
+        self.assertFalse([c for c in default if c.path()[:3] == ["storage", "buckets", "notifications"]],
+                         "the default deploy creates a bucket notification")
+
+    def test_the_bucket_notification_sends_finalize_and_delete_under_the_upload_prefix(self):
+        checks.check_bucket_notification(self.commands, UPLOAD[5:], self.topics["uploads"], "incoming/")
+
+    def test_an_empty_upload_prefix_watches_the_whole_bucket(self):
+        code, out, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run", "--transport=notifications",
+                                      extra_env={"UPLOAD_PREFIX": ""})
+        self.assertEqual(code, 0, err)
+        checks.check_bucket_notification(m.parse_dry_run(out), UPLOAD[5:], self.topics["uploads"], None)
+
+    def test_every_route_gets_a_push_subscription_with_oidc_and_a_dead_letter_policy(self):
+        checks.check_push_subscriptions(self.commands, self.services, self.topics,
+                                        email("image-pipeline-trigger"))
+
+    def test_the_moderator_only_receives_image_resized(self):
+        create = next(c for c in self.commands if c.path()[:3] == ["pubsub", "subscriptions", "create"]
+                      and c.argv[4] == "image-pipeline-moderate-events")
+        self.assertEqual(create.flag("message-filter"), 'attributes.eventType = "image.resized"')
+
+    def test_iam_grants_are_the_reviewed_least_roles(self):
+        checks.check_least_roles(self.commands, EXPECTED_GRANTS_NOTIFICATIONS)
+
+    def test_every_create_grant_and_update_is_guarded_by_a_read(self):
+        checks.check_every_change_is_guarded(self.commands)
+
+    def test_the_dry_run_shows_every_command_and_runs_none(self):
+        fake_bin = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, fake_bin)
+        marker = os.path.join(fake_bin, "called")
+        with open(os.path.join(fake_bin, "gcloud"), "w", encoding="utf-8") as f:
+            f.write(f"#!/bin/sh\necho \"$@\" >> {marker}\nexit 1\n")
+        os.chmod(os.path.join(fake_bin, "gcloud"), stat.S_IRWXU)
+        code, out, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run", "--transport", "notifications",
+                                      path_prefix=fake_bin)
+        self.assertEqual(code, 0, err)
+        self.assertFalse(os.path.exists(marker), "the dry run executed gcloud")
+        self.assertEqual(out, self.out)
+
+    def test_an_unknown_transport_is_refused(self):
+        code, _, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run", "--transport", "carrier-pigeon")
+        self.assertNotEqual(code, 0)
+        self.assertIn("--transport must be eventarc or notifications", err)
 
 
 class ChecksCatchBrokenWiring(unittest.TestCase):
@@ -252,6 +335,36 @@ class ChecksCatchBrokenWiring(unittest.TestCase):
         with self.assertRaisesRegex(AssertionError, "unguarded"):
             checks.check_every_change_is_guarded(commands)
 
+    def test_a_notification_without_the_prefix_is_caught(self):
+        out = dry_run("deploy.sh", "--transport", "notifications")
+        commands = m.parse_dry_run(out.replace(" --object-prefix=incoming/", "", 1))
+        with self.assertRaisesRegex(AssertionError, "prefix"):
+            checks.check_bucket_notification(commands, UPLOAD[5:], f"projects/{PROJECT}/topics/{UPLOADS_TOPIC}", "incoming/")
+
+    def test_a_push_subscription_without_oidc_or_dead_letters_is_caught(self):
+        out = dry_run("deploy.sh", "--transport", "notifications")
+        topics = {"uploads": f"projects/{PROJECT}/topics/{UPLOADS_TOPIC}", "events": TOPIC_PATH}
+        for old, new, reason in [
+            ("--push-auth-service-account=image-pipeline-trigger@", "--push-auth-service-account=someone-else@", "OIDC"),
+            (" --dead-letter-topic=projects/demo-project/topics/image-pipeline-dead-letter --max-delivery-attempts=10 --expiration",
+             " --expiration", "dead-letter"),
+            ("<URL_OF_image-recorder>/record", "<URL_OF_image-recorder>/resize", "only enables"),
+        ]:
+            self.assertIn(old, out)
+            commands = m.parse_dry_run(out.replace(old, new, 1))
+            with self.assertRaisesRegex(AssertionError, reason):
+                checks.check_push_subscriptions(commands, self.services, topics, email("image-pipeline-trigger"))
+
+    def test_a_project_wide_publisher_for_cloud_storage_is_caught_in_the_notifications_transport(self):
+        out = dry_run("deploy.sh", "--transport", "notifications")
+        topic_grant = next(l for l in out.splitlines()
+                           if f"pubsub topics add-iam-policy-binding {UPLOADS_TOPIC}" in l)
+        project_wide = topic_grant.replace(f"pubsub topics add-iam-policy-binding {UPLOADS_TOPIC}",
+                                           f"projects add-iam-policy-binding {PROJECT}")
+        commands = m.parse_dry_run(out.replace(topic_grant, project_wide))
+        with self.assertRaisesRegex(AssertionError, "unexpected"):
+            checks.check_least_roles(commands, EXPECTED_GRANTS_NOTIFICATIONS)
+
     def test_a_public_service_is_caught(self):
         with self.assertRaisesRegex(AssertionError, "allUsers"):
             checks.check_no_service_is_public(self.services, ["--member=allUsers"])
@@ -262,7 +375,8 @@ class FlagsExistInGcloud(unittest.TestCase):
     """Every flag the deployment passes is one gcloud documents (offline: --help only)."""
 
     def test_every_flag_is_known_to_gcloud(self):
-        commands = m.parse_dry_run(dry_run("deploy.sh")) + m.parse_dry_run(dry_run("teardown.sh"))
+        commands = (m.parse_dry_run(dry_run("deploy.sh")) + m.parse_dry_run(dry_run("teardown.sh"))
+                    + m.parse_dry_run(dry_run("deploy.sh", "--transport", "notifications")))
         for svc in m.cloudbuild_services(m.load_cloudbuild()).values():
             commands.append(m.Command(svc.deploy_argv))
         wanted = {}

@@ -222,7 +222,7 @@ fn parse_event(
     body: web::Bytes,
     route: &str,
 ) -> Result<IncomingEvent, EventResponse> {
-    let ce = CloudEvent::from_http(req.headers(), body)
+    let ce: CloudEvent = events::push::from_http(req.headers(), body)
         .map_err(|e| EventResponse::malformed(route, format!("malformed CloudEvent: {e}")))?;
     let span = Span::current();
     span.record("ce.id", ce.id.as_str());

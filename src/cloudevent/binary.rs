@@ -7,7 +7,7 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
 use bytes::Bytes;
 
 use super::encoding::{DecodeFailure, decode_header_value, encode_header_value};
-use super::{CloudEvent, CloudEventError, check_required, normalise_content_type};
+use super::{CloudEvent, CloudEventError, normalise_content_type, validate};
 
 const PREFIX: &str = "ce-";
 
@@ -52,15 +52,15 @@ pub(super) fn parse(headers: &HeaderMap, body: Bytes) -> Result<CloudEvent, Clou
     let source = take_required("source")?;
     let specversion = take_required("specversion")?;
     let ty = take_required("type")?;
-    let mut take_optional = |name: &str| attributes.remove(name).filter(|v| !v.is_empty());
-    let subject = take_optional("subject");
-    let time = take_optional("time");
-    let dataschema = take_optional("dataschema");
+    // Present but empty is kept as `Some("")` so validation refuses it (CE-SPEC v1.0.2:
+    // an optional attribute, when present, must be non-empty).
+    let subject = attributes.remove("subject");
+    let time = attributes.remove("time");
+    let dataschema = attributes.remove("dataschema");
 
     let datacontenttype = headers
         .get(CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .filter(|ct| !ct.trim().is_empty())
         .map(|ct| normalise_content_type(&ct));
 
     let event = CloudEvent {
@@ -75,7 +75,7 @@ pub(super) fn parse(headers: &HeaderMap, body: Bytes) -> Result<CloudEvent, Clou
         extensions: attributes,
         data: body,
     };
-    check_required(&event)?;
+    validate::check(&event)?;
     Ok(event)
 }
 

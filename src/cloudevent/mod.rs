@@ -1,17 +1,25 @@
 //! The CloudEvents 1.0 envelope and its HTTP binding (binary and structured content
 //! modes, gcp-contracts.md §1.3). Parsed by hand, see dependencies.md §1.
 //!
-//! Owns: attributes, extensions and the raw data bytes, and turning an HTTP request into
-//! them and back. Must not know any Google payload: that is `crate::events`.
+//! Owns: attributes, extensions and the raw data bytes, turning an HTTP request into them
+//! and back, and CloudEvents 1.0.2's attribute rules (`validate`), applied the same way in
+//! both modes. Must not know any Google payload: that is `crate::events` (which also turns
+//! a plain Pub/Sub push into a CloudEvent, `events::push`).
 
 mod binary;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+mod conformance_tests;
 mod encoding;
 mod structured;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests;
+mod validate;
 
 use std::collections::BTreeMap;
+
+pub(crate) use validate::is_rfc3339;
 
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
 use bytes::Bytes;
@@ -37,7 +45,7 @@ pub struct CloudEvent {
     /// The `type` attribute (`ce-type`), e.g. `google.cloud.storage.object.v1.finalized`.
     pub ty: String,
     pub subject: Option<String>,
-    /// RFC 3339 timestamp as sent; not validated, it is informational.
+    /// RFC 3339 timestamp as sent (checked against the RFC 3339 grammar, kept as text).
     pub time: Option<String>,
     pub datacontenttype: Option<String>,
     pub dataschema: Option<String>,
@@ -63,6 +71,20 @@ pub enum CloudEventError {
     MissingAttribute { name: &'static str },
     #[error("the CloudEvent attribute `{name}` is empty, and it must be a non-empty string")]
     EmptyAttribute { name: &'static str },
+    #[error("the CloudEvent attribute `{name}` is `{value}`, which is not {expected}")]
+    InvalidAttribute {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error(
+        "the CloudEvent extension attribute name `{name}` is not allowed: names are lower-case letters a-z and digits only"
+    )]
+    InvalidExtensionName { name: String },
+    #[error(
+        "the CloudEvent extension attribute `{name}` is {found}, but an extension value must be a string, a 32-bit integer or a boolean"
+    )]
+    InvalidExtensionValue { name: String, found: String },
     #[error(
         "the CloudEvent has specversion `{found}`, and this service only understands {SPEC_VERSION}"
     )]
@@ -172,6 +194,12 @@ impl CloudEvent {
         binary::headers(self)
     }
 
+    /// Applies CloudEvents 1.0.2's attribute rules, as parsing does, to an event built in
+    /// code (for example from a Pub/Sub push); the error names the attribute.
+    pub fn check(&self) -> Result<(), CloudEventError> {
+        validate::check(self)
+    }
+
     /// The data's media type without parameters, lower-case (`application/json`).
     pub fn media_type(&self) -> Option<&str> {
         let ct = self.datacontenttype.as_deref()?;
@@ -197,25 +225,4 @@ fn normalise_content_type(content_type: &str) -> String {
         Some((media, params)) => format!("{};{params}", media.trim().to_ascii_lowercase()),
         None => content_type.trim().to_ascii_lowercase(),
     }
-}
-
-/// Applies the rules every mode shares to the required attributes.
-fn check_required(event: &CloudEvent) -> Result<(), CloudEventError> {
-    let required: [(&'static str, &str); 4] = [
-        ("id", &event.id),
-        ("source", &event.source),
-        ("specversion", &event.specversion),
-        ("type", &event.ty),
-    ];
-    for (name, value) in required {
-        if value.is_empty() {
-            return Err(CloudEventError::EmptyAttribute { name });
-        }
-    }
-    if event.specversion != SPEC_VERSION {
-        return Err(CloudEventError::UnsupportedSpecVersion {
-            found: event.specversion.clone(),
-        });
-    }
-    Ok(())
 }

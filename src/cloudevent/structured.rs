@@ -8,10 +8,19 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use super::{CloudEvent, CloudEventError, check_required, normalise_content_type};
+use super::{CloudEvent, CloudEventError, normalise_content_type, validate};
 
 /// Absent `datacontenttype` means JSON in this format (JSON format spec §3.1).
 const DEFAULT_JSON: &str = "application/json";
+
+/// Decision: these upper-case extension names are accepted, lower-cased, and every other
+/// one is refused (the CNCF case `invalidCapitalizedExtension`). Google's own structured
+/// audit-log event spells them this way (CE-GOOGLE `examples/structured/audit/
+/// LogEntryData-bigqueryjobcompleted.json`), while Eventarc sends the same attributes as
+/// lower-case `ce-*` headers (gcp-contracts.md §1.1); refusing Google's example would
+/// refuse what Workflows-style senders copy from it.
+const CAMEL_CASE_EXTENSIONS: [&str; 4] =
+    ["methodName", "recordedTime", "resourceName", "serviceName"];
 
 pub(super) fn parse(body: &[u8]) -> Result<CloudEvent, CloudEventError> {
     let value: Value =
@@ -52,8 +61,14 @@ pub(super) fn parse(body: &[u8]) -> Result<CloudEvent, CloudEventError> {
 
     let mut extensions = BTreeMap::new();
     for (name, value) in object {
+        // The name is checked before the value so the error names the worse problem.
+        let name = match CAMEL_CASE_EXTENSIONS.contains(&name.as_str()) {
+            true => name.to_ascii_lowercase(),
+            false if validate::is_extension_name(&name) => name,
+            false => return Err(CloudEventError::InvalidExtensionName { name }),
+        };
         if let Some(text) = canonical_string(&name, value)? {
-            extensions.insert(name.to_ascii_lowercase(), text);
+            extensions.insert(name, text);
         }
     }
 
@@ -69,7 +84,7 @@ pub(super) fn parse(body: &[u8]) -> Result<CloudEvent, CloudEventError> {
         extensions,
         data,
     };
-    check_required(&event)?;
+    validate::check(&event)?;
     Ok(event)
 }
 
@@ -77,18 +92,13 @@ fn required(
     object: &mut Map<String, Value>,
     name: &'static str,
 ) -> Result<String, CloudEventError> {
-    optional_raw(object, name)?.ok_or(CloudEventError::MissingAttribute { name })
+    optional(object, name)?.ok_or(CloudEventError::MissingAttribute { name })
 }
 
-/// An optional attribute; empty strings count as absent.
+/// An optional attribute: `null` counts as absent (the CNCF conformance case
+/// `validMinimalWithNullForOptional` expects it), an empty string is kept so validation
+/// refuses it.
 fn optional(
-    object: &mut Map<String, Value>,
-    name: &str,
-) -> Result<Option<String>, CloudEventError> {
-    Ok(optional_raw(object, name)?.filter(|v| !v.is_empty()))
-}
-
-fn optional_raw(
     object: &mut Map<String, Value>,
     name: &str,
 ) -> Result<Option<String>, CloudEventError> {
@@ -102,18 +112,23 @@ fn optional_raw(
     }
 }
 
-/// Extensions may be JSON strings, numbers or booleans; they are kept in the canonical
+/// Extensions may be JSON strings, 32-bit integers or booleans (CE-SPEC v1.0.2 "Type
+/// System"; every other type travels as a string); they are kept in the canonical
 /// string form binary mode would carry. `null` means absent.
 fn canonical_string(name: &str, value: Value) -> Result<Option<String>, CloudEventError> {
+    let refuse = |found: String| CloudEventError::InvalidExtensionValue {
+        name: name.to_owned(),
+        found,
+    };
     match value {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s)),
         Value::Bool(b) => Ok(Some(b.to_string())),
-        Value::Number(n) => Ok(Some(n.to_string())),
-        other => Err(CloudEventError::AttributeNotString {
-            name: name.to_owned(),
-            found: kind_of(&other),
-        }),
+        Value::Number(n) => match n.as_i64().map(i32::try_from) {
+            Some(Ok(integer)) => Ok(Some(integer.to_string())),
+            _ => Err(refuse(format!("the number {n}"))),
+        },
+        other => Err(refuse(kind_of(&other).to_owned())),
     }
 }
 

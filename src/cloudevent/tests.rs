@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::*;
 
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+pub(super) fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (name, value) in pairs {
         let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
@@ -14,7 +14,7 @@ fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     map
 }
 
-fn storage_headers() -> Vec<(&'static str, &'static str)> {
+pub(super) fn storage_headers() -> Vec<(&'static str, &'static str)> {
     vec![
         ("ce-id", "8861234567890123"),
         (
@@ -27,7 +27,7 @@ fn storage_headers() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-fn without(name: &str) -> Vec<(&'static str, &'static str)> {
+pub(super) fn without(name: &str) -> Vec<(&'static str, &'static str)> {
     storage_headers()
         .into_iter()
         .filter(|(n, _)| *n != name)
@@ -323,7 +323,7 @@ fn structured_refusals_say_what_is_wrong() {
         ),
         (
             r#"{"specversion":"1.0","type":"t","source":"s","id":"1","ext":{"a":1}}"#,
-            "attribute `ext` must be a JSON string, but it is an object",
+            "extension attribute `ext` is an object, but an extension value must be",
         ),
     ];
     for (body, expected) in cases {

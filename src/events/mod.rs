@@ -1,13 +1,17 @@
 //! Typed Google event payloads carried in a [`CloudEvent`]'s data: Cloud Storage,
 //! Pub/Sub, Firestore (JSON and protobuf) and Audit Logs (gcp-contracts.md §2).
 //!
-//! Owns: the `ce-type` constants and turning an event's bytes into a typed payload.
+//! Owns: the `ce-type` constants, turning an event's bytes into a typed payload, and turning
+//! a plain Pub/Sub push (and a Cloud Storage notification in it) into the CloudEvent
+//! Eventarc would deliver (`push`, `notification`).
 //! Must not decide what a route does with an event, nor touch HTTP.
 
 pub mod audit;
 pub mod firestore;
 mod int64;
+pub mod notification;
 pub mod pubsub;
+pub mod push;
 pub mod storage;
 
 #[cfg(test)]

@@ -6,4 +6,5 @@ mod helpers;
 mod lifecycle;
 mod pipeline;
 mod policies;
+mod push;
 mod routing;
