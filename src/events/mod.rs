@@ -6,7 +6,7 @@
 
 pub mod audit;
 pub mod firestore;
-mod int64;
+pub(crate) mod int64;
 pub mod pubsub;
 pub mod storage;
 
