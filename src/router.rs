@@ -283,5 +283,4 @@ fn log_response(response: &EventResponse) {
 }
 
 #[cfg(test)]
-#[path = "router_tests.rs"]
 mod tests;

@@ -275,5 +275,4 @@ fn format_figment_error(error: &figment::Error, config_dir: &Path) -> String {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;
