@@ -43,8 +43,7 @@ enum Command {
 
 /// Runs the command line; the process exit code.
 pub fn run() -> ExitCode {
-    // reqwest is built without a default crypto provider: install ring's (one TLS stack).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::backends::install_tls_provider();
     // Before any thread exists: every command decodes images (crate::memory says why).
     let buffers_kept = crate::memory::keep_freed_image_buffers();
     let cli = Cli::parse();
@@ -102,10 +101,18 @@ fn check_config() -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    println!("# profile: {}", settings.profile.as_str());
-    print!("{}", settings.to_pretty_toml());
-    eprintln!("image-pipeline: configuration is valid");
-    ExitCode::SUCCESS
+    match settings.to_pretty_toml() {
+        Ok(toml) => {
+            println!("# profile: {}", settings.profile.as_str());
+            print!("{toml}");
+            eprintln!("image-pipeline: configuration is valid");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("image-pipeline: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn process(json: bool, files: Vec<PathBuf>) -> ExitCode {

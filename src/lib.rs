@@ -13,6 +13,7 @@ pub mod imaging;
 pub mod memory;
 pub mod process;
 pub mod router;
+pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

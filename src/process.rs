@@ -10,16 +10,19 @@ mod report;
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests;
 
-use crate::backends::local::upload::content_type_for;
+use crate::backends::LocalControl;
 use crate::config::{EnvMap, LogFormat, Settings, StorageBackend};
 use crate::domain::{ImageRecord, ObjectMeta, PutOutcome, RecordKey, WriteCondition};
+use crate::router::upload::content_type_for;
 use crate::startup::Application;
+use crate::state::AppState;
 use anyhow::Context;
 use bytes::Bytes;
 use report::{FileOutcome, Status};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Longest wait for the pipeline to go quiet; what is still running then is reported.
@@ -133,14 +136,60 @@ pub async fn process_files(
     let started = Instant::now();
     let bucket = settings.local.upload_bucket.clone();
     let mut outcomes: Vec<FileOutcome> = files.iter().map(|f| FileOutcome::new(f)).collect();
-    let mut inputs = Vec::new();
+    let inputs = check_inputs(files, &mut outcomes);
+    if inputs.is_empty() {
+        return Ok(outcomes);
+    }
+
+    let app = Application::build(settings)
+        .await
+        .context("could not start the pipeline")?;
+    let state = app.state().clone();
+    let local = state
+        .local
+        .clone()
+        .context("the local runtime is not running (a bug)")?;
+    let handle = app.handle();
+    let server = actix_web::rt::spawn(app.run_until_stopped());
+    let dead_before = local.dead_letters().map(|d| d.len()).unwrap_or_default();
+
+    let uploaded = upload_all(&state, &bucket, inputs, &mut outcomes).await;
+    let idle = wait_with_progress(&local, started).await?;
+    for upload in uploaded {
+        let record = state
+            .backends
+            .records
+            .get(&RecordKey::new(&bucket, &upload.name))
+            .await?
+            .filter(|r| r.generation >= upload.generation);
+        outcomes[upload.index].apply_record(record, idle, upload.at.elapsed());
+    }
+    let dead_after = local.dead_letters().map(|d| d.len()).unwrap_or_default();
+    if dead_after > dead_before {
+        eprintln!(
+            "image-pipeline: {} event deliveries gave up during this run; see {}",
+            dead_after - dead_before,
+            local.dead_letter_dir().display()
+        );
+    }
+
+    local.stop();
+    handle.stop(true).await;
+    let _ = server.await;
+    Ok(outcomes)
+}
+
+/// Reads every file; a bad one (or a second file of the same name) gets its reason in
+/// `outcomes` and is left out.
+fn check_inputs(files: &[PathBuf], outcomes: &mut [FileOutcome]) -> Vec<Input> {
+    let mut inputs: Vec<Input> = Vec::new();
     for (index, path) in files.iter().enumerate() {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let checked = read_input(path).and_then(|body| {
-            if inputs.iter().any(|i: &Input| i.name == name) {
+            if inputs.iter().any(|i| i.name == name) {
                 Err(format!("has the same name as an earlier file ({name})"))
             } else {
                 Ok(body)
@@ -151,23 +200,24 @@ pub async fn process_files(
             Err(reason) => outcomes[index].set(Status::BadInput, reason),
         }
     }
-    if inputs.is_empty() {
-        return Ok(outcomes);
-    }
+    inputs
+}
 
-    let app = Application::build(settings)
-        .await
-        .context("could not start the pipeline")?;
-    let state = app.state().clone();
-    let local = state
-        .backends
-        .local
-        .clone()
-        .context("the local runtime is not running (a bug)")?;
-    let handle = app.handle();
-    let server = actix_web::rt::spawn(app.run_until_stopped());
-    let dead_before = local.dead_letters().map(|d| d.len()).unwrap_or_default();
+/// One file in the upload bucket.
+struct Uploaded {
+    index: usize,
+    name: String,
+    generation: i64,
+    at: Instant,
+}
 
+/// Puts each input into the upload bucket (which starts its pipeline); what was written.
+async fn upload_all(
+    state: &AppState,
+    bucket: &str,
+    inputs: Vec<Input>,
+    outcomes: &mut [FileOutcome],
+) -> Vec<Uploaded> {
     let mut uploaded = Vec::new();
     for input in inputs {
         let meta = ObjectMeta {
@@ -178,7 +228,7 @@ pub async fn process_files(
             .backends
             .store
             .put(
-                &bucket,
+                bucket,
                 &input.name,
                 input.body,
                 &meta,
@@ -186,9 +236,12 @@ pub async fn process_files(
             )
             .await;
         match put {
-            Ok(PutOutcome::Written(info)) => {
-                uploaded.push((input.index, input.name, info.generation, Instant::now()));
-            }
+            Ok(PutOutcome::Written(info)) => uploaded.push(Uploaded {
+                index: input.index,
+                name: input.name,
+                generation: info.generation,
+                at: Instant::now(),
+            }),
             Ok(PutOutcome::ConditionNotMet) => outcomes[input.index].set(
                 Status::Failed,
                 "the upload collided with another writer".to_owned(),
@@ -196,35 +249,12 @@ pub async fn process_files(
             Err(e) => outcomes[input.index].set(Status::BadInput, format!("upload refused: {e}")),
         }
     }
-
-    let idle = wait_with_progress(&local, started).await?;
-    for (index, name, generation, uploaded_at) in uploaded {
-        let record = state
-            .backends
-            .records
-            .get(&RecordKey::new(&bucket, &name))
-            .await?
-            .filter(|r| r.generation >= generation);
-        outcomes[index].apply_record(record, idle, uploaded_at.elapsed());
-    }
-    let dead_after = local.dead_letters().map(|d| d.len()).unwrap_or_default();
-    if dead_after > dead_before {
-        eprintln!(
-            "image-pipeline: {} event deliveries gave up during this run; see {}",
-            dead_after - dead_before,
-            local.data_dir().join("dead-letter").display()
-        );
-    }
-
-    local.stop_delivery();
-    handle.stop(true).await;
-    let _ = server.await;
-    Ok(outcomes)
+    uploaded
 }
 
 /// Waits for the router to go quiet, showing progress on stderr after a moment.
 async fn wait_with_progress(
-    local: &crate::backends::local::LocalRuntime,
+    local: &Arc<dyn LocalControl>,
     started: Instant,
 ) -> anyhow::Result<bool> {
     let tty = std::io::stderr().is_terminal();
@@ -249,7 +279,7 @@ async fn wait_with_progress(
             Duration::from_secs(5)
         };
         if elapsed >= PROGRESS_AFTER && (!reported || last_report.elapsed() >= every) {
-            let pending = local.pending_deliveries().await.unwrap_or_default();
+            let pending = local.pending().await.unwrap_or_default();
             let line = format!(
                 "image-pipeline: processing, {pending} events in flight ({}s)",
                 elapsed.as_secs()

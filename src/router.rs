@@ -1,10 +1,12 @@
 //! The route table and its HTTP face: mounts the enabled routes (a route not in
 //! `PIPELINE_ROUTES` is not mounted, so it answers 404), dispatches `POST /` by `ce-type`, and
 //! holds [`respond`], the ONE function that turns an outcome into an HTTP status and body.
-//! It contains no per-route logic.
+//! It contains no per-route logic. `upload` is the local profile's upload endpoint.
+
+pub(crate) mod upload;
 
 use crate::cloudevent::CloudEvent;
-use crate::config::Profile;
+use crate::config::{MalformedStatus, Profile};
 use crate::events::{self, EventDataError};
 use crate::handlers::{HandlerResult, IncomingEvent, Outcome, ROUTES, Route};
 use crate::state::AppState;
@@ -86,10 +88,12 @@ impl EventResponse {
 /// THE outcome → HTTP mapping: `retry` is 503 (Eventarc redelivers); everything else is 200
 /// (acked), except a malformed event when `server.malformed_status = 400`
 /// (gcp-contracts.md §0.1-2, §3.3).
-pub fn respond(response: &EventResponse, malformed_status: u16) -> HttpResponse {
+pub fn respond(response: &EventResponse, malformed_status: MalformedStatus) -> HttpResponse {
     let status = match response.outcome {
         WireOutcome::Retry => StatusCode::SERVICE_UNAVAILABLE,
-        WireOutcome::Rejected if response.malformed && malformed_status == 400 => {
+        WireOutcome::Rejected
+            if response.malformed && malformed_status == MalformedStatus::BadRequest =>
+        {
             StatusCode::BAD_REQUEST
         }
         _ => StatusCode::OK,
@@ -105,11 +109,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .route("/healthz", web::get().to(healthz))
         .route("/", web::post().to(dispatch));
     // Uploads over HTTP start the local pipeline (`curl -T`); never mounted under `gcp`.
-    if state.settings.profile == Profile::Local && state.backends.local.is_some() {
-        cfg.configure(crate::backends::local::upload::configure_upload_route);
+    if state.settings.profile == Profile::Local && state.local.is_some() {
+        cfg.configure(upload::configure_upload_route);
     }
     for route in enabled_routes(state) {
-        let path = format!("/{}", route.name);
+        let path = route.spec.path();
         cfg.route(
             &path,
             web::post().to(
@@ -124,11 +128,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
 fn enabled_routes(state: &AppState) -> impl Iterator<Item = &'static Route> + '_ {
     ROUTES
         .iter()
-        .filter(|r| state.settings.route_enabled(r.name))
+        .filter(|r| state.settings.route_enabled(r.name()))
 }
 
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let routes: Vec<&str> = enabled_routes(&state).map(|r| r.name).collect();
+    let routes: Vec<&str> = enabled_routes(&state).map(Route::name).collect();
     HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
         "routes": routes,
@@ -142,18 +146,19 @@ async fn handle_one(
     state: web::Data<AppState>,
     route: &'static Route,
 ) -> HttpResponse {
-    let span = event_span(&req, route.name);
+    let span = event_span(&req, route.name());
     let response = async {
-        let incoming = match parse_event(&req, body, route.name) {
+        let incoming = match parse_event(&req, body, route.name()) {
             Ok(incoming) => incoming,
             Err(response) => return response,
         };
         if !(route.accepts)(&incoming, &state.settings) {
             let detail = format!(
                 "the {} route does not handle {} events",
-                route.name, incoming.ce.ty
+                route.name(),
+                incoming.ce.ty
             );
-            return EventResponse::skipped(route.name, detail, false);
+            return EventResponse::skipped(route.name(), detail, false);
         }
         run_route(route, &incoming, &state).await
     }
@@ -209,11 +214,11 @@ async fn run_route(route: &Route, incoming: &IncomingEvent, state: &AppState) ->
         Ok(result) => result,
         Err(_) => Err(crate::error::HandlerError::Transient(anyhow::anyhow!(
             "the {} route did not finish within server.handler_deadline_secs = {}",
-            route.name,
+            route.name(),
             deadline.as_secs()
         ))),
     };
-    EventResponse::from_result(route.name, result)
+    EventResponse::from_result(route.name(), result)
 }
 
 /// Parses the CloudEvent and its payload; `Err` is the response to give instead.
@@ -278,5 +283,4 @@ fn log_response(response: &EventResponse) {
 }
 
 #[cfg(test)]
-#[path = "router_tests.rs"]
 mod tests;

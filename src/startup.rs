@@ -2,7 +2,7 @@
 //! port 0). Graceful shutdown on SIGTERM/SIGINT is actix's, bounded by
 //! `server.shutdown_timeout_secs` (Cloud Run kills 10 s after SIGTERM). No handler logic here.
 
-use crate::backends::Backends;
+use crate::backends::{Backends, LocalHandle};
 use crate::config::Settings;
 use crate::router;
 use crate::state::AppState;
@@ -21,14 +21,22 @@ pub struct Application {
 impl Application {
     /// Picks the backends from the settings, binds, and prepares the server (not yet running).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let backends = Backends::from_settings(&settings)
+        let (backends, local) = Backends::from_settings(&settings)
             .await
             .context("could not set up the backends")?;
-        Self::build_with(Arc::new(settings), backends)
+        Self::build_with_local(Arc::new(settings), backends, local)
     }
 
     /// Like [`Application::build`] with backends chosen by the caller (tests inject fakes).
     pub fn build_with(settings: Arc<Settings>, backends: Backends) -> anyhow::Result<Self> {
+        Self::build_with_local(settings, backends, None)
+    }
+
+    fn build_with_local(
+        settings: Arc<Settings>,
+        backends: Backends,
+        local: LocalHandle,
+    ) -> anyhow::Result<Self> {
         let address = (settings.server.host.as_str(), settings.server.port);
         let listener = TcpListener::bind(address).with_context(|| {
             format!(
@@ -37,7 +45,7 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        let state = AppState::new(settings.clone(), backends);
+        let state = AppState::new(settings.clone(), backends).with_local(local);
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             let state = app_state.clone();
@@ -73,8 +81,8 @@ impl Application {
 
     /// Runs until SIGTERM/SIGINT (or `handle().stop()`), starting local event delivery first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        if let Some(local) = &self.state.backends.local {
-            local.start_delivery(self.loopback_url());
+        if let Some(local) = &self.state.local {
+            local.start(self.loopback_url());
         }
         tracing::info!(port = self.port, "Listening");
         self.server.await

@@ -1,7 +1,8 @@
-//! Shared state handed to every handler: settings, the backends, and the CPU semaphore that
-//! bounds how many images are decoded at once.
+//! Shared state handed to every handler: settings, the backends, the CPU semaphore that
+//! bounds how many images are decoded at once, and the local runtime's control handle when
+//! one runs (start-up and `process` use it; handlers never do).
 
-use crate::backends::Backends;
+use crate::backends::{Backends, LocalHandle};
 use crate::config::Settings;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -12,6 +13,8 @@ pub struct AppState {
     pub backends: Backends,
     /// Permits for CPU-heavy work; taken before decoding, released before network I/O.
     pub cpu: Arc<Semaphore>,
+    /// The embedded local runtime (event router, SQLite), when a local backend is in use.
+    pub local: LocalHandle,
 }
 
 impl AppState {
@@ -24,6 +27,13 @@ impl AppState {
             settings,
             backends,
             cpu: Arc::new(Semaphore::new(permits)),
+            local: None,
         }
+    }
+
+    /// The same state with the local runtime's handle.
+    pub fn with_local(mut self, local: LocalHandle) -> Self {
+        self.local = local;
+        self
     }
 }

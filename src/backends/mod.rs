@@ -1,10 +1,14 @@
 //! The four seams the handlers speak to (`ObjectStore`, `Records`, `Publisher`, `Moderator`),
 //! the error every backend returns (classified with `is_transient`), and
-//! [`Backends::from_settings`], the ONE place that picks implementations from the settings.
+//! [`Backends::from_settings`], the ONE place that picks implementations from the settings,
+//! and [`LocalControl`], the narrow handle on the embedded local runtime (the only way the
+//! CLI, start-up and router reach it: `local` is private to this module).
 //! Handlers never see which implementation they got; backends never decide HTTP statuses.
 
 pub mod gcp;
-pub mod local;
+mod local;
+
+pub use local::DeadLetter;
 
 use crate::config::{
     ModerationBackend, PublisherBackend, RecordsBackend, Settings, StorageBackend,
@@ -14,8 +18,15 @@ use crate::domain::{ImageRecord, ObjectInfo, ObjectMeta, ObjectRef, PipelineEven
 use crate::domain::{RecordKey, SafeSearch, WriteCondition};
 use async_trait::async_trait;
 use bytes::Bytes;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Installs ring as rustls' process-wide crypto provider (reqwest is built without a default
+/// one). Every HTTP client calls this first; a second install is a harmless no-op.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// An error from any backend. `is_transient` decides between `retry` (503) and `rejected`.
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +159,25 @@ pub trait Moderator: Send + Sync {
     fn name(&self) -> &'static str;
 }
 
+/// The embedded local runtime (folder store, SQLite, the in-process event router), as the
+/// CLI, start-up and router may use it: start, stop, wait until idle, dead letters.
+#[async_trait]
+pub trait LocalControl: Send + Sync {
+    /// Starts delivering queued events to the server at `base_url` (once; later calls are
+    /// no-ops). Must be called inside a tokio runtime.
+    fn start(&self, base_url: String);
+    /// Stops delivering (in-flight sends finish; their leases are released).
+    fn stop(&self);
+    /// Deliveries queued or in flight, counting every process on this data dir.
+    async fn pending(&self) -> BackendResult<u64>;
+    /// Waits until nothing is queued or in flight; `Ok(false)` if `timeout` passed first.
+    async fn wait_idle(&self, timeout: Duration) -> BackendResult<bool>;
+    /// Deliveries that gave up after `local.delivery_max_attempts`, oldest first.
+    fn dead_letters(&self) -> std::io::Result<Vec<DeadLetter>>;
+    /// The folder dead letters are written to.
+    fn dead_letter_dir(&self) -> PathBuf;
+}
+
 /// The implementations in use; cloned into every handler call.
 #[derive(Clone)]
 pub struct Backends {
@@ -156,13 +186,15 @@ pub struct Backends {
     pub publisher: Arc<dyn Publisher>,
     /// `None` when no moderator is configured: verdicts are `unmoderated`.
     pub moderator: Option<Arc<dyn Moderator>>,
-    /// The embedded local runtime (event router, SQLite), when any local backend is in use.
-    pub local: Option<Arc<local::LocalRuntime>>,
 }
 
+/// The local runtime's handle, when any local backend is in use.
+pub type LocalHandle = Option<Arc<dyn LocalControl>>;
+
 impl Backends {
-    /// The ONE place that picks implementations from the settings.
-    pub async fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+    /// The ONE place that picks implementations from the settings; also hands back the
+    /// local runtime's control when a local backend runs.
+    pub async fn from_settings(settings: &Settings) -> anyhow::Result<(Self, LocalHandle)> {
         let uses_local = settings.storage.backend == StorageBackend::Local
             || settings.records.backend == RecordsBackend::Sqlite
             || settings.publisher.backend == PublisherBackend::Local;
@@ -170,52 +202,49 @@ impl Backends {
             || settings.records.backend == RecordsBackend::Firestore
             || settings.publisher.backend == PublisherBackend::Pubsub
             || settings.moderation.backend == ModerationBackend::Vision;
-
-        let local = if uses_local {
-            Some(local::LocalRuntime::open(settings)?)
-        } else {
-            None
+        let local = match uses_local {
+            true => Some(local::LocalRuntime::open(settings)?),
+            false => None,
         };
-        let gcp = if uses_gcp {
-            Some(gcp::GcpContext::new(&settings.gcp).await?)
-        } else {
-            None
+        let gcp_context = match uses_gcp {
+            true => Some(gcp::GcpContext::new(&settings.gcp).await?),
+            false => None,
         };
         let missing = || anyhow::anyhow!("backend selection is inconsistent (a bug)");
+        let cloud = || gcp_context.clone().ok_or_else(missing);
+        let local_ref = || local.as_ref().ok_or_else(missing);
 
         let store: Arc<dyn ObjectStore> = match settings.storage.backend {
-            StorageBackend::Gcs => Arc::new(gcp::GcsStore::new(gcp.clone().ok_or_else(missing)?)),
-            StorageBackend::Local => local.as_ref().ok_or_else(missing)?.store(),
+            StorageBackend::Gcs => Arc::new(gcp::GcsStore::new(cloud()?)),
+            StorageBackend::Local => local_ref()?.store(),
         };
         let records: Arc<dyn Records> = match settings.records.backend {
             RecordsBackend::Firestore => Arc::new(
-                gcp::FirestoreRecords::new(
-                    gcp.clone().ok_or_else(missing)?,
-                    &settings.records.collection,
-                )
-                .with_ledger_collection(&settings.records.ledger_collection),
+                gcp::FirestoreRecords::new(cloud()?, &settings.records.collection)
+                    .with_ledger_collection(&settings.records.ledger_collection),
             ),
-            RecordsBackend::Sqlite => local.as_ref().ok_or_else(missing)?.records(),
+            RecordsBackend::Sqlite => local_ref()?.records(),
         };
         let publisher: Arc<dyn Publisher> = match settings.publisher.backend {
             PublisherBackend::Pubsub => Arc::new(gcp::PubSubPublisher::new(
-                gcp.clone().ok_or_else(missing)?,
+                cloud()?,
                 &settings.pipeline.topic,
             )),
-            PublisherBackend::Local => local.as_ref().ok_or_else(missing)?.publisher(),
+            PublisherBackend::Local => local_ref()?.publisher(),
         };
         let moderator: Option<Arc<dyn Moderator>> = match settings.moderation.backend {
             ModerationBackend::None => None,
-            ModerationBackend::Vision => Some(Arc::new(gcp::VisionModerator::new(
-                gcp.clone().ok_or_else(missing)?,
-            ))),
+            ModerationBackend::Vision => Some(Arc::new(gcp::VisionModerator::new(cloud()?))),
+            ModerationBackend::Builtin => anyhow::bail!(
+                "moderation.backend = \"builtin\" is not built yet; use \"none\" or \"vision\""
+            ),
         };
-        Ok(Self {
+        let backends = Self {
             store,
             records,
             publisher,
             moderator,
-            local,
-        })
+        };
+        Ok((backends, local.map(|l| l as Arc<dyn LocalControl>)))
     }
 }

@@ -6,9 +6,11 @@
 
 mod sections;
 mod validate;
+mod values;
 
 pub use sections::*;
-pub use validate::{ConfigError, parse_box, parse_rgb};
+pub use validate::ConfigError;
+pub use values::*;
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
@@ -20,9 +22,6 @@ use std::path::{Path, PathBuf};
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 const LOCAL_TOML: &str = include_str!("../../config/local.toml");
 const GCP_TOML: &str = include_str!("../../config/gcp.toml");
-
-/// Every route the binary knows, in the order they are listed.
-pub const ROUTE_NAMES: [&str; 4] = ["resize", "thumbnail", "moderate", "record"];
 
 /// Environment variables with the `PIPELINE_` prefix that are not settings keys.
 const NON_SETTING_ENV: [&str; 1] = ["PIPELINE_CONFIG_DIR"];
@@ -92,7 +91,7 @@ impl Settings {
             .extract()
             .map_err(|e| ConfigError::Load(format_figment_error(&e, &config_dir)))?;
         settings.on_cloud_run = env.contains_key("K_SERVICE");
-        apply_emulators(&mut settings.gcp, env);
+        apply_emulators(&mut settings.gcp, env)?;
         if settings.gcp.project_id.is_empty() {
             settings.gcp.project_id = ["GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT"]
                 .iter()
@@ -111,10 +110,22 @@ impl Settings {
         self.routes.iter().any(|r| r == name)
     }
 
-    /// The resolved settings for `check-config` (nothing secret is held in settings; key
-    /// files are read by gcp_auth from `GOOGLE_APPLICATION_CREDENTIALS`).
-    pub fn to_pretty_toml(&self) -> String {
-        toml_like(&serde_json::to_value(self).unwrap_or_default())
+    /// The resolved settings as TOML for `check-config`, secrets redacted. Settings hold no
+    /// credentials (key files are read by gcp_auth from `GOOGLE_APPLICATION_CREDENTIALS`);
+    /// the one place a secret can hide is a password inside an endpoint URL.
+    pub fn to_pretty_toml(&self) -> Result<String, ConfigError> {
+        let mut shown = self.clone();
+        let g = &mut shown.gcp;
+        for endpoint in [
+            &mut g.storage_endpoint,
+            &mut g.firestore_endpoint,
+            &mut g.pubsub_endpoint,
+            &mut g.vision_endpoint,
+        ] {
+            *endpoint = endpoint.redacted();
+        }
+        toml::to_string(&shown)
+            .map_err(|e| ConfigError::Invalid(format!("the settings do not print as TOML: {e}")))
     }
 }
 
@@ -185,20 +196,30 @@ fn platform_overrides(env: &EnvMap) -> Dict {
 }
 
 /// Emulator variables as Google's clients read them (gcp-contracts.md §0.10, §8).
-fn apply_emulators(gcp: &mut GcpSettings, env: &EnvMap) {
-    let nonempty = |k: &str| env.get(k).filter(|v| !v.trim().is_empty()).cloned();
-    if let Some(host) = nonempty("STORAGE_EMULATOR_HOST") {
-        gcp.storage_endpoint = with_scheme(&host);
-        gcp.emulated.push("storage".to_owned());
+fn apply_emulators(gcp: &mut GcpSettings, env: &EnvMap) -> Result<(), ConfigError> {
+    let services = [
+        (
+            "STORAGE_EMULATOR_HOST",
+            "storage",
+            &mut gcp.storage_endpoint,
+        ),
+        (
+            "FIRESTORE_EMULATOR_HOST",
+            "firestore",
+            &mut gcp.firestore_endpoint,
+        ),
+        ("PUBSUB_EMULATOR_HOST", "pubsub", &mut gcp.pubsub_endpoint),
+    ];
+    for (variable, service, endpoint) in services {
+        let Some(host) = env.get(variable).filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        *endpoint = with_scheme(host)
+            .parse()
+            .map_err(|e| ConfigError::Load(format!("{variable}: {e}")))?;
+        gcp.emulated.push(service.to_owned());
     }
-    if let Some(host) = nonempty("FIRESTORE_EMULATOR_HOST") {
-        gcp.firestore_endpoint = with_scheme(&host);
-        gcp.emulated.push("firestore".to_owned());
-    }
-    if let Some(host) = nonempty("PUBSUB_EMULATOR_HOST") {
-        gcp.pubsub_endpoint = with_scheme(&host);
-        gcp.emulated.push("pubsub".to_owned());
-    }
+    Ok(())
 }
 
 fn with_scheme(host: &str) -> String {
@@ -253,26 +274,5 @@ fn format_figment_error(error: &figment::Error, config_dir: &Path) -> String {
     format!("{out} [config folder: {}]", config_dir.display())
 }
 
-/// Renders settings as TOML-ish sections for humans (`check-config`).
-fn toml_like(value: &serde_json::Value) -> String {
-    let mut top = String::new();
-    let mut sections = String::new();
-    if let serde_json::Value::Object(map) = value {
-        for (k, v) in map {
-            match v {
-                serde_json::Value::Object(inner) => {
-                    sections.push_str(&format!("\n[{k}]\n"));
-                    for (ik, iv) in inner {
-                        sections.push_str(&format!("{ik} = {iv}\n"));
-                    }
-                }
-                other => top.push_str(&format!("{k} = {other}\n")),
-            }
-        }
-    }
-    top + &sections
-}
-
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

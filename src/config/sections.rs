@@ -1,6 +1,11 @@
 //! The settings sections. Every field is documented in `config/default.toml`, which is also
 //! compiled into the binary as its defaults; these types only give the values shape.
 
+use super::values::{
+    AnchorSetting, BoxSize, Colour, Endpoint, FilterSetting, FormatSetting, MalformedStatus,
+    Threshold,
+};
+use crate::domain::SafeSearchCategory;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -43,7 +48,7 @@ pub struct ServerSettings {
     /// Largest request body accepted; larger ones get 413 without being read.
     pub body_limit_bytes: usize,
     /// Status for a malformed event: 200 (`rejected`, acked) or 400 (redelivered by Eventarc).
-    pub malformed_status: u16,
+    pub malformed_status: MalformedStatus,
     /// Deadline for one event's handling; keep it below the push ack deadline.
     pub handler_deadline_secs: u64,
     /// Grace period for in-flight requests after SIGTERM (Cloud Run kills at 10 s).
@@ -63,12 +68,12 @@ pub struct ImagingSettings {
     pub max_pixels: u64,
     pub max_frames: u32,
     /// `lanczos3`, `catmull_rom`, `mitchell`, `bilinear` or `box`.
-    pub filter: String,
+    pub filter: FilterSetting,
     pub jpeg_quality: u8,
     pub jpeg_progressive: bool,
     pub webp_quality: f32,
     /// Background for flattening alpha into formats without it, as `#rrggbb`.
-    pub background: String,
+    pub background: Colour,
     /// Keep EXIF copyright/artist tags (everything else, GPS included, is stripped).
     pub keep_copyright: bool,
 }
@@ -81,9 +86,9 @@ pub struct ResizeSettings {
     /// Outputs go to `<prefix>/<size>/<name>`.
     pub prefix: String,
     /// Size label → `WIDTHxHEIGHT` box (fit inside, never enlarged).
-    pub sizes: BTreeMap<String, String>,
+    pub sizes: BTreeMap<String, BoxSize>,
     /// `original`, `jpeg`, `png`, `webp` or `webp_lossless`.
-    pub format: String,
+    pub format: FormatSetting,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,17 +98,21 @@ pub struct ThumbnailSettings {
     /// Output goes to `<prefix>/<name>`.
     pub prefix: String,
     /// `WIDTHxHEIGHT`, cover-cropped to exactly that box.
-    pub size: String,
+    pub size: BoxSize,
     /// `centre` or `smart` (keeps the most detailed region).
-    pub anchor: String,
-    pub format: String,
+    pub anchor: AnchorSetting,
+    pub format: FormatSetting,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModerationBackend {
+    /// No moderator: every verdict is `unmoderated`.
     None,
+    /// Cloud Vision SafeSearch.
     Vision,
+    /// The offline model bundled with the binary (not built yet: refused at start-up).
+    Builtin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,7 +140,7 @@ pub struct ModerationSettings {
     /// The resized variant sent to the moderator when `trigger = "resized"`.
     pub variant: String,
     /// Category → likelihood at or above which the image is flagged.
-    pub thresholds: BTreeMap<String, String>,
+    pub thresholds: BTreeMap<SafeSearchCategory, Threshold>,
     pub policy: ModerationPolicy,
     /// Where `quarantine` moves flagged originals and variants.
     pub quarantine_prefix: String,
@@ -206,10 +215,10 @@ pub struct GcpSettings {
     /// Empty: `GOOGLE_CLOUD_PROJECT`, then the metadata server on Cloud Run.
     pub project_id: String,
     pub auth: GcpAuth,
-    pub storage_endpoint: String,
-    pub firestore_endpoint: String,
-    pub pubsub_endpoint: String,
-    pub vision_endpoint: String,
+    pub storage_endpoint: Endpoint,
+    pub firestore_endpoint: Endpoint,
+    pub pubsub_endpoint: Endpoint,
+    pub vision_endpoint: Endpoint,
     pub firestore_database: String,
     pub request_timeout_secs: u64,
     pub connect_timeout_secs: u64,

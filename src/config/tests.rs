@@ -20,10 +20,10 @@ fn defaults_load_without_a_config_folder_and_validate() {
     let settings = load(&[]);
 
     assert_eq!(settings.profile, Profile::Local);
-    assert_eq!(settings.routes, ROUTE_NAMES);
+    assert_eq!(settings.routes, crate::routes::ALL.map(|r| r.name));
     assert_eq!(settings.server.port, 8080);
     assert_eq!(settings.imaging.max_pixels, 100_000_000);
-    assert_eq!(settings.resize.sizes["large"], "1920x1080");
+    assert_eq!(settings.resize.sizes["large"], BoxSize::new(1920, 1080));
     assert_eq!(settings.local.triggers.len(), 8);
     settings.validate().unwrap();
 }
@@ -50,9 +50,12 @@ fn pipeline_env_overrides_nested_keys_and_routes_take_a_comma_list() {
 
     assert_eq!(settings.routes, ["resize", "thumbnail"]);
     assert_eq!(settings.imaging.max_pixels, 50_000_000);
-    assert_eq!(settings.resize.sizes["large"], "2048x2048");
-    assert_eq!(settings.resize.sizes["small"], "400x300");
-    assert_eq!(settings.server.malformed_status, 400);
+    assert_eq!(settings.resize.sizes["large"], BoxSize::new(2048, 2048));
+    assert_eq!(settings.resize.sizes["small"], BoxSize::new(400, 300));
+    assert_eq!(
+        settings.server.malformed_status,
+        MalformedStatus::BadRequest
+    );
 }
 
 #[test]
@@ -80,7 +83,6 @@ fn zero_and_absurd_limits_fail_validation() {
     let error = load(&[
         ("PIPELINE_IMAGING__MAX_PIXELS", "0"),
         ("PIPELINE_SERVER__SHUTDOWN_TIMEOUT_SECS", "30"),
-        ("PIPELINE_RESIZE__SIZES__LARGE", "0x10"),
     ])
     .validate()
     .unwrap_err()
@@ -88,7 +90,14 @@ fn zero_and_absurd_limits_fail_validation() {
 
     assert!(error.contains("imaging.max_pixels = 0"), "{error}");
     assert!(error.contains("shutdown_timeout_secs = 30"), "{error}");
+}
+
+#[test]
+fn a_zero_box_side_fails_at_load_naming_the_size() {
+    let error = load_error(&[("PIPELINE_RESIZE__SIZES__LARGE", "0x10")]);
+
     assert!(error.contains("resize.sizes.large"), "{error}");
+    assert!(error.contains("PIPELINE_RESIZE__SIZES__LARGE"), "{error}");
 }
 
 #[test]
@@ -117,9 +126,18 @@ fn emulator_hosts_point_endpoints_at_the_emulator_with_or_without_scheme() {
         ("PUBSUB_EMULATOR_HOST", "https://127.0.0.1:8085/"),
     ]);
 
-    assert_eq!(settings.gcp.storage_endpoint, "http://127.0.0.1:4443");
-    assert_eq!(settings.gcp.firestore_endpoint, "http://localhost:8080");
-    assert_eq!(settings.gcp.pubsub_endpoint, "https://127.0.0.1:8085");
+    assert_eq!(
+        settings.gcp.storage_endpoint.as_str(),
+        "http://127.0.0.1:4443"
+    );
+    assert_eq!(
+        settings.gcp.firestore_endpoint.as_str(),
+        "http://localhost:8080"
+    );
+    assert_eq!(
+        settings.gcp.pubsub_endpoint.as_str(),
+        "https://127.0.0.1:8085"
+    );
     assert_eq!(settings.gcp.emulated, ["storage", "firestore", "pubsub"]);
 }
 
@@ -160,9 +178,145 @@ fn config_folder_files_override_compiled_defaults() {
 }
 
 #[test]
-fn box_and_colour_parsers_accept_the_documented_forms() {
-    assert_eq!(validate::parse_box("1920x1080"), Some((1920, 1080)));
-    assert_eq!(validate::parse_box("0x5"), None);
-    assert_eq!(validate::parse_rgb("#ff8000"), Some([255, 128, 0]));
-    assert_eq!(validate::parse_rgb("red"), None);
+fn box_colour_and_threshold_parsers_accept_the_documented_forms() {
+    assert_eq!("1920x1080".parse(), Ok(BoxSize::new(1920, 1080)));
+    assert!("0x5".parse::<BoxSize>().is_err());
+    assert_eq!("#ff8000".parse(), Ok(Colour([255, 128, 0])));
+    assert!("red".parse::<Colour>().is_err());
+    assert_eq!(
+        "LIKELY".parse(),
+        Ok(Threshold(crate::domain::Likelihood::Likely))
+    );
+    assert!("UNKNOWN".parse::<Threshold>().is_err());
+    assert!("ftp://example.com".parse::<Endpoint>().is_err());
+}
+
+fn load_error(pairs: &[(&str, &str)]) -> String {
+    Settings::load_from(&env(pairs)).unwrap_err().to_string()
+}
+
+#[test]
+fn a_misspelt_value_of_every_closed_set_fails_at_load_naming_its_key() {
+    let cases = [
+        ("PIPELINE_IMAGING__FILTER", "lanczos", "imaging.filter"),
+        (
+            "PIPELINE_IMAGING__BACKGROUND",
+            "white",
+            "imaging.background",
+        ),
+        ("PIPELINE_RESIZE__FORMAT", "jpg", "resize.format"),
+        ("PIPELINE_THUMBNAIL__FORMAT", "gif", "thumbnail.format"),
+        ("PIPELINE_THUMBNAIL__ANCHOR", "smrt", "thumbnail.anchor"),
+        ("PIPELINE_THUMBNAIL__SIZE", "200", "thumbnail.size"),
+        (
+            "PIPELINE_MODERATION__BACKEND",
+            "visoin",
+            "moderation.backend",
+        ),
+        ("PIPELINE_MODERATION__POLICY", "delete", "moderation.policy"),
+        (
+            "PIPELINE_MODERATION__TRIGGER",
+            "thumbnail",
+            "moderation.trigger",
+        ),
+        (
+            "PIPELINE_MODERATION__THRESHOLDS__ADULT",
+            "LIKELEY",
+            "moderation.thresholds",
+        ),
+        (
+            "PIPELINE_MODERATION__THRESHOLDS__GORE",
+            "LIKELY",
+            "moderation.thresholds.gore",
+        ),
+        ("PIPELINE_STORAGE__BACKEND", "s3", "storage.backend"),
+        ("PIPELINE_RECORDS__BACKEND", "postgres", "records.backend"),
+        ("PIPELINE_PUBLISHER__BACKEND", "kafka", "publisher.backend"),
+        ("PIPELINE_LOG_FORMAT", "xml", "log_format"),
+        (
+            "PIPELINE_SERVER__MALFORMED_STATUS",
+            "404",
+            "server.malformed_status",
+        ),
+        ("PIPELINE_GCP__AUTH", "yes", "gcp.auth"),
+        (
+            "PIPELINE_GCP__VISION_ENDPOINT",
+            "vision.googleapis.com",
+            "gcp.vision_endpoint",
+        ),
+    ];
+    for (variable, value, key) in cases {
+        let error = load_error(&[(variable, value)]);
+
+        assert!(
+            error.contains(&format!("`{key}")),
+            "{variable}={value}: {error}"
+        );
+        assert!(error.contains(variable), "{variable}={value}: {error}");
+    }
+}
+
+#[test]
+fn a_bad_emulator_host_fails_at_load_naming_the_variable() {
+    let error = load_error(&[("STORAGE_EMULATOR_HOST", "not a host:4443")]);
+
+    assert!(error.contains("STORAGE_EMULATOR_HOST"), "{error}");
+}
+
+#[test]
+fn builtin_is_a_moderation_backend_value() {
+    let settings = load(&[("PIPELINE_MODERATION__BACKEND", "builtin")]);
+
+    assert_eq!(settings.moderation.backend, ModerationBackend::Builtin);
+}
+
+#[test]
+fn a_local_trigger_aimed_at_a_route_that_cannot_take_its_event_type_fails_validation() {
+    let mut settings = load(&[]);
+    settings.local.triggers[0].path = "/nope".to_owned();
+    settings.local.triggers[3].path = "/moderate".to_owned(); // a `deleted` trigger
+
+    let error = settings.validate().unwrap_err().to_string();
+
+    assert!(
+        error.contains("the moderate route does not accept"),
+        "{error}"
+    );
+    assert!(error.contains("\"/nope\" is not a route"), "{error}");
+}
+
+#[test]
+fn check_config_prints_toml_that_loads_back_to_the_same_settings() {
+    let settings = load(&[("PIPELINE_RESIZE__SIZES__HUGE", "4000x3000")]);
+    let printed = settings.to_pretty_toml().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("local.toml"), &printed).unwrap();
+
+    let table: toml::Table = printed.parse().unwrap();
+    let reloaded = Settings::load_from(&env(&[(
+        "PIPELINE_CONFIG_DIR",
+        dir.path().to_str().unwrap(),
+    )]))
+    .unwrap();
+
+    assert_eq!(table["resize"]["sizes"]["huge"].as_str(), Some("4000x3000"));
+    assert_eq!(table["server"]["malformed_status"].as_integer(), Some(200));
+    assert!(table["local"]["triggers"].is_array(), "{printed}");
+    assert_eq!(reloaded.to_pretty_toml().unwrap(), printed);
+}
+
+#[test]
+fn check_config_redacts_a_password_in_an_endpoint() {
+    let settings = load(&[(
+        "PIPELINE_GCP__VISION_ENDPOINT",
+        "https://robot:hunter2@vision.example.com",
+    )]);
+
+    let printed = settings.to_pretty_toml().unwrap();
+
+    assert!(!printed.contains("hunter2"), "{printed}");
+    assert!(
+        printed.contains("robot:REDACTED@vision.example.com"),
+        "{printed}"
+    );
 }

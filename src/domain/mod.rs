@@ -2,6 +2,7 @@
 //! records, moderation verdicts and pipeline events. Pure data and pure rules; no I/O.
 
 pub mod moderation;
+pub mod naming;
 pub mod object;
 pub mod pipeline_event;
 pub mod record;

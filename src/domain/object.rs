@@ -60,6 +60,13 @@ impl ObjectInfo {
     pub fn is_derived(&self) -> bool {
         is_derived_metadata(&self.metadata)
     }
+
+    /// For a derived object: the generation of the source it was made from, if recorded.
+    pub fn source_generation(&self) -> Option<i64> {
+        self.metadata
+            .get(SOURCE_GENERATION_KEY)
+            .and_then(|g| g.parse().ok())
+    }
 }
 
 /// True when custom metadata carries the pipeline's derived marker.

@@ -44,6 +44,13 @@ impl PipelineEventType {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
+
+    /// The type named by a Pub/Sub message's `eventType` attribute, if it is one of ours.
+    pub fn from_attributes(attributes: &BTreeMap<String, String>) -> Option<Self> {
+        attributes
+            .get(EVENT_TYPE_ATTRIBUTE)
+            .and_then(|t| Self::parse(t))
+    }
 }
 
 /// The data of a pipeline event.
@@ -52,10 +59,17 @@ pub struct PipelineEventData {
     pub bucket: String,
     pub name: String,
     /// int64 as a decimal string, like Google's own event payloads.
-    #[serde(with = "generation_string")]
+    #[serde(with = "crate::events::int64::required")]
     pub generation: i64,
     #[serde(flatten)]
     pub update: StageUpdate,
+}
+
+impl PipelineEventData {
+    /// Decodes the JSON data of a pipeline event (the Pub/Sub message data, base64-decoded).
+    pub fn from_json(bytes: &[u8]) -> serde_json::Result<Self> {
+        serde_json::from_slice(bytes)
+    }
 }
 
 /// One pipeline event, ready for a `Publisher`.
@@ -108,27 +122,6 @@ impl PipelineEvent {
     }
 }
 
-mod generation_string {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(value: &i64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&value.to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum StrOrNum {
-            Str(String),
-            Num(i64),
-        }
-        match StrOrNum::deserialize(d)? {
-            StrOrNum::Str(s) => s.parse().map_err(D::Error::custom),
-            StrOrNum::Num(n) => Ok(n),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +147,18 @@ mod tests {
         assert_eq!(back, event.data);
         assert_eq!(event.attributes()["source"], "image-pipeline/resize");
         assert_eq!(event.attributes()["eventType"], "image.failed");
+        assert_eq!(
+            PipelineEventType::from_attributes(&event.attributes()),
+            Some(PipelineEventType::Failed)
+        );
+    }
+
+    #[test]
+    fn a_numeric_generation_is_read_too() {
+        let json = br#"{"bucket":"b","name":"n","generation":7,"stage":"deleted"}"#;
+
+        let data = PipelineEventData::from_json(json).unwrap();
+
+        assert_eq!(data.generation, 7);
     }
 }

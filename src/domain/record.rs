@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 pub const QUARANTINED_ACTION: &str = "quarantined";
 /// `Moderation::action` of the blur policy.
 pub const BLURRED_ACTION: &str = "blurred";
+/// The size label of the thumbnail in records and events.
+pub const THUMBNAIL_LABEL: &str = "thumbnail";
 
 /// Firestore document ids must be at most 1500 bytes (gcp-contracts.md §5.4).
 const MAX_DOCUMENT_ID_BYTES: usize = 1500;

@@ -8,7 +8,7 @@
 
 pub mod audit;
 pub mod firestore;
-mod int64;
+pub(crate) mod int64;
 pub mod notification;
 pub mod pubsub;
 pub mod push;

@@ -1,32 +1,21 @@
-//! Helpers every route shares: reading the storage object an event names, the loop guard for
-//! derived objects, the idempotency ledger keys, sniffing, CPU work under the semaphore, and
-//! the imaging plan from settings. Still domain logic only: everything goes through the seams.
+//! Helpers every route shares: the loop guard for derived objects, the idempotency ledger
+//! keys, sniffing, CPU work under the semaphore, and the imaging plan from settings. Still
+//! domain logic only: everything goes through the seams. Settings arrive typed, so nothing
+//! here parses a setting string.
 
-use super::{IncomingEvent, Outcome};
-use crate::config::{Settings, parse_box, parse_rgb};
+use super::{IncomingEvent, Outcome, Step, halt};
+use crate::config::Settings;
+use crate::domain::naming::derived_prefix_of;
 use crate::domain::object::is_derived_metadata;
 use crate::domain::{ObjectRef, PipelineEvent, PipelineEventType, RecordKey, StageUpdate};
 use crate::error::{BackendContext, HandlerError};
-use crate::events::EventData;
 use crate::events::storage::StorageObjectData;
-use crate::imaging::{self, EncodeOptions, ImageFormat, Limits, OutputFormat, ResizeFilter};
+use crate::imaging::{self, EncodeOptions, ImageFormat, Limits};
 use crate::state::AppState;
 use crate::telemetry::spawn_blocking_with_span;
 
 /// Enough leading bytes to recognise every supported format.
 pub const SNIFF_BYTES: u64 = 64;
-
-/// The storage object a storage event names, pinned to the event's generation.
-pub fn storage_object(event: &IncomingEvent) -> Option<(&StorageObjectData, ObjectRef)> {
-    match &event.data {
-        EventData::Storage(data) => {
-            let mut obj = ObjectRef::new(&data.bucket, &data.name);
-            obj.generation = data.generation;
-            Some((data, obj))
-        }
-        _ => None,
-    }
-}
 
 /// Why an object must not be processed (it is one of the pipeline's own outputs), if so.
 /// Checked before anything is downloaded: the name under a derived prefix, or the marker.
@@ -38,15 +27,27 @@ pub fn derived_reason(data: &StorageObjectData, settings: &Settings) -> Option<S
         ));
     }
     let prefixes = [
-        &settings.resize.prefix,
+        settings.resize.prefix.as_str(),
         &settings.thumbnail.prefix,
         &settings.moderation.quarantine_prefix,
     ];
-    prefixes
-        .iter()
-        .map(|p| format!("{}/", p.trim_matches('/')))
-        .find(|p| data.name.starts_with(p.as_str()))
+    derived_prefix_of(&prefixes, &data.name)
         .map(|p| format!("{} is under the derived prefix {p}", data.name))
+}
+
+/// The storage object a storage event names, unless it is one of the pipeline's own outputs
+/// (then the step halts with `skipped`). `None` for other events.
+pub fn source_object<'e>(
+    event: &'e IncomingEvent,
+    settings: &Settings,
+) -> Step<Option<(&'e StorageObjectData, ObjectRef)>> {
+    let Some((data, obj)) = event.storage_object() else {
+        return Ok(None);
+    };
+    match derived_reason(data, settings) {
+        Some(reason) => halt(Outcome::skipped(reason)),
+        None => Ok(Some((data, obj))),
+    }
 }
 
 /// Ledger key for one delivery of one event to one route (`ce-source` + `ce-id`).
@@ -64,11 +65,8 @@ pub fn generation_done_key(route: &str, obj: &ObjectRef) -> String {
     )
 }
 
-/// `Some(duplicate outcome)` when any of the keys was marked done.
-pub async fn already_done(
-    state: &AppState,
-    keys: &[&str],
-) -> Result<Option<Outcome>, HandlerError> {
+/// Halts with `duplicate` when any of the keys was marked done.
+pub async fn not_done_yet(state: &AppState, keys: &[&str]) -> Step<()> {
     for key in keys {
         let done = state
             .backends
@@ -77,10 +75,10 @@ pub async fn already_done(
             .await
             .context_for(|| "could not read the idempotency ledger".to_owned())?;
         if done {
-            return Ok(Some(Outcome::duplicate(format!("already handled ({key})"))));
+            return halt(Outcome::duplicate(format!("already handled ({key})")));
         }
     }
-    Ok(None)
+    Ok(())
 }
 
 pub async fn mark_done(state: &AppState, keys: &[&str]) -> Result<(), HandlerError> {
@@ -95,18 +93,23 @@ pub async fn mark_done(state: &AppState, keys: &[&str]) -> Result<(), HandlerErr
     Ok(())
 }
 
-/// The object's format from its first bytes, `None` if it is not an image we read.
-/// `Err(Outcome)` when the object is already gone (deleted before we got to it).
-pub async fn sniff_object(
+/// The object's format from its first bytes. Halts with `skipped` when the object is already
+/// gone (deleted before we got to it), and with a logged skip saying `not_an_image()` when
+/// it is not an image we read.
+pub async fn sniff_image(
     state: &AppState,
     obj: &ObjectRef,
-) -> Result<Result<Option<ImageFormat>, Outcome>, HandlerError> {
+    not_an_image: impl FnOnce() -> String,
+) -> Step<ImageFormat> {
     match state.backends.store.read_prefix(obj, SNIFF_BYTES).await {
-        Ok(head) => Ok(Ok(imaging::sniff(&head))),
-        Err(e) if e.is_not_found() => Ok(Err(Outcome::skipped(format!(
+        Ok(head) => match imaging::sniff(&head) {
+            Some(format) => Ok(format),
+            None => halt(Outcome::skipped_warn(not_an_image())),
+        },
+        Err(e) if e.is_not_found() => halt(Outcome::skipped(format!(
             "{obj} no longer exists (deleted before it was processed)"
-        )))),
-        Err(e) => Err(HandlerError::from(e)),
+        ))),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -147,7 +150,7 @@ pub async fn publish_failure(
     }
 }
 
-/// Limits and encoder options from the settings (validated at start-up).
+/// Limits from the settings.
 pub fn imaging_limits(settings: &Settings) -> Limits {
     let i = &settings.imaging;
     Limits {
@@ -159,37 +162,17 @@ pub fn imaging_limits(settings: &Settings) -> Limits {
     }
 }
 
+/// Encoder options from the settings.
 pub fn encode_options(settings: &Settings) -> EncodeOptions {
     let i = &settings.imaging;
     EncodeOptions {
         jpeg_quality: i.jpeg_quality,
         jpeg_progressive: i.jpeg_progressive,
         webp_quality: i.webp_quality,
-        background_rgb: parse_rgb(&i.background).unwrap_or([255, 255, 255]),
+        background_rgb: i.background.0,
         keep_copyright: i.keep_copyright,
-        filter: match i.filter.as_str() {
-            "catmull_rom" => ResizeFilter::CatmullRom,
-            "mitchell" => ResizeFilter::Mitchell,
-            "bilinear" => ResizeFilter::Bilinear,
-            "box" => ResizeFilter::Box,
-            _ => ResizeFilter::Lanczos3,
-        },
+        filter: i.filter.resize_filter(),
     }
-}
-
-pub fn output_format(name: &str) -> OutputFormat {
-    match name {
-        "jpeg" => OutputFormat::Jpeg,
-        "png" => OutputFormat::Png,
-        "webp" => OutputFormat::WebP,
-        "webp_lossless" => OutputFormat::WebPLossless,
-        _ => OutputFormat::Original,
-    }
-}
-
-/// A `WIDTHxHEIGHT` setting (validated at start-up; the fallback is never used in practice).
-pub fn box_size(text: &str) -> (u32, u32) {
-    parse_box(text).unwrap_or((200, 200))
 }
 
 /// The bucket outputs go to: the configured one, or the source's.

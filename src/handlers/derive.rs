@@ -2,20 +2,29 @@
 //! announce them, or remove them when the source is deleted. Create-only writes make a crash
 //! between "wrote a variant" and "published" safe to retry; variants of an older source
 //! generation are replaced, variants of a newer one are never touched.
+//! `finalized` runs in stages: guard → load → render → write → announce.
 
-use super::common::{self, already_done, mark_done, publish_failure, run_cpu, sniff_object};
-use super::{HandlerResult, IncomingEvent, Outcome};
+use super::common::{self, mark_done, not_done_yet, publish_failure, run_cpu, sniff_image};
+use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
 use crate::config::Settings;
-use crate::domain::object::SOURCE_GENERATION_KEY;
 use crate::domain::{ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType, PutOutcome};
 use crate::domain::{RecordKey, StageUpdate, VariantInfo, WriteCondition};
 use crate::error::{BackendContext, HandlerError};
 use crate::events::storage::StorageObjectData;
 use crate::events::types::{STORAGE_DELETED, STORAGE_FINALIZED};
-use crate::imaging::{self, Plan, SourceInfo, Target};
+use crate::imaging::{self, Output, Plan, Processed, SourceInfo, Target};
+use crate::routes::RouteSpec;
 use crate::state::AppState;
 use bytes::Bytes;
-use futures_util::future::try_join_all;
+use futures_util::future::{BoxFuture, try_join_all};
+
+/// A route that derives objects from a source (resize, thumbnail).
+pub trait DeriveRoute: 'static {
+    /// The route's registry entry.
+    const SPEC: RouteSpec;
+    /// What to make and how to name and announce it, from the settings.
+    fn spec(settings: &Settings) -> DeriveSpec;
+}
 
 /// How one route derives objects from a source.
 pub struct DeriveSpec {
@@ -30,114 +39,153 @@ pub struct DeriveSpec {
     pub update: fn(&SourceInfo, Vec<VariantInfo>, Vec<String>) -> StageUpdate,
 }
 
-/// Both derive routes accept storage `finalized` (make outputs) and `deleted` (remove them).
-pub fn accepts(event: &IncomingEvent, _settings: &Settings) -> bool {
-    matches!(event.ce.ty.as_str(), STORAGE_FINALIZED | STORAGE_DELETED)
-}
-
-/// Handles an accepted storage event with the route's spec.
-pub async fn handle(event: &IncomingEvent, state: &AppState, spec: DeriveSpec) -> HandlerResult {
-    if event.ce.ty == STORAGE_DELETED {
-        on_deleted(event, state, spec).await
-    } else {
-        on_finalized(event, state, spec).await
+/// The registry entry of a derive route.
+pub const fn route<R: DeriveRoute>() -> Route {
+    Route {
+        spec: R::SPEC,
+        accepts,
+        handle: handle::<R>,
     }
 }
 
-/// The source object the event names, or why it must be skipped (not a storage event, or
+/// Both derive routes accept storage `finalized` (make outputs) and `deleted` (remove them).
+fn accepts(event: &IncomingEvent, _settings: &Settings) -> bool {
+    matches!(event.ce.ty.as_str(), STORAGE_FINALIZED | STORAGE_DELETED)
+}
+
+fn handle<'a, R: DeriveRoute>(
+    event: &'a IncomingEvent,
+    state: &'a AppState,
+) -> BoxFuture<'a, HandlerResult> {
+    Box::pin(async move {
+        let spec = R::spec(&state.settings);
+        finish(if event.ce.ty == STORAGE_DELETED {
+            on_deleted(event, state, &spec).await
+        } else {
+            on_finalized(event, state, &spec).await
+        })
+    })
+}
+
+/// The source object the event names, unless it must be skipped (not a storage event, or
 /// one of the pipeline's own outputs: checked before anything is downloaded).
-fn source_object<'e>(
+fn guard<'e>(
     event: &'e IncomingEvent,
     state: &AppState,
-) -> Result<(&'e StorageObjectData, ObjectRef), Outcome> {
-    let (data, source) = common::storage_object(event)
-        .ok_or_else(|| Outcome::skipped("not a Cloud Storage event"))?;
-    match common::derived_reason(data, &state.settings) {
-        Some(reason) => Err(Outcome::skipped(reason)),
-        None => Ok((data, source)),
+) -> Step<(&'e StorageObjectData, ObjectRef)> {
+    match common::source_object(event, &state.settings)? {
+        Some(found) => Ok(found),
+        None => halt(Outcome::skipped("not a Cloud Storage event")),
     }
 }
 
 /// `finalized`: make every target from the exact generation the event names.
-async fn on_finalized(event: &IncomingEvent, state: &AppState, spec: DeriveSpec) -> HandlerResult {
-    let (data, source) = match source_object(event, state) {
-        Ok(found) => found,
-        Err(skip) => return Ok(skip),
-    };
+async fn on_finalized(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec) -> Step<Outcome> {
+    let (data, source) = guard(event, state)?;
     let event_key = common::event_done_key(spec.route, event);
     let generation_key = common::generation_done_key(spec.route, &source);
-    if let Some(duplicate) = already_done(state, &[&event_key, &generation_key]).await? {
-        return Ok(duplicate);
-    }
-    match sniff_object(state, &source).await? {
-        Err(gone) => return Ok(gone),
-        Ok(None) => {
-            return Ok(Outcome::skipped_warn(format!(
-                "{source} is not an image this service reads (content type {:?})",
-                data.content_type.as_deref().unwrap_or("none")
-            )));
-        }
-        Ok(Some(_)) => {}
-    }
+    not_done_yet(state, &[&event_key, &generation_key]).await?;
+    let input = load(state, spec, data, &source).await?;
+    let processed = render(state, spec, &source, input).await?;
+    let bucket = common::output_bucket(&spec.bucket, &source).to_owned();
+    let variants = write(state, spec, &source, &bucket, processed.outputs).await?;
+    let count = variants.len();
+    let update = (spec.update)(&processed.source, variants, processed.warnings);
+    announce(state, spec, &source, update).await?;
+    mark_done(state, &[&event_key, &generation_key]).await?;
+    Ok(Outcome::processed(format!(
+        "wrote {count} output(s) of {source} to gs://{bucket}"
+    )))
+}
+
+/// Sniffs, checks the size, and downloads exactly the generation the event names.
+async fn load(
+    state: &AppState,
+    spec: &DeriveSpec,
+    data: &StorageObjectData,
+    source: &ObjectRef,
+) -> Step<Bytes> {
+    sniff_image(state, source, || {
+        format!(
+            "{source} is not an image this service reads (content type {:?})",
+            data.content_type.as_deref().unwrap_or("none")
+        )
+    })
+    .await?;
     let max_bytes = state.settings.imaging.max_input_bytes;
     if let Some(size) = data.size.filter(|s| *s > max_bytes) {
         let reason =
             format!("the object has {size} bytes, over imaging.max_input_bytes = {max_bytes}");
-        return Err(publish_failure(state, spec.route, &source, reason).await);
+        return Err(publish_failure(state, spec.route, source, reason)
+            .await
+            .into());
     }
-    let input = match state.backends.store.read(&source).await {
-        Ok(bytes) => bytes,
-        Err(e) if e.is_not_found() => {
-            return Ok(Outcome::skipped(format!("{source} no longer exists")));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    match state.backends.store.read(source).await {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.is_not_found() => halt(Outcome::skipped(format!("{source} no longer exists"))),
+        Err(e) => Err(e.into()),
+    }
+}
 
+/// Decodes once and makes every target under the CPU semaphore. Not an image after all is a
+/// skip; any other imaging error is announced as a permanent failure.
+async fn render(
+    state: &AppState,
+    spec: &DeriveSpec,
+    source: &ObjectRef,
+    input: Bytes,
+) -> Step<Processed> {
     let plan = Plan {
         limits: common::imaging_limits(&state.settings),
         encode: common::encode_options(&state.settings),
         targets: spec.targets.clone(),
     };
-    let processed = match run_cpu(state, move || imaging::process(&input, &plan)).await? {
-        Ok(processed) => processed,
-        Err(e) if e.is_not_an_image() => {
-            return Ok(Outcome::skipped_warn(format!("{source}: {e}")));
-        }
-        Err(e) => return Err(publish_failure(state, spec.route, &source, e.to_string()).await),
-    };
+    match run_cpu(state, move || imaging::process(&input, &plan)).await? {
+        Ok(processed) => Ok(processed),
+        Err(e) if e.is_not_an_image() => halt(Outcome::skipped_warn(format!("{source}: {e}"))),
+        Err(e) => Err(publish_failure(state, spec.route, source, e.to_string())
+            .await
+            .into()),
+    }
+}
 
-    let bucket = common::output_bucket(&spec.bucket, &source).to_owned();
-    let source = &source;
-    let writes = processed.outputs.into_iter().map(|output| {
+/// Writes every output (concurrently), each create-only; what was written, as variants.
+async fn write(
+    state: &AppState,
+    spec: &DeriveSpec,
+    source: &ObjectRef,
+    bucket: &str,
+    outputs: Vec<Output>,
+) -> Result<Vec<VariantInfo>, HandlerError> {
+    let writes = outputs.into_iter().map(|output| {
         let name = (spec.name_for)(&state.settings, &output.label, &source.name);
         let meta = ObjectMeta::derived_from(source, output.format.content_type());
         let variant = VariantInfo {
             size: output.label.clone(),
-            bucket: bucket.clone(),
+            bucket: bucket.to_owned(),
             name: name.clone(),
             width: output.width,
             height: output.height,
             bytes: output.bytes.len() as u64,
             format: output.format.as_str().to_owned(),
         };
-        let bucket = bucket.clone();
+        let body = Bytes::from(output.bytes);
         async move {
-            write_variant(
-                state,
-                &bucket,
-                &name,
-                Bytes::from(output.bytes),
-                &meta,
-                source,
-            )
-            .await
-            .map(|()| variant)
+            write_variant(state, bucket, &name, body, &meta, source)
+                .await
+                .map(|()| variant)
         }
     });
-    let variants = try_join_all(writes).await?;
+    try_join_all(writes).await
+}
 
-    let count = variants.len();
-    let update = (spec.update)(&processed.source, variants, processed.warnings);
+/// Publishes the route's event announcing the outputs.
+async fn announce(
+    state: &AppState,
+    spec: &DeriveSpec,
+    source: &ObjectRef,
+    update: StageUpdate,
+) -> Result<(), HandlerError> {
     let key = RecordKey::new(&source.bucket, &source.name);
     let generation = source.generation.unwrap_or_default();
     let announcement = PipelineEvent::new(spec.event_type, spec.route, &key, generation, update);
@@ -146,11 +194,7 @@ async fn on_finalized(event: &IncomingEvent, state: &AppState, spec: DeriveSpec)
         .publisher
         .publish(&[announcement])
         .await
-        .context_for(|| format!("could not publish {}", spec.event_type.as_str()))?;
-    mark_done(state, &[&event_key, &generation_key]).await?;
-    Ok(Outcome::processed(format!(
-        "wrote {count} output(s) of {source} to gs://{bucket}"
-    )))
+        .context_for(|| format!("could not publish {}", spec.event_type.as_str()))
 }
 
 /// Writes one output create-only. An existing output made from the same source generation
@@ -183,11 +227,7 @@ async fn write_variant(
             }
             Err(e) => return Err(e).context_for(context),
         };
-        let existing_source: Option<i64> = existing
-            .metadata
-            .get(SOURCE_GENERATION_KEY)
-            .and_then(|g| g.parse().ok());
-        match (existing_source, source.generation) {
+        match (existing.source_generation(), source.generation) {
             (Some(theirs), Some(ours)) if theirs >= ours => return Ok(()),
             _ => condition = WriteCondition::IfGenerationMatch(existing.generation),
         }
@@ -198,11 +238,8 @@ async fn write_variant(
 }
 
 /// `deleted`: remove the outputs made from this (or an older) source generation.
-async fn on_deleted(event: &IncomingEvent, state: &AppState, spec: DeriveSpec) -> HandlerResult {
-    let (_, source) = match source_object(event, state) {
-        Ok(found) => found,
-        Err(skip) => return Ok(skip),
-    };
+async fn on_deleted(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec) -> Step<Outcome> {
+    let (_, source) = guard(event, state)?;
     let bucket = common::output_bucket(&spec.bucket, &source).to_owned();
     let mut removed = 0;
     for target in &spec.targets {
@@ -213,11 +250,7 @@ async fn on_deleted(event: &IncomingEvent, state: &AppState, spec: DeriveSpec) -
             Err(e) if e.is_not_found() => continue,
             Err(e) => return Err(e.into()),
         };
-        let made_from: Option<i64> = existing
-            .metadata
-            .get(SOURCE_GENERATION_KEY)
-            .and_then(|g| g.parse().ok());
-        if let (Some(made_from), Some(deleted)) = (made_from, source.generation)
+        if let (Some(made_from), Some(deleted)) = (existing.source_generation(), source.generation)
             && made_from > deleted
         {
             continue; // made from a newer upload of the same name: keep it

@@ -4,27 +4,27 @@
 //! see `moderation_policy`), and publishes `image.moderated`. No moderator configured gives
 //! the verdict `unmoderated`, never a silent `safe`.
 
-use super::common::{self, already_done, mark_done, sniff_object};
+use super::common::{self, mark_done, not_done_yet, sniff_image};
 use super::moderation_policy::apply_policy;
-use super::record::{pipeline_event_data, pipeline_event_type};
-use super::{HandlerResult, IncomingEvent, Outcome, Route};
+use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
 use crate::backends::ModerationImage;
 use crate::config::{ModerationTrigger, Settings};
 use crate::domain::{Likelihood, Moderation, ObjectRef, PipelineEvent, PipelineEventType};
 use crate::domain::{RecordKey, SafeSearchCategory, StageUpdate, VariantInfo, Verdict};
 use crate::error::{BackendContext, HandlerError};
 use crate::events::types::{PUBSUB_PUBLISHED, STORAGE_FINALIZED};
+use crate::routes;
 use crate::state::AppState;
 use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
 
-pub const NAME: &str = "moderate";
+pub const NAME: &str = routes::MODERATE.name;
 /// Originals up to this size are sent inline; larger ones by `gs://` URI (Vision's request
 /// size limit, gcp-contracts.md §4).
 const MAX_INLINE_BYTES: u64 = 4 << 20;
 
 pub const ROUTE: Route = Route {
-    name: NAME,
+    spec: routes::MODERATE,
     accepts,
     handle,
 };
@@ -32,7 +32,7 @@ pub const ROUTE: Route = Route {
 fn accepts(event: &IncomingEvent, settings: &Settings) -> bool {
     match (settings.moderation.trigger, event.ce.ty.as_str()) {
         (ModerationTrigger::Resized, PUBSUB_PUBLISHED) => {
-            pipeline_event_type(event) == Some(PipelineEventType::Resized)
+            event.pipeline_event_type() == Some(PipelineEventType::Resized)
         }
         (ModerationTrigger::Original, STORAGE_FINALIZED) => true,
         _ => false,
@@ -47,40 +47,37 @@ struct Subject {
 }
 
 fn handle<'a>(event: &'a IncomingEvent, state: &'a AppState) -> BoxFuture<'a, HandlerResult> {
-    Box::pin(async move {
-        let done_key = common::event_done_key(NAME, event);
-        if let Some(duplicate) = already_done(state, &[&done_key]).await? {
-            return Ok(duplicate);
-        }
-        let subject = match subject(event, state).await? {
-            Ok(subject) => subject,
-            Err(outcome) => return Ok(outcome),
-        };
-        let mut moderation = assess(state, &subject.image).await?;
-        if moderation.verdict == Verdict::Flagged {
-            moderation.action = apply_policy(state, &subject.source, &subject.variants).await?;
-        }
-        let verdict = moderation.verdict;
-        let source = &subject.source;
-        let announcement = PipelineEvent::new(
-            PipelineEventType::Moderated,
-            NAME,
-            &RecordKey::new(&source.bucket, &source.name),
-            source.generation.unwrap_or_default(),
-            StageUpdate::Moderated { moderation },
-        );
-        state
-            .backends
-            .publisher
-            .publish(&[announcement])
-            .await
-            .context_for(|| "could not publish image.moderated".to_owned())?;
-        mark_done(state, &[&done_key]).await?;
-        Ok(Outcome::processed(format!(
-            "{source} is {}",
-            verdict.as_str()
-        )))
-    })
+    Box::pin(async move { finish(moderate(event, state).await) })
+}
+
+async fn moderate(event: &IncomingEvent, state: &AppState) -> Step<Outcome> {
+    let done_key = common::event_done_key(NAME, event);
+    not_done_yet(state, &[&done_key]).await?;
+    let subject = subject(event, state).await?;
+    let mut moderation = assess(state, &subject.image).await?;
+    if moderation.verdict == Verdict::Flagged {
+        moderation.action = apply_policy(state, &subject.source, &subject.variants).await?;
+    }
+    let verdict = moderation.verdict;
+    let source = &subject.source;
+    let announcement = PipelineEvent::new(
+        PipelineEventType::Moderated,
+        NAME,
+        &RecordKey::new(&source.bucket, &source.name),
+        source.generation.unwrap_or_default(),
+        StageUpdate::Moderated { moderation },
+    );
+    state
+        .backends
+        .publisher
+        .publish(&[announcement])
+        .await
+        .context_for(|| "could not publish image.moderated".to_owned())?;
+    mark_done(state, &[&done_key]).await?;
+    Ok(Outcome::processed(format!(
+        "{source} is {}",
+        verdict.as_str()
+    )))
 }
 
 async fn assess(state: &AppState, image: &ModerationImage) -> Result<Moderation, HandlerError> {
@@ -104,50 +101,44 @@ async fn assess(state: &AppState, image: &ModerationImage) -> Result<Moderation,
     })
 }
 
-/// Thresholds from the settings (validated at start-up).
+/// Thresholds from the settings (typed at load).
 fn thresholds(settings: &Settings) -> BTreeMap<SafeSearchCategory, Likelihood> {
     settings
         .moderation
         .thresholds
         .iter()
-        .filter_map(|(c, l)| Some((SafeSearchCategory::parse(c)?, Likelihood::from_api_name(l))))
+        .map(|(category, threshold)| (*category, threshold.0))
         .collect()
 }
 
-async fn subject(
-    event: &IncomingEvent,
-    state: &AppState,
-) -> Result<Result<Subject, Outcome>, HandlerError> {
-    if let Some((data, source)) = common::storage_object(event) {
-        if let Some(reason) = common::derived_reason(data, &state.settings) {
-            return Ok(Err(Outcome::skipped(reason)));
+/// What to moderate: the original (storage `finalized`) or a variant (`image.resized`).
+async fn subject(event: &IncomingEvent, state: &AppState) -> Step<Subject> {
+    match common::source_object(event, &state.settings)? {
+        Some((data, source)) => {
+            sniff_image(state, &source, || format!("{source} is not an image")).await?;
+            let image = if data.size.is_some_and(|s| s <= MAX_INLINE_BYTES) {
+                ModerationImage::Bytes(state.backends.store.read(&source).await?)
+            } else {
+                ModerationImage::StorageUri {
+                    bucket: source.bucket.clone(),
+                    name: source.name.clone(),
+                }
+            };
+            Ok(Subject {
+                source,
+                image,
+                variants: Vec::new(),
+            })
         }
-        match sniff_object(state, &source).await? {
-            Err(gone) => return Ok(Err(gone)),
-            Ok(None) => {
-                return Ok(Err(Outcome::skipped_warn(format!(
-                    "{source} is not an image"
-                ))));
-            }
-            Ok(Some(_)) => {}
-        }
-        let image = if data.size.is_some_and(|s| s <= MAX_INLINE_BYTES) {
-            ModerationImage::Bytes(state.backends.store.read(&source).await?)
-        } else {
-            ModerationImage::StorageUri {
-                bucket: source.bucket.clone(),
-                name: source.name.clone(),
-            }
-        };
-        return Ok(Ok(Subject {
-            source,
-            image,
-            variants: Vec::new(),
-        }));
+        None => resized_subject(event, state).await,
     }
-    let data = pipeline_event_data(event)?;
+}
+
+/// The configured variant of an `image.resized` event (else the smallest one).
+async fn resized_subject(event: &IncomingEvent, state: &AppState) -> Step<Subject> {
+    let data = event.pipeline_event_data()?;
     let StageUpdate::Resized { variants, .. } = data.update else {
-        return Ok(Err(Outcome::skipped("not an image.resized event")));
+        return halt(Outcome::skipped("not an image.resized event"));
     };
     let wanted = &state.settings.moderation.variant;
     let Some(variant) = variants
@@ -155,7 +146,7 @@ async fn subject(
         .find(|v| &v.size == wanted)
         .or_else(|| variants.iter().min_by_key(|v| v.bytes))
     else {
-        return Ok(Err(Outcome::skipped("image.resized carried no variants")));
+        return halt(Outcome::skipped("image.resized carried no variants"));
     };
     let bytes = match state
         .backends
@@ -165,16 +156,16 @@ async fn subject(
     {
         Ok(bytes) => bytes,
         Err(e) if e.is_not_found() => {
-            return Ok(Err(Outcome::skipped(format!(
+            return halt(Outcome::skipped(format!(
                 "variant gs://{}/{} no longer exists",
                 variant.bucket, variant.name
-            ))));
+            )));
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(Ok(Subject {
+    Ok(Subject {
         source: ObjectRef::new(&data.bucket, &data.name).at_generation(data.generation),
         image: ModerationImage::Bytes(bytes),
         variants,
-    }))
+    })
 }

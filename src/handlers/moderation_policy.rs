@@ -3,8 +3,8 @@
 //! `blur` replaces the outputs with strongly blurred ones (the original is left alone).
 
 use super::common::{self, run_cpu};
-use super::thumbnail;
 use crate::config::ModerationPolicy;
+use crate::domain::naming::{quarantine_name, thumbnail_name};
 use crate::domain::record::{BLURRED_ACTION, QUARANTINED_ACTION};
 use crate::domain::{ObjectMeta, ObjectRef, PutOutcome, VariantInfo, WriteCondition};
 use crate::error::{BackendContext, HandlerError};
@@ -26,7 +26,7 @@ pub async fn apply_policy(
     let thumb_bucket = common::output_bucket(&settings.thumbnail.bucket, source);
     outputs.push(ObjectRef::new(
         thumb_bucket,
-        thumbnail::thumbnail_name(settings, thumbnail::LABEL, &source.name),
+        thumbnail_name(&settings.thumbnail.prefix, &source.name),
     ));
     match settings.moderation.policy {
         ModerationPolicy::Record => Ok(None),
@@ -65,11 +65,7 @@ async fn quarantine(
     };
     let moderation = &state.settings.moderation;
     let bucket = common::output_bucket(&moderation.quarantine_bucket, source).to_owned();
-    let name = format!(
-        "{}/{}",
-        moderation.quarantine_prefix.trim_matches('/'),
-        obj.name
-    );
+    let name = quarantine_name(&moderation.quarantine_prefix, &obj.name);
     let content_type = info
         .content_type
         .clone()

@@ -1,59 +1,45 @@
 //! The `resize` route: on `finalized` makes every configured size of a source image under
 //! `<prefix>/<size>/<name>` and publishes `image.resized`; on `deleted` removes them.
 
-use super::common::{box_size, output_format};
-use super::derive::{self, DeriveSpec};
-use super::{HandlerResult, IncomingEvent, Route};
+use super::Route;
+use super::derive::{self, DeriveRoute, DeriveSpec};
 use crate::config::Settings;
+use crate::domain::naming::variant_name;
 use crate::domain::{PipelineEventType, StageUpdate, VariantInfo};
 use crate::imaging::{Fit, SourceInfo, Target};
-use crate::state::AppState;
-use futures_util::future::BoxFuture;
+use crate::routes::{self, RouteSpec};
 
-pub const NAME: &str = "resize";
+pub const NAME: &str = routes::RESIZE.name;
 
-pub const ROUTE: Route = Route {
-    name: NAME,
-    accepts: derive::accepts,
-    handle,
-};
+pub const ROUTE: Route = derive::route::<Resize>();
 
-fn handle<'a>(event: &'a IncomingEvent, state: &'a AppState) -> BoxFuture<'a, HandlerResult> {
-    Box::pin(derive::handle(event, state, spec(&state.settings)))
-}
+struct Resize;
 
-/// The output name of one size: `<prefix>/<size>/<source name>`.
-pub fn variant_name(settings: &Settings, size: &str, source_name: &str) -> String {
-    format!(
-        "{}/{size}/{source_name}",
-        settings.resize.prefix.trim_matches('/')
-    )
-}
+impl DeriveRoute for Resize {
+    const SPEC: RouteSpec = routes::RESIZE;
 
-fn spec(settings: &Settings) -> DeriveSpec {
-    let format = output_format(&settings.resize.format);
-    let targets = settings
-        .resize
-        .sizes
-        .iter()
-        .map(|(label, size)| {
-            let (width, height) = box_size(size);
-            Target {
+    fn spec(settings: &Settings) -> DeriveSpec {
+        let format = settings.resize.format.output_format();
+        let targets = settings
+            .resize
+            .sizes
+            .iter()
+            .map(|(label, size)| Target {
                 label: label.clone(),
-                width,
-                height,
+                width: size.width,
+                height: size.height,
                 fit: Fit::Inside,
                 format,
-            }
-        })
-        .collect();
-    DeriveSpec {
-        route: NAME,
-        event_type: PipelineEventType::Resized,
-        bucket: settings.resize.bucket.clone(),
-        targets,
-        name_for: variant_name,
-        update: resized_update,
+            })
+            .collect();
+        DeriveSpec {
+            route: NAME,
+            event_type: PipelineEventType::Resized,
+            bucket: settings.resize.bucket.clone(),
+            targets,
+            name_for: |settings, size, source| variant_name(&settings.resize.prefix, size, source),
+            update: resized_update,
+        }
     }
 }
 

@@ -1,57 +1,42 @@
 //! The `thumbnail` route: on `finalized` makes `<prefix>/<name>`, cover-cropped to an exact box
 //! (centre or smart anchor), and publishes `image.thumbnailed`; on `deleted` removes it.
 
-use super::common::{box_size, output_format};
-use super::derive::{self, DeriveSpec};
-use super::{HandlerResult, IncomingEvent, Route};
+use super::Route;
+use super::derive::{self, DeriveRoute, DeriveSpec};
 use crate::config::Settings;
+use crate::domain::naming::thumbnail_name;
+use crate::domain::record::THUMBNAIL_LABEL;
 use crate::domain::{PipelineEventType, StageUpdate, VariantInfo};
-use crate::imaging::{Anchor, Fit, SourceInfo, Target};
-use crate::state::AppState;
-use futures_util::future::BoxFuture;
+use crate::imaging::{Fit, SourceInfo, Target};
+use crate::routes::{self, RouteSpec};
 
-pub const NAME: &str = "thumbnail";
-/// The size label of the thumbnail in records and events.
-pub const LABEL: &str = "thumbnail";
+pub const NAME: &str = routes::THUMBNAIL.name;
 
-pub const ROUTE: Route = Route {
-    name: NAME,
-    accepts: derive::accepts,
-    handle,
-};
+pub const ROUTE: Route = derive::route::<Thumbnail>();
 
-fn handle<'a>(event: &'a IncomingEvent, state: &'a AppState) -> BoxFuture<'a, HandlerResult> {
-    Box::pin(derive::handle(event, state, spec(&state.settings)))
-}
+struct Thumbnail;
 
-/// The thumbnail's name: `<prefix>/<source name>`.
-pub fn thumbnail_name(settings: &Settings, _label: &str, source_name: &str) -> String {
-    format!(
-        "{}/{source_name}",
-        settings.thumbnail.prefix.trim_matches('/')
-    )
-}
+impl DeriveRoute for Thumbnail {
+    const SPEC: RouteSpec = routes::THUMBNAIL;
 
-fn spec(settings: &Settings) -> DeriveSpec {
-    let (width, height) = box_size(&settings.thumbnail.size);
-    let anchor = if settings.thumbnail.anchor == "smart" {
-        Anchor::Smart
-    } else {
-        Anchor::Centre
-    };
-    DeriveSpec {
-        route: NAME,
-        event_type: PipelineEventType::Thumbnailed,
-        bucket: settings.thumbnail.bucket.clone(),
-        targets: vec![Target {
-            label: LABEL.to_owned(),
-            width,
-            height,
-            fit: Fit::Cover { anchor },
-            format: output_format(&settings.thumbnail.format),
-        }],
-        name_for: thumbnail_name,
-        update: thumbnailed_update,
+    fn spec(settings: &Settings) -> DeriveSpec {
+        let t = &settings.thumbnail;
+        DeriveSpec {
+            route: NAME,
+            event_type: PipelineEventType::Thumbnailed,
+            bucket: t.bucket.clone(),
+            targets: vec![Target {
+                label: THUMBNAIL_LABEL.to_owned(),
+                width: t.size.width,
+                height: t.size.height,
+                fit: Fit::Cover {
+                    anchor: t.anchor.anchor(),
+                },
+                format: t.format.output_format(),
+            }],
+            name_for: |settings, _label, source| thumbnail_name(&settings.thumbnail.prefix, source),
+            update: thumbnailed_update,
+        }
     }
 }
 

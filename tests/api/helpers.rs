@@ -46,7 +46,7 @@ pub async fn spawn_app(env: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_with_moderator(env: &[(&str, &str)], answer: Option<SafeSearch>) -> TestApp {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    image_pipeline::backends::install_tls_provider();
     let settings = Arc::new(test_settings(env));
     let store = Arc::new(MemoryStore::default());
     let records = Arc::new(MemoryRecords::default());
@@ -62,7 +62,6 @@ pub async fn spawn_app_with_moderator(env: &[(&str, &str)], answer: Option<SafeS
         records: records.clone(),
         publisher: publisher.clone(),
         moderator: moderator.clone().map(|m| m as Arc<dyn Moderator>),
-        local: None,
     };
     let app = Application::build_with(settings.clone(), backends).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -92,6 +92,44 @@ fn check_config_prints_the_resolved_configuration_for_a_valid_setup() {
 }
 
 #[test]
+fn check_config_names_the_key_of_a_misspelt_value() {
+    let output = Command::new(BIN)
+        .arg("check-config")
+        .env("PIPELINE_CONFIG_DIR", "/nonexistent")
+        .env("PIPELINE_THUMBNAIL__ANCHOR", "smrt")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`thumbnail.anchor`"), "{stderr}");
+    assert!(stderr.contains("PIPELINE_THUMBNAIL__ANCHOR"), "{stderr}");
+    assert!(stderr.contains("smrt"), "{stderr}");
+}
+
+#[test]
+fn check_config_prints_real_toml_with_nested_tables() {
+    let output = Command::new(BIN)
+        .arg("check-config")
+        .env("PIPELINE_CONFIG_DIR", "/nonexistent")
+        .output()
+        .unwrap();
+
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let table: toml::Table = stdout.parse().unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(
+        table["resize"]["sizes"]["large"].as_str(),
+        Some("1920x1080")
+    );
+    assert_eq!(
+        table["moderation"]["thresholds"]["adult"].as_str(),
+        Some("LIKELY")
+    );
+    assert_eq!(table["local"]["triggers"].as_array().map(Vec::len), Some(8));
+}
+
+#[test]
 fn log_lines_are_cloud_logging_json_with_trace_and_event_fields() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();

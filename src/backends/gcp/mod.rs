@@ -115,8 +115,7 @@ impl GcpContext {
     }
 
     async fn build(settings: &GcpSettings, tokens: TokenSource) -> anyhow::Result<Arc<Self>> {
-        // reqwest is built without a default TLS provider; installing ring twice is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::backends::install_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(settings.request_timeout_secs.max(1)))
             .connect_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)))

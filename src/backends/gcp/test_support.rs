@@ -15,14 +15,15 @@ pub(crate) const PROJECT: &str = "test-project";
 
 /// Settings with every endpoint at `endpoint`, no auth, short timeouts and fast retries.
 pub(crate) fn settings(endpoint: &str) -> GcpSettings {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::backends::install_tls_provider();
+    let endpoint: crate::config::Endpoint = endpoint.parse().unwrap();
     GcpSettings {
         project_id: PROJECT.to_owned(),
         auth: GcpAuth::None,
-        storage_endpoint: endpoint.to_owned(),
-        firestore_endpoint: endpoint.to_owned(),
-        pubsub_endpoint: endpoint.to_owned(),
-        vision_endpoint: endpoint.to_owned(),
+        storage_endpoint: endpoint.clone(),
+        firestore_endpoint: endpoint.clone(),
+        pubsub_endpoint: endpoint.clone(),
+        vision_endpoint: endpoint.clone(),
         firestore_database: "(default)".to_owned(),
         request_timeout_secs: 1,
         connect_timeout_secs: 1,
@@ -95,7 +96,7 @@ fn free_port() -> u16 {
 impl FakeGcs {
     /// Starts the server, waits until it answers, and creates `buckets`.
     pub(crate) async fn start(buckets: &[&str]) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::backends::install_tls_provider();
         let binary = fake_gcs_binary();
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");

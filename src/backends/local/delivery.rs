@@ -56,8 +56,7 @@ pub(crate) async fn run(
     runner_id: String,
     base_url: String,
 ) {
-    // reqwest is built without a default crypto provider; the CLI installs ring's, tests may not.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::backends::install_tls_provider();
     let timeout = Duration::from_secs(shared.delivery.timeout_secs);
     let client = match reqwest::Client::builder().timeout(timeout).build() {
         Ok(client) => client,

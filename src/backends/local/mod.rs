@@ -16,7 +16,6 @@ mod publisher;
 mod queue;
 mod records;
 mod store;
-pub mod upload;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
@@ -33,14 +32,14 @@ mod tests_store;
 
 pub use delivery::DeadLetter;
 
-use super::{BackendResult, ObjectStore, Publisher, Records};
+use super::{BackendResult, LocalControl, ObjectStore, Publisher, Records};
 use crate::cloudevent::CloudEvent;
 use crate::config::{LocalTrigger, Settings};
 use crate::domain::PipelineEvent;
 use anyhow::Context;
 use db::Db;
 use objects::ObjectRow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -204,7 +203,7 @@ impl LocalRuntime {
 
     /// Starts delivering queued events to the server at `base_url` (once; later calls are
     /// no-ops). Must be called inside a tokio runtime. Stops when the runtime is dropped.
-    pub fn start_delivery(self: &Arc<Self>, base_url: String) {
+    pub fn start_delivery(&self, base_url: String) {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -220,11 +219,6 @@ impl LocalRuntime {
     pub fn stop_delivery(&self) {
         self.stopped.store(true, Ordering::SeqCst);
         self.shared.wake.notify_one();
-    }
-
-    /// The data dir this runtime works in.
-    pub fn data_dir(&self) -> &Path {
-        &self.shared.data_dir
     }
 
     /// Deliveries queued or in flight, counting every process on this data dir.
@@ -254,6 +248,33 @@ impl LocalRuntime {
     /// Deliveries that gave up after `delivery_max_attempts`, oldest first.
     pub fn dead_letters(&self) -> std::io::Result<Vec<DeadLetter>> {
         delivery::read_dead_letters(&self.shared.data_dir)
+    }
+}
+
+#[async_trait::async_trait]
+impl LocalControl for LocalRuntime {
+    fn start(&self, base_url: String) {
+        self.start_delivery(base_url);
+    }
+
+    fn stop(&self) {
+        self.stop_delivery();
+    }
+
+    async fn pending(&self) -> BackendResult<u64> {
+        self.pending_deliveries().await
+    }
+
+    async fn wait_idle(&self, timeout: Duration) -> BackendResult<bool> {
+        LocalRuntime::wait_idle(self, timeout).await
+    }
+
+    fn dead_letters(&self) -> std::io::Result<Vec<DeadLetter>> {
+        LocalRuntime::dead_letters(self)
+    }
+
+    fn dead_letter_dir(&self) -> PathBuf {
+        self.shared.data_dir.join("dead-letter")
     }
 }
 

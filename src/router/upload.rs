@@ -1,7 +1,9 @@
 //! `PUT /local/buckets/{bucket}/objects/{name...}`: the local profile's upload endpoint, so
-//! `curl -T photo.jpg` starts the pipeline. Writes through the configured object store
+//! `curl -T photo.jpg` starts the pipeline. Writes through the `ObjectStore` seam
 //! (`Overwrite`; content type from the request, else sniffed) and answers 200 with
 //! bucket/name/generation. Mounted by the router in the local profile only, never under `gcp`.
+//! HTTP code: it picks the statuses for its own answers (not event outcomes, which
+//! `router::respond` maps).
 
 use crate::backends::BackendError;
 use crate::domain::{ObjectMeta, PutOutcome, WriteCondition};
@@ -14,12 +16,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 pub const UPLOAD_PATH: &str = "/local/buckets/{bucket}/objects/{name:.+}";
 
 /// Mounts the upload route; expects `web::Data<AppState>` to be registered by the caller.
-pub fn configure_upload_route(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure_upload_route(cfg: &mut web::ServiceConfig) {
     cfg.route(UPLOAD_PATH, web::put().to(upload));
 }
 
 /// The content type to store: the request's, unless absent or generic, then a sniffed one.
-pub fn content_type_for(header: Option<&str>, body: &[u8]) -> String {
+pub(crate) fn content_type_for(header: Option<&str>, body: &[u8]) -> String {
     let header = header
         .map(str::trim)
         .filter(|h| !h.is_empty() && !h.starts_with("application/octet-stream"))
@@ -92,15 +94,23 @@ async fn upload(
 mod tests {
     use super::*;
     use crate::backends::Backends;
-    use crate::backends::local::test_support::settings;
+    use crate::config::{EnvMap, Settings};
     use crate::domain::ObjectRef;
     use actix_web::{App, test as actix_test};
     use std::sync::Arc;
 
+    /// The local profile's backends on a temp data dir.
     async fn app_state(dir: &std::path::Path) -> AppState {
-        let settings = settings(dir);
-        let backends = Backends::from_settings(&settings).await.unwrap();
-        AppState::new(Arc::new(settings), backends)
+        let env = EnvMap::from([
+            ("PIPELINE_CONFIG_DIR".to_owned(), "/nonexistent".to_owned()),
+            (
+                "PIPELINE_LOCAL__DATA_DIR".to_owned(),
+                dir.display().to_string(),
+            ),
+        ]);
+        let settings = Settings::load_from(&env).unwrap();
+        let (backends, local) = Backends::from_settings(&settings).await.unwrap();
+        AppState::new(Arc::new(settings), backends).with_local(local)
     }
 
     #[actix_web::test]

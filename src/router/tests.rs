@@ -12,7 +12,7 @@ fn retry_is_503_and_every_other_outcome_is_200() {
     ] {
         response.outcome = outcome;
         assert_eq!(
-            respond(&response, 200).status().as_u16(),
+            respond(&response, MalformedStatus::Ack).status().as_u16(),
             status,
             "{outcome:?}"
         );
@@ -23,8 +23,16 @@ fn retry_is_503_and_every_other_outcome_is_200() {
 fn malformed_event_is_400_only_when_configured() {
     let response = EventResponse::malformed("resize", "missing ce-id".to_owned());
 
-    assert_eq!(respond(&response, 200).status().as_u16(), 200);
-    assert_eq!(respond(&response, 400).status().as_u16(), 400);
+    assert_eq!(
+        respond(&response, MalformedStatus::Ack).status().as_u16(),
+        200
+    );
+    assert_eq!(
+        respond(&response, MalformedStatus::BadRequest)
+            .status()
+            .as_u16(),
+        400
+    );
 }
 
 #[test]
