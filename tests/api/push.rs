@@ -162,7 +162,6 @@ async fn spawn_with(
         records,
         publisher: publisher.clone(),
         moderator: None,
-        local: None,
     };
     let app = Application::build_with(Arc::new(test_settings(env)), backends).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -234,8 +233,8 @@ async fn pushes_reach_the_local_profiles_folder_store_and_sqlite_records() {
         ("PIPELINE_PROFILE", "local"),
         ("PIPELINE_LOCAL__DATA_DIR", data_dir),
     ]);
-    let runtime = image_pipeline::backends::local::LocalRuntime::open(&settings).unwrap();
-    let (store, records) = (runtime.store(), runtime.records());
+    let (backends, _local) = Backends::from_settings(&settings).await.unwrap();
+    let (store, records) = (backends.store, backends.records);
     let env = [
         ("PIPELINE_PROFILE", "local"),
         ("PIPELINE_LOCAL__DATA_DIR", data_dir),
