@@ -84,7 +84,7 @@ fn bn_relu6(x: &T, bn: &[[f32; 4]], relu: bool) -> T {
 
 fn values(n: usize, seed: f32) -> Vec<f32> {
     (0..n)
-        .map(|i| ((i as f32 * 0.37 + seed).sin() * 0.8))
+        .map(|i| (i as f32 * 0.37 + seed).sin() * 0.8)
         .collect()
 }
 

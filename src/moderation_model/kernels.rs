@@ -170,16 +170,23 @@ pub(crate) fn avg_pool(input: &Tensor, size: (usize, usize), stride: (usize, usi
     let oh = (input.h - size.0) / stride.0 + 1;
     let ow = (input.w - size.1) / stride.1 + 1;
     let mut out = Tensor::zeros(oh, ow, c);
-    let count = (size.0 * size.1) as f32;
+    let count = (size.0 * size.1) as f64;
+    // Summed in f64 as tfjs's CPU backend does (JavaScript numbers): f32 drifts on big pools.
+    let mut sum = vec![0.0f64; c];
     for (i, px) in out.data.chunks_exact_mut(c).enumerate() {
         let (oy, ox) = (i / ow, i % ow);
+        sum.fill(0.0);
         for y in oy * stride.0..oy * stride.0 + size.0 {
             for x in ox * stride.1..ox * stride.1 + size.1 {
                 let src = &input.data[(y * input.w + x) * c..][..c];
-                px.iter_mut().zip(src).for_each(|(o, v)| *o += v);
+                sum.iter_mut()
+                    .zip(src)
+                    .for_each(|(o, v)| *o += f64::from(*v));
             }
         }
-        px.iter_mut().for_each(|v| *v /= count);
+        px.iter_mut()
+            .zip(&sum)
+            .for_each(|(o, s)| *o = (s / count) as f32);
     }
     out
 }
@@ -192,15 +199,20 @@ pub(crate) fn dense(
     outputs: usize,
     activation: Activation,
 ) -> Tensor {
+    // Summed in f64, as tfjs's CPU backend does (JavaScript numbers); these layers are small.
+    let mut sum: Vec<f64> = bias.iter().map(|b| f64::from(*b)).collect();
+    for (x, row) in input.data.iter().zip(weights.chunks_exact(outputs)) {
+        let x = f64::from(*x);
+        sum.iter_mut()
+            .zip(row)
+            .for_each(|(o, w)| *o += x * f64::from(*w));
+    }
     let mut out = Tensor {
         h: 1,
         w: 1,
         c: outputs,
-        data: bias.to_vec(),
+        data: sum.iter().map(|v| *v as f32).collect(),
     };
-    for (x, row) in input.data.iter().zip(weights.chunks_exact(outputs)) {
-        out.data.iter_mut().zip(row).for_each(|(o, w)| *o += x * w);
-    }
     match activation {
         Activation::Linear => {}
         Activation::Relu => out.data.iter_mut().for_each(|v| *v = v.max(0.0)),
