@@ -3,6 +3,7 @@
 //! [`Backends::from_settings`], the ONE place that picks implementations from the settings.
 //! Handlers never see which implementation they got; backends never decide HTTP statuses.
 
+pub mod builtin;
 pub mod gcp;
 pub mod local;
 
@@ -209,6 +210,9 @@ impl Backends {
             ModerationBackend::Vision => Some(Arc::new(gcp::VisionModerator::new(
                 gcp.clone().ok_or_else(missing)?,
             ))),
+            ModerationBackend::Builtin => builtin::BuiltinModerator::load_or_explain(
+                &builtin::model_dir_for(&settings.moderation),
+            ),
         };
         Ok(Self {
             store,

@@ -104,6 +104,8 @@ pub struct ThumbnailSettings {
 pub enum ModerationBackend {
     None,
     Vision,
+    /// nsfwjs's MobileNetV2 in-process (`crate::backends::builtin`); `unmoderated` without the model.
+    Builtin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +141,10 @@ pub struct ModerationSettings {
     pub quarantine_bucket: String,
     /// Gaussian sigma of the `blur` policy.
     pub blur_sigma: f32,
+    /// Cache folder of the `builtin` model (`image-pipeline models fetch` fills it);
+    /// empty means `~/.cache/image-pipeline/models`.
+    #[serde(default)]
+    pub model_dir: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
