@@ -86,19 +86,9 @@ pub(crate) fn conv2d(input: &Tensor, p: &ConvParams) -> Tensor {
         let patch = kh * kw * input.c;
         let mut cols = vec![0.0f32; oh * ow * patch];
         for (i, row) in cols.chunks_exact_mut(patch).enumerate() {
-            let (oy, ox) = (i / ow, i % ow);
-            for ky in 0..kh {
-                let Some(iy) = tap(oy, p.stride.0, ky, p.pad.0, input.h) else {
-                    continue;
-                };
-                for kx in 0..kw {
-                    let Some(ix) = tap(ox, p.stride.1, kx, p.pad.1, input.w) else {
-                        continue;
-                    };
-                    let src = (iy * input.w + ix) * input.c;
-                    let dst = (ky * kw + kx) * input.c;
-                    row[dst..dst + input.c].copy_from_slice(&input.data[src..src + input.c]);
-                }
+            for (tap, px) in taps(p, input, i / ow, i % ow) {
+                let (src, dst) = (px * input.c, tap * input.c);
+                row[dst..dst + input.c].copy_from_slice(&input.data[src..src + input.c]);
             }
         }
         matmul(&cols, &p.weights, &mut out.data, oh * ow, patch, cout);
@@ -112,26 +102,35 @@ fn tap(out: usize, stride: usize, k: usize, pad: usize, len: usize) -> Option<us
     (out * stride + k).checked_sub(pad).filter(|&i| i < len)
 }
 
+/// The kernel taps of output pixel (`oy`, `ox`) that fall inside the input, as
+/// (tap index `ky * kw + kx`, input pixel index); taps in the zero padding contribute nothing.
+fn taps<'a>(
+    p: &'a ConvParams,
+    input: &'a Tensor,
+    oy: usize,
+    ox: usize,
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let (kh, kw) = p.kernel;
+    (0..kh)
+        .filter_map(move |ky| tap(oy, p.stride.0, ky, p.pad.0, input.h).map(|iy| (ky, iy)))
+        .flat_map(move |(ky, iy)| {
+            (0..kw).filter_map(move |kx| {
+                tap(ox, p.stride.1, kx, p.pad.1, input.w)
+                    .map(|ix| (ky * kw + kx, iy * input.w + ix))
+            })
+        })
+}
+
 pub(crate) fn depthwise(input: &Tensor, p: &ConvParams) -> Tensor {
     let (oh, ow, c) = p.out;
-    let (kh, kw) = p.kernel;
     let mut out = Tensor::zeros(oh, ow, c);
     for (i, px) in out.data.chunks_exact_mut(c).enumerate() {
-        let (oy, ox) = (i / ow, i % ow);
         px.copy_from_slice(&p.bias);
-        for ky in 0..kh {
-            let Some(iy) = tap(oy, p.stride.0, ky, p.pad.0, input.h) else {
-                continue;
-            };
-            for kx in 0..kw {
-                let Some(ix) = tap(ox, p.stride.1, kx, p.pad.1, input.w) else {
-                    continue;
-                };
-                let src = &input.data[(iy * input.w + ix) * c..][..c];
-                let k = &p.weights[(ky * kw + kx) * c..][..c];
-                for ((o, x), w) in px.iter_mut().zip(src).zip(k) {
-                    *o += x * w;
-                }
+        for (tap, at) in taps(p, input, i / ow, i % ow) {
+            let src = &input.data[at * c..][..c];
+            let k = &p.weights[tap * c..][..c];
+            for ((o, x), w) in px.iter_mut().zip(src).zip(k) {
+                *o += x * w;
             }
         }
         if let Some((lo, hi)) = p.clamp {

@@ -82,6 +82,12 @@ impl TinyModel {
         self
     }
 
+    /// `pool`: a 224x224 average pool of the input (one pixel of its mean colour).
+    pub fn pool_input(&mut self) -> &mut Self {
+        let config = json!({"pool_size": [224, 224], "strides": [224, 224], "padding": "valid"});
+        self.layer("pool", "AveragePooling2D", config, &["input_1"])
+    }
+
     pub fn weight(&mut self, name: &str, shape: &[usize], values: &[f32]) -> &mut Self {
         assert_eq!(shape.iter().product::<usize>(), values.len(), "{name}");
         self.specs
@@ -128,20 +134,15 @@ impl TinyModel {
 /// input -> 224x224 average pool -> flatten -> dense(3 -> 5, softmax) with these weights.
 pub(crate) fn pooled_dense_model(kernel: &[f32; 15], bias: &[f32; 5]) -> TinyModel {
     let mut m = TinyModel::new();
-    m.layer(
-        "pool",
-        "AveragePooling2D",
-        json!({"pool_size": [224, 224], "strides": [224, 224], "padding": "valid"}),
-        &["input_1"],
-    )
-    .layer("flat", "Flatten", json!({}), &["pool"])
-    .layer(
-        "out",
-        "Dense",
-        json!({"units": 5, "activation": "softmax", "use_bias": true}),
-        &["flat"],
-    )
-    .weight("out/kernel", &[3, 5], kernel)
-    .weight("out/bias", &[5], bias);
+    m.pool_input()
+        .layer("flat", "Flatten", json!({}), &["pool"])
+        .layer(
+            "out",
+            "Dense",
+            json!({"units": 5, "activation": "softmax", "use_bias": true}),
+            &["flat"],
+        )
+        .weight("out/kernel", &[3, 5], kernel)
+        .weight("out/bias", &[5], bias);
     m
 }

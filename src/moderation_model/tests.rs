@@ -68,12 +68,7 @@ fn quantised_weights_are_dequantised_as_q_times_scale_plus_min() {
     let (min, scale) = (-1.0, 0.02);
     let mut model = TinyModel::new();
     model
-        .layer(
-            "pool",
-            "AveragePooling2D",
-            json!({"pool_size": [224, 224], "strides": [224, 224], "padding": "valid"}),
-            &["input_1"],
-        )
+        .pool_input()
         .layer("flat", "Flatten", json!({}), &["pool"])
         .layer("out", "Dense", json!({"activation": "softmax"}), &["flat"])
         .quantised("out/kernel", &[3, 5], &q, min, scale)
@@ -162,12 +157,7 @@ fn a_model_whose_output_is_not_five_classes_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut model = TinyModel::new();
     model
-        .layer(
-            "pool",
-            "AveragePooling2D",
-            json!({"pool_size": [224, 224], "strides": [224, 224], "padding": "valid"}),
-            &["input_1"],
-        )
+        .pool_input()
         .layer("out", "Dense", json!({"activation": "softmax"}), &["pool"])
         .weight("out/kernel", &[3, 2], &[0.0; 6])
         .weight("out/bias", &[2], &[0.0; 2]);
