@@ -20,6 +20,8 @@ mod test_support;
 #[cfg(test)]
 mod auth_tests;
 #[cfg(test)]
+mod cut_answer_tests;
+#[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
 mod firestore_tests;
