@@ -15,6 +15,8 @@ mod storage_upload;
 mod vision;
 
 #[cfg(test)]
+mod fake_gcs;
+#[cfg(test)]
 mod test_support;
 
 #[cfg(test)]
