@@ -30,6 +30,9 @@ mod tests_records;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests_store;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests_store_faults;
 
 pub use delivery::DeadLetter;
 
