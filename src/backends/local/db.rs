@@ -9,8 +9,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The database file under the data dir.
+pub(crate) const DB_FILE: &str = "pipeline.sqlite";
 /// How long a statement waits for another process's write lock before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const BUSY_TIMEOUT_MS: i64 = 15_000;
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_millis(BUSY_TIMEOUT_MS.unsigned_abs());
 
 /// The schema version this binary writes; older databases are migrated on open.
 const SCHEMA_VERSION: i64 = 1;

@@ -5,6 +5,7 @@
 //! delivery keeps its event id on every attempt, so handlers can spot repeats.
 
 use super::db::{self, sql_error};
+use super::heartbeat::{self, HEARTBEAT_EVERY_MS};
 use super::{DeliveryConfig, Shared, queue};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -17,8 +18,6 @@ use tokio::sync::Semaphore;
 const MAX_IN_FLIGHT: usize = 8;
 /// How often the loop looks at the queue when nothing woke it.
 const POLL: Duration = Duration::from_millis(100);
-/// How often the runner's heartbeat is written.
-const HEARTBEAT_EVERY_MS: i64 = 1_000;
 /// Longest answer body kept as the error of a failed attempt.
 const MAX_ERROR_CHARS: usize = 500;
 
@@ -66,6 +65,11 @@ pub(crate) async fn run(
             return;
         }
     };
+    let db_path = shared.data_dir.join(db::DB_FILE);
+    if let Err(e) = heartbeat::spawn(&db_path, runner_id.clone(), stop.clone()) {
+        tracing::error!(error = %e, "Local event delivery cannot start its heartbeat: {e}");
+        return;
+    }
     let lease_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 4) + 5_000;
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut last_heartbeat_ms = 0;
@@ -78,6 +82,7 @@ pub(crate) async fn run(
             .db
             .call("could not claim queued events".to_owned(), move |conn| {
                 let sql = sql_error("could not claim queued events");
+                // Also beaten by the heartbeat thread; this one makes it fresh before a claim.
                 if heartbeat {
                     queue::heartbeat(conn, &runner, now).map_err(sql)?;
                 }

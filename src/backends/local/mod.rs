@@ -9,6 +9,7 @@
 
 mod db;
 mod delivery;
+mod heartbeat;
 mod names;
 mod objects;
 mod outgoing;
@@ -24,6 +25,9 @@ mod test_support;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests_delivery;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests_lease;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests_records;
@@ -159,7 +163,7 @@ impl LocalRuntime {
                 data_dir.display()
             )
         })?;
-        let db_path = data_dir.join("pipeline.sqlite");
+        let db_path = data_dir.join(db::DB_FILE);
         let db = Db::open(&db_path)
             .with_context(|| format!("could not open the database {}", db_path.display()))?;
         let project_id = match settings.gcp.project_id.as_str() {
