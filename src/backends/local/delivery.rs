@@ -6,7 +6,7 @@
 
 use super::db::{self, sql_error};
 use super::heartbeat::{self, HEARTBEAT_EVERY_MS};
-use super::{DeliveryConfig, Shared, queue};
+use super::{DeliveryConfig, Shared, queue, records};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +18,8 @@ use tokio::sync::Semaphore;
 const MAX_IN_FLIGHT: usize = 8;
 /// How often the loop looks at the queue when nothing woke it.
 const POLL: Duration = Duration::from_millis(100);
+/// How often the loop prunes expired ledger entries (also done when a data dir is opened).
+const LEDGER_PRUNE_EVERY_MS: i64 = 3_600_000;
 /// Longest answer body kept as the error of a failed attempt.
 const MAX_ERROR_CHARS: usize = 500;
 
@@ -73,8 +75,13 @@ pub(crate) async fn run(
     let lease_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 4) + 5_000;
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut last_heartbeat_ms = 0;
+    let mut last_prune_ms = 0;
     while !stop.load(Ordering::SeqCst) {
         let now = db::now_ms();
+        if now - last_prune_ms >= LEDGER_PRUNE_EVERY_MS {
+            last_prune_ms = now;
+            prune_ledger(&shared).await;
+        }
         let free = permits.available_permits();
         let heartbeat = now - last_heartbeat_ms >= HEARTBEAT_EVERY_MS;
         let runner = runner_id.clone();
@@ -130,6 +137,21 @@ pub(crate) async fn run(
             },
         )
         .await;
+}
+
+async fn prune_ledger(shared: &Shared) {
+    let context = "could not prune the ledger";
+    let pruned = shared
+        .db
+        .call(context.to_owned(), move |conn| {
+            records::prune_ledger(conn, time::OffsetDateTime::now_utc()).map_err(sql_error(context))
+        })
+        .await;
+    match pruned {
+        Ok(n) => tracing::debug!(pruned = n, "Pruned expired ledger entries"),
+        // Harmless: the next round tries again.
+        Err(e) => tracing::warn!(error = %e, "{e}"),
+    }
 }
 
 /// One attempt of one delivery, and its bookkeeping.

@@ -27,6 +27,9 @@ mod test_support;
 mod tests_delivery;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests_ledger;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests_lease;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -166,6 +169,14 @@ impl LocalRuntime {
         let db_path = data_dir.join(db::DB_FILE);
         let db = Db::open(&db_path)
             .with_context(|| format!("could not open the database {}", db_path.display()))?;
+        // The ledger does not grow forever; failing to prune is no reason not to start.
+        let pruned = db.call_blocking(|conn| {
+            records::prune_ledger(conn, time::OffsetDateTime::now_utc())
+                .map_err(db::sql_error("could not prune the ledger"))
+        });
+        if let Err(e) = pruned {
+            tracing::warn!(error = %e, "{e}");
+        }
         let project_id = match settings.gcp.project_id.as_str() {
             "" => LOCAL_PROJECT.to_owned(),
             p => p.to_owned(),
