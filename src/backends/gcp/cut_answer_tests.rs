@@ -34,6 +34,14 @@ struct RawServer {
 
 /// Answers request `n` as `script[n]` (the last entry repeats), always `200` with `body`.
 async fn raw_server(body: &'static [u8], script: Vec<Cut>) -> RawServer {
+    raw_server_with_status("200 OK", body, script).await
+}
+
+async fn raw_server_with_status(
+    status: &'static str,
+    body: &'static [u8],
+    script: Vec<Cut>,
+) -> RawServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let calls = Arc::new(AtomicUsize::new(0));
@@ -42,16 +50,16 @@ async fn raw_server(body: &'static [u8], script: Vec<Cut>) -> RawServer {
         while let Ok((stream, _)) = listener.accept().await {
             let n = counter.fetch_add(1, Ordering::SeqCst);
             let cut = script[n.min(script.len() - 1)];
-            tokio::spawn(answer(stream, body, cut));
+            tokio::spawn(answer(stream, status, body, cut));
         }
     });
     RawServer { url, calls }
 }
 
-async fn answer(mut stream: TcpStream, body: &[u8], cut: Cut) {
+async fn answer(mut stream: TcpStream, status: &str, body: &[u8], cut: Cut) {
     read_request(&mut stream).await;
     let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
          Connection: close\r\n\r\n",
         body.len()
     );
@@ -186,4 +194,25 @@ async fn a_complete_answer_that_is_not_json_is_malformed_and_not_retried() {
     assert!(matches!(error, BackendError::Malformed { .. }), "{error:?}");
     assert!(!error.is_transient());
     assert_eq!(server.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_error_answer_cut_off_is_transient_not_taken_at_its_status() {
+    // A 400 FAILED_PRECONDITION tells a conflict (re-read and retry) from a bad request;
+    // with its body cut off nobody can tell, so it must not become a permanent 400.
+    let conflict: &[u8] = br#"{"error": {"code": 400, "message": "the stored version does not match", "status": "FAILED_PRECONDITION"}}"#;
+    let server = raw_server_with_status("400 Bad Request", conflict, vec![Cut::HalfThenReset]).await;
+    let records = FirestoreRecords::new(context(&server.url).await, "images");
+
+    let error = records
+        .get(&RecordKey::new("uploads", "a.png"))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(error, BackendError::Connection { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_transient(), "{error}");
+    assert_eq!(server.calls.load(Ordering::SeqCst), 3);
 }

@@ -86,7 +86,7 @@ impl GcpContext {
             .map_err(|e| self.transport_error(service, &e))?;
         let status = response.status();
         if !(status.is_success() || status == StatusCode::PERMANENT_REDIRECT) {
-            return Err(http_error(service, response).await);
+            return Err(self.http_error(service, response).await);
         }
         let headers = response.headers().clone();
         // reqwest calls a body cut short (reset, EOF before Content-Length) a "decode" error;
@@ -100,6 +100,28 @@ impl GcpContext {
             headers,
             body,
         })
+    }
+
+    /// An error status as `Http`, with the service's message. An error body cut off is a
+    /// transport failure instead: its status alone cannot tell a conflict (400
+    /// FAILED_PRECONDITION, re-read and retry) from a bad request.
+    async fn http_error(&self, service: Service, response: Response) -> BackendError {
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => return self.transport_error(service, &e),
+        };
+        BackendError::Http {
+            service: service.display_name(),
+            status: status.as_u16(),
+            message: error_message(status, &String::from_utf8_lossy(&body)),
+            retry_after,
+        }
     }
 
     /// Maps a reqwest failure (sending, or reading a body) to the transient classes. No
@@ -134,21 +156,6 @@ struct EnvelopeError {
     status: String,
 }
 
-async fn http_error(service: Service, response: Response) -> BackendError {
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let body = response.text().await.unwrap_or_default();
-    BackendError::Http {
-        service: service.display_name(),
-        status: status.as_u16(),
-        message: error_message(status, &body),
-        retry_after,
-    }
-}
 
 /// `STATUS: message` from the envelope (so callers can tell FAILED_PRECONDITION from
 /// INVALID_ARGUMENT), else the start of the body, else the status's reason.
