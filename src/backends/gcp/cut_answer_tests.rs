@@ -117,7 +117,8 @@ async fn read_request(stream: &mut TcpStream) {
 
 const OBJECT_BYTES: &[u8] = &[7u8; 64 * 1024];
 const DOCUMENT: &[u8] = br#"{"fields": {}, "updateTime": "2026-11-25T04:00:00.000000Z"}"#;
-const ANNOTATION: &[u8] = br#"{"responses": [{"safeSearchAnnotation": {"adult": "VERY_UNLIKELY"}}]}"#;
+const ANNOTATION: &[u8] =
+    br#"{"responses": [{"safeSearchAnnotation": {"adult": "VERY_UNLIKELY"}}]}"#;
 
 #[tokio::test]
 async fn a_download_reset_halfway_is_retried_and_the_next_whole_answer_is_used() {
@@ -201,7 +202,8 @@ async fn an_error_answer_cut_off_is_transient_not_taken_at_its_status() {
     // A 400 FAILED_PRECONDITION tells a conflict (re-read and retry) from a bad request;
     // with its body cut off nobody can tell, so it must not become a permanent 400.
     let conflict: &[u8] = br#"{"error": {"code": 400, "message": "the stored version does not match", "status": "FAILED_PRECONDITION"}}"#;
-    let server = raw_server_with_status("400 Bad Request", conflict, vec![Cut::HalfThenReset]).await;
+    let server =
+        raw_server_with_status("400 Bad Request", conflict, vec![Cut::HalfThenReset]).await;
     let records = FirestoreRecords::new(context(&server.url).await, "images");
 
     let error = records

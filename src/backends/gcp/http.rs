@@ -29,7 +29,10 @@ pub(crate) struct Answer {
 
 impl Answer {
     /// The body as JSON; a complete body that does not parse is `Malformed` (permanent).
-    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, service: Service) -> BackendResult<T> {
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        service: Service,
+    ) -> BackendResult<T> {
         serde_json::from_slice(&self.body).map_err(|e| BackendError::Malformed {
             service: service.display_name(),
             message: e.to_string(),
@@ -155,7 +158,6 @@ struct EnvelopeError {
     #[serde(default)]
     status: String,
 }
-
 
 /// `STATUS: message` from the envelope (so callers can tell FAILED_PRECONDITION from
 /// INVALID_ARGUMENT), else the start of the body, else the status's reason.

@@ -15,7 +15,11 @@ use std::time::Duration;
 pub(crate) const HEARTBEAT_EVERY_MS: i64 = 1_000;
 
 /// Starts the heartbeat thread of `runner_id` on its own connection to the database.
-pub(crate) fn spawn(db_path: &Path, runner_id: String, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+pub(crate) fn spawn(
+    db_path: &Path,
+    runner_id: String,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
     let db = Db::open(db_path)?;
     std::thread::Builder::new()
         .name("delivery-heartbeat".to_owned())

@@ -27,10 +27,10 @@ mod test_support;
 mod tests_delivery;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests_ledger;
+mod tests_lease;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests_lease;
+mod tests_ledger;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests_records;

@@ -34,8 +34,8 @@ fn a_runner_whose_heartbeat_waited_out_a_whole_busy_timeout_keeps_its_leases() {
 
             // Act
             let stolen = queue::claim(conn, "b", late, LEASE_MS, 1).unwrap();
-            let after_death = queue::claim(conn, "b", now + RUNNER_DEAD_AFTER_MS + 1, LEASE_MS, 1)
-                .unwrap();
+            let after_death =
+                queue::claim(conn, "b", now + RUNNER_DEAD_AFTER_MS + 1, LEASE_MS, 1).unwrap();
 
             // Assert
             assert!(stolen.is_empty(), "a live runner's lease was taken over");
@@ -75,7 +75,10 @@ fn a_heartbeat_waits_for_another_process_write_lock() {
     let released = started.elapsed();
     holder.join().unwrap();
 
-    assert!(released >= hold / 2, "the heartbeat did not wait: {released:?}");
+    assert!(
+        released >= hold / 2,
+        "the heartbeat did not wait: {released:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,7 +69,10 @@ async fn a_running_delivery_loop_prunes_the_ledger_too() {
 
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while done(&runtime, &["old"]).await[0] {
-        assert!(std::time::Instant::now() < deadline, "the entry was never pruned");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the entry was never pruned"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -31,7 +31,9 @@ async fn an_object_in_the_way_of_a_folder_is_a_permanent_error_for_that_name_onl
 
     // Act
     let below = put(store.as_ref(), "thumbnails/cat.jpg").await.unwrap_err();
-    let deeper = put(store.as_ref(), "thumbnails/a/cat.jpg").await.unwrap_err();
+    let deeper = put(store.as_ref(), "thumbnails/a/cat.jpg")
+        .await
+        .unwrap_err();
     let elsewhere = put(store.as_ref(), "resized/small/cat.jpg").await;
 
     // Assert
@@ -40,7 +42,10 @@ async fn an_object_in_the_way_of_a_folder_is_a_permanent_error_for_that_name_onl
         assert!(!error.is_transient(), "{error}");
         assert!(error.to_string().contains("thumbnails"), "{error}");
     }
-    assert!(matches!(elsewhere, Ok(PutOutcome::Written(_))), "{elsewhere:?}");
+    assert!(
+        matches!(elsewhere, Ok(PutOutcome::Written(_))),
+        "{elsewhere:?}"
+    );
     assert!(temp_files(dir.path()).is_empty());
 }
 
