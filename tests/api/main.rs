@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod fakes;
+mod faults;
 mod helpers;
 mod lifecycle;
 mod pipeline;
