@@ -115,6 +115,24 @@ async fn read_request(stream: &mut TcpStream) {
     }
 }
 
+/// A Firestore read against `server`, which must fail.
+async fn firestore_get_error(server: &RawServer) -> BackendError {
+    FirestoreRecords::new(context(&server.url).await, "images")
+        .get(&RecordKey::new("uploads", "a.png"))
+        .await
+        .unwrap_err()
+}
+
+/// A transport failure (retried, transient) after all 3 attempts (`retry_max_attempts`).
+fn assert_transient_after_every_attempt(error: &BackendError, server: &RawServer) {
+    assert!(
+        matches!(error, BackendError::Connection { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_transient(), "{error}");
+    assert_eq!(server.calls.load(Ordering::SeqCst), 3);
+}
+
 const OBJECT_BYTES: &[u8] = &[7u8; 64 * 1024];
 const DOCUMENT: &[u8] = br#"{"fields": {}, "updateTime": "2026-11-25T04:00:00.000000Z"}"#;
 const ANNOTATION: &[u8] =
@@ -143,10 +161,7 @@ async fn a_download_that_keeps_being_reset_ends_transient_after_every_attempt() 
         .await
         .unwrap_err();
 
-    assert!(
-        matches!(error, BackendError::Connection { .. }),
-        "{error:?}"
-    );
+    assert_transient_after_every_attempt(&error, &server);
     assert!(error.is_transient(), "{error}");
     assert_eq!(server.calls.load(Ordering::SeqCst), 3, "retry_max_attempts");
 }
@@ -154,17 +169,10 @@ async fn a_download_that_keeps_being_reset_ends_transient_after_every_attempt() 
 #[tokio::test]
 async fn a_json_answer_shorter_than_its_content_length_is_transient_not_malformed() {
     let server = raw_server(DOCUMENT, vec![Cut::ShortBody]).await;
-    let records = FirestoreRecords::new(context(&server.url).await, "images");
 
-    let error = records
-        .get(&RecordKey::new("uploads", "a.png"))
-        .await
-        .unwrap_err();
+    let error = firestore_get_error(&server).await;
 
-    assert!(
-        matches!(error, BackendError::Connection { .. }),
-        "{error:?}"
-    );
+    assert_transient_after_every_attempt(&error, &server);
     assert!(error.is_transient(), "{error}");
     assert_eq!(server.calls.load(Ordering::SeqCst), 3);
 }
@@ -185,12 +193,8 @@ async fn a_json_answer_reset_halfway_is_retried_to_success() {
 #[tokio::test]
 async fn a_complete_answer_that_is_not_json_is_malformed_and_not_retried() {
     let server = raw_server(b"<html>proxy error page</html>", vec![Cut::Whole]).await;
-    let records = FirestoreRecords::new(context(&server.url).await, "images");
 
-    let error = records
-        .get(&RecordKey::new("uploads", "a.png"))
-        .await
-        .unwrap_err();
+    let error = firestore_get_error(&server).await;
 
     assert!(matches!(error, BackendError::Malformed { .. }), "{error:?}");
     assert!(!error.is_transient());
@@ -204,17 +208,10 @@ async fn an_error_answer_cut_off_is_transient_not_taken_at_its_status() {
     let conflict: &[u8] = br#"{"error": {"code": 400, "message": "the stored version does not match", "status": "FAILED_PRECONDITION"}}"#;
     let server =
         raw_server_with_status("400 Bad Request", conflict, vec![Cut::HalfThenReset]).await;
-    let records = FirestoreRecords::new(context(&server.url).await, "images");
 
-    let error = records
-        .get(&RecordKey::new("uploads", "a.png"))
-        .await
-        .unwrap_err();
+    let error = firestore_get_error(&server).await;
 
-    assert!(
-        matches!(error, BackendError::Connection { .. }),
-        "{error:?}"
-    );
+    assert_transient_after_every_attempt(&error, &server);
     assert!(error.is_transient(), "{error}");
     assert_eq!(server.calls.load(Ordering::SeqCst), 3);
 }
