@@ -22,6 +22,9 @@ if [[ -z "${OUTPUT_BUCKET+set}" ]]; then OUTPUT_BUCKET="${PROJECT_ID}-image-deri
 : "${DLQ_TOPIC:=image-pipeline-dead-letter}"
 : "${DLQ_SUBSCRIPTION:=image-pipeline-dead-letter-sub}"
 : "${COLLECTION:=images}"           # PIPELINE_RECORDS__COLLECTION
+# The idempotency ledger's collection: records.ledger_collection, left at its default by
+# cloudbuild.yaml, so it is fixed here (deploy/test_deploy.py checks the two agree).
+readonly LEDGER_COLLECTION=image-pipeline-ledger
 : "${MODERATION_POLICY:=record}"    # record | quarantine | blur
 : "${MAX_DELIVERY_ATTEMPTS:=10}"    # then the event goes to the dead-letter topic
 : "${DLQ_RETENTION:=7d}"            # how long dead letters wait for an operator

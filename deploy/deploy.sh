@@ -97,6 +97,14 @@ phase_infra() {
 
   ensure gcloud firestore databases describe --database='(default)' "${P[@]}" --format='value(name)' \
     -- gcloud firestore databases create --database='(default)' --location="$REGION" --type=firestore-native "${P[@]}"
+  # Ledger entries (handled events, so redeliveries answer `duplicate`) carry `expireAt`,
+  # 7 days after they were written; this TTL policy lets Firestore delete them, so the
+  # ledger does not grow forever. --async: the policy takes minutes to become active.
+  ensure --absent-line "projects/$PROJECT_ID/databases/(default)/collectionGroups/$LEDGER_COLLECTION/fields/expireAt" \
+    gcloud firestore fields ttls list --collection-group="$LEDGER_COLLECTION" --database='(default)' "${P[@]}" \
+    --filter='name:expireAt' --format='value(name)' \
+    -- gcloud firestore fields ttls update expireAt --collection-group="$LEDGER_COLLECTION" \
+    --database='(default)' --enable-ttl --async "${P[@]}"
 
   ensure gcloud artifacts repositories describe "$REPO" --location="$REGION" "${P[@]}" --format='value(name)' \
     -- gcloud artifacts repositories create "$REPO" --repository-format=docker --location="$REGION" "${P[@]}" \

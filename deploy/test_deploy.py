@@ -13,6 +13,7 @@ import stat
 import subprocess
 import shutil
 import tempfile
+import tomllib
 import unittest
 
 import checks
@@ -107,6 +108,12 @@ EXPECTED_GRANTS_NOTIFICATIONS = EXPECTED_GRANTS - {
 }
 
 
+def default_ledger_collection():
+    """records.ledger_collection in config/default.toml (what the services use)."""
+    with open(os.path.join(m.REPO_ROOT, "config/default.toml"), "rb") as f:
+        return tomllib.load(f)["records"]["ledger_collection"]
+
+
 @functools.lru_cache(maxsize=None)
 def dry_run(script, *args):
     code, out, err = m.run_script(script, "--project", PROJECT, "--dry-run", *args)
@@ -199,6 +206,17 @@ esac
 
     def test_ack_deadlines_match_service_timeouts(self):
         checks.check_ack_deadlines(self.commands, self.services, TRIGGER_SERVICE)
+
+    def test_the_ledger_expires_through_a_firestore_ttl_policy_on_expire_at(self):
+        ttl = [c for c in self.commands if c.path() == ["firestore", "fields", "ttls", "update"]]
+        self.assertEqual(len(ttl), 1, "the dry run sets no TTL policy on the ledger")
+        cmd = ttl[0]
+        self.assertEqual(cmd.argv[5], "expireAt")
+        self.assertIn("--enable-ttl", cmd.argv)
+        self.assertEqual(cmd.kind, "ensure", "the TTL update is not guarded by a read")
+        self.assertEqual(cmd.flag("collection-group"), default_ledger_collection())
+        with open(os.path.join(m.REPO_ROOT, "src/backends/gcp/firestore.rs"), encoding="utf-8") as f:
+            self.assertIn('"expireAt": { "timestampValue"', f.read(), "the ledger no longer writes expireAt")
 
     def test_blur_policy_lets_the_moderator_write_both_buckets(self):
         code, out, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run",

@@ -3,6 +3,7 @@
 
 mod builtin_moderation;
 mod fakes;
+mod faults;
 mod helpers;
 mod lifecycle;
 mod pipeline;

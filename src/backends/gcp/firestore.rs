@@ -92,7 +92,7 @@ impl FirestoreRecords {
             })
             .await;
         match result {
-            Ok(response) => Ok(Some(self.ctx.json(Service::Firestore, response).await?)),
+            Ok(answer) => Ok(Some(answer.json(Service::Firestore)?)),
             Err(BackendError::Http { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }

@@ -2,11 +2,16 @@
 //! mapping of transport failures and error statuses to `BackendError` (gcp-contracts.md
 //! Appendix A, §7.3). What a status *means* for an operation (404 = deleted, 412 = already
 //! written) is the caller's decision; this module only classifies.
+//!
+//! The whole answer body is read inside the retry loop: a connection reset or a body
+//! shorter than its `Content-Length` is a transport failure (transient, retried), and only
+//! a complete body that does not parse is `Malformed` (permanent).
 
 use super::retry::Idempotency;
 use super::{GcpContext, Service};
 use crate::backends::{BackendError, BackendResult};
-use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
+use bytes::Bytes;
+use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
@@ -14,16 +19,38 @@ use std::time::{Duration, Instant};
 /// Error bodies are quoted in messages up to this many characters.
 const MAX_ERROR_TEXT_CHARS: usize = 300;
 
+/// A successful answer, read to its end.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+impl Answer {
+    /// The body as JSON; a complete body that does not parse is `Malformed` (permanent).
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        service: Service,
+    ) -> BackendResult<T> {
+        serde_json::from_slice(&self.body).map_err(|e| BackendError::Malformed {
+            service: service.display_name(),
+            message: e.to_string(),
+        })
+    }
+}
+
 impl GcpContext {
-    /// Sends the request `build` makes, retrying per the policy. Success statuses (and 308,
-    /// the resumable-upload "incomplete") come back as the response; any other status is
-    /// `BackendError::Http` with the service's message and `Retry-After`.
+    /// Sends the request `build` makes and reads the answer to its end, retrying per the
+    /// policy. Success statuses (and 308, the resumable-upload "incomplete") come back as the
+    /// [`Answer`]; any other status is `BackendError::Http` with the service's message and
+    /// `Retry-After`.
     pub(crate) async fn send(
         &self,
         service: Service,
         idempotency: Idempotency,
         build: impl Fn() -> RequestBuilder,
-    ) -> BackendResult<Response> {
+    ) -> BackendResult<Answer> {
         let started = Instant::now();
         let mut attempt = 1;
         loop {
@@ -51,7 +78,7 @@ impl GcpContext {
         &self,
         service: Service,
         build: &impl Fn() -> RequestBuilder,
-    ) -> BackendResult<Response> {
+    ) -> BackendResult<Answer> {
         let mut request = build();
         if let Some(authorization) = self.authorization(service).await? {
             request = request.header(AUTHORIZATION, authorization);
@@ -61,25 +88,53 @@ impl GcpContext {
             .await
             .map_err(|e| self.transport_error(service, &e))?;
         let status = response.status();
-        if status.is_success() || status == StatusCode::PERMANENT_REDIRECT {
-            Ok(response)
-        } else {
-            Err(http_error(service, response).await)
+        if !(status.is_success() || status == StatusCode::PERMANENT_REDIRECT) {
+            return Err(self.http_error(service, response).await);
+        }
+        let headers = response.headers().clone();
+        // reqwest calls a body cut short (reset, EOF before Content-Length) a "decode" error;
+        // here it is a transport failure like any other, so it is retried.
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(service, &e))?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// An error status as `Http`, with the service's message. An error body cut off is a
+    /// transport failure instead: its status alone cannot tell a conflict (400
+    /// FAILED_PRECONDITION, re-read and retry) from a bad request.
+    async fn http_error(&self, service: Service, response: Response) -> BackendError {
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => return self.transport_error(service, &e),
+        };
+        BackendError::Http {
+            service: service.display_name(),
+            status: status.as_u16(),
+            message: error_message(status, &String::from_utf8_lossy(&body)),
+            retry_after,
         }
     }
 
-    /// Maps a reqwest failure (sending, or reading a body) to the transient classes.
-    pub(crate) fn transport_error(&self, service: Service, error: &reqwest::Error) -> BackendError {
+    /// Maps a reqwest failure (sending, or reading a body) to the transient classes. No
+    /// reqwest error is `Malformed`: this module parses bodies itself, after reading them.
+    fn transport_error(&self, service: Service, error: &reqwest::Error) -> BackendError {
         let name = service.display_name();
         if error.is_timeout() {
             BackendError::Timeout {
                 service: name,
                 timeout_secs: self.settings.request_timeout_secs,
-            }
-        } else if error.is_decode() {
-            BackendError::Malformed {
-                service: name,
-                message: error_chain(error),
             }
         } else {
             BackendError::Connection {
@@ -87,22 +142,6 @@ impl GcpContext {
                 message: error_chain(error),
             }
         }
-    }
-
-    /// Reads a JSON answer; an unreadable one is `Malformed` (permanent).
-    pub(crate) async fn json<T: serde::de::DeserializeOwned>(
-        &self,
-        service: Service,
-        response: Response,
-    ) -> BackendResult<T> {
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(service, &e))?;
-        serde_json::from_slice(&body).map_err(|e| BackendError::Malformed {
-            service: service.display_name(),
-            message: e.to_string(),
-        })
     }
 }
 
@@ -118,22 +157,6 @@ struct EnvelopeError {
     message: String,
     #[serde(default)]
     status: String,
-}
-
-async fn http_error(service: Service, response: Response) -> BackendError {
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let body = response.text().await.unwrap_or_default();
-    BackendError::Http {
-        service: service.display_name(),
-        status: status.as_u16(),
-        message: error_message(status, &body),
-        retry_after,
-    }
 }
 
 /// `STATUS: message` from the envelope (so callers can tell FAILED_PRECONDITION from

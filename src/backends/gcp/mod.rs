@@ -15,10 +15,14 @@ mod storage_upload;
 mod vision;
 
 #[cfg(test)]
+mod fake_gcs;
+#[cfg(test)]
 mod test_support;
 
 #[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod cut_answer_tests;
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]

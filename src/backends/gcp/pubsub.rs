@@ -71,13 +71,13 @@ impl Publisher for PubSubPublisher {
         let url = self.publish_url()?;
         for batch in events.chunks(MAX_MESSAGES_PER_REQUEST) {
             let body = json!({ "messages": batch.iter().map(message).collect::<Vec<_>>() });
-            let response = self
+            let answer = self
                 .ctx
                 .send(Service::PubSub, Idempotency::NotIdempotent, || {
                     self.ctx.client.post(&url).json(&body)
                 })
                 .await?;
-            let answer: PublishResponse = self.ctx.json(Service::PubSub, response).await?;
+            let answer: PublishResponse = answer.json(Service::PubSub)?;
             if answer.message_ids.len() != batch.len() {
                 return Err(BackendError::Malformed {
                     service: Service::PubSub.display_name(),

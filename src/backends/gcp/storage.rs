@@ -55,7 +55,7 @@ impl GcsStore {
     }
 
     async fn download(&self, obj: &ObjectRef, range: Option<String>) -> BackendResult<Bytes> {
-        let response = self
+        let answer = self
             .ctx
             .send(Service::Storage, Idempotency::Idempotent, || {
                 let request = self.get_object(obj, true);
@@ -66,24 +66,21 @@ impl GcsStore {
             })
             .await
             .map_err(|e| not_found_as(e, obj))?;
-        response
-            .bytes()
-            .await
-            .map_err(|e| self.ctx.transport_error(Service::Storage, &e))
+        Ok(answer.body)
     }
 }
 
 #[async_trait]
 impl ObjectStore for GcsStore {
     async fn stat(&self, obj: &ObjectRef) -> BackendResult<ObjectInfo> {
-        let response = self
+        let answer = self
             .ctx
             .send(Service::Storage, Idempotency::Idempotent, || {
                 self.get_object(obj, false)
             })
             .await
             .map_err(|e| not_found_as(e, obj))?;
-        let object: ObjectResource = self.ctx.json(Service::Storage, response).await?;
+        let object: ObjectResource = answer.json(Service::Storage)?;
         object.into_info()
     }
 

@@ -81,7 +81,7 @@ impl GcsStore {
     ) -> BackendResult<ObjectResource> {
         let boundary = format!("image-pipeline-{:032x}", rand::random::<u128>());
         let payload = multipart_body(&boundary, metadata, &body, content_type);
-        let response = self
+        let answer = self
             .ctx
             .send(Service::Storage, Idempotency::Idempotent, || {
                 self.ctx
@@ -94,7 +94,7 @@ impl GcsStore {
                     .body(payload.clone())
             })
             .await?;
-        self.ctx.json(Service::Storage, response).await
+        answer.json(Service::Storage)
     }
 
     /// Starts a session, then sends all bytes in one PUT (a single final chunk needs no
@@ -119,7 +119,7 @@ impl GcsStore {
             })
             .await?;
         let session = started
-            .headers()
+            .headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
@@ -128,7 +128,7 @@ impl GcsStore {
                 message: "resumable upload started without a Location header".to_owned(),
             })?;
         let total = body.len();
-        let response = self
+        let answer = self
             .ctx
             .send(Service::Storage, Idempotency::Idempotent, || {
                 self.ctx
@@ -139,13 +139,13 @@ impl GcsStore {
                     .body(body.clone())
             })
             .await?;
-        if response.status().as_u16() == 308 {
+        if answer.status.as_u16() == 308 {
             return Err(BackendError::Malformed {
                 service: Service::Storage.display_name(),
                 message: "resumable upload stayed incomplete after all bytes were sent".to_owned(),
             });
         }
-        self.ctx.json(Service::Storage, response).await
+        answer.json(Service::Storage)
     }
 }
 

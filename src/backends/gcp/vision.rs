@@ -103,13 +103,13 @@ impl Moderator for VisionModerator {
             base_url(&self.ctx.settings.vision_endpoint)
         );
         // Annotating is a read: safe to repeat.
-        let response = self
+        let answer = self
             .ctx
             .send(Service::Vision, Idempotency::Idempotent, || {
                 self.ctx.client.post(&url).json(&body)
             })
             .await?;
-        let answer: AnnotateResponse = self.ctx.json(Service::Vision, response).await?;
+        let answer: AnnotateResponse = answer.json(Service::Vision)?;
         let Some(first) = answer.responses.into_iter().next() else {
             return Err(BackendError::Malformed {
                 service: Service::Vision.display_name(),

@@ -9,11 +9,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The database file under the data dir.
+pub(crate) const DB_FILE: &str = "pipeline.sqlite";
 /// How long a statement waits for another process's write lock before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const BUSY_TIMEOUT_MS: i64 = 15_000;
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_millis(BUSY_TIMEOUT_MS.unsigned_abs());
 
 /// The schema version this binary writes; older databases are migrated on open.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1: object metadata (live generation only), records, the ledger, the delivery
 /// queue, the delivery runners' heartbeats and the generation counter.
@@ -71,6 +74,11 @@ CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+";
+
+/// Version 2: an index for pruning the ledger by age.
+const SCHEMA_V2: &str = "
+CREATE INDEX IF NOT EXISTS ledger_done_at ON ledger (done_at);
 ";
 
 /// One connection per runtime, shared by its store, records, publisher and delivery loop.
@@ -164,7 +172,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version < SCHEMA_VERSION {
+        // Every statement is IF NOT EXISTS, so any older version just runs them all.
         tx.execute_batch(SCHEMA_V1)?;
+        tx.execute_batch(SCHEMA_V2)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     tx.commit()
@@ -198,11 +208,17 @@ pub(crate) fn now_us() -> i64 {
 
 /// Now as RFC 3339 UTC with milliseconds, the way Google's APIs write timestamps.
 pub(crate) fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// `at` (UTC) as RFC 3339 with milliseconds. Fixed width, so text order is time order.
+pub(crate) fn rfc3339(at: time::OffsetDateTime) -> String {
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
-    now.format(&format).unwrap_or_default()
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
 }
 
 /// A random id in lower-case hex (event and delivery ids; unique enough across processes).

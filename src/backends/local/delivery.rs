@@ -5,7 +5,8 @@
 //! delivery keeps its event id on every attempt, so handlers can spot repeats.
 
 use super::db::{self, sql_error};
-use super::{DeliveryConfig, Shared, queue};
+use super::heartbeat::{self, HEARTBEAT_EVERY_MS};
+use super::{DeliveryConfig, Shared, queue, records};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -17,8 +18,8 @@ use tokio::sync::Semaphore;
 const MAX_IN_FLIGHT: usize = 8;
 /// How often the loop looks at the queue when nothing woke it.
 const POLL: Duration = Duration::from_millis(100);
-/// How often the runner's heartbeat is written.
-const HEARTBEAT_EVERY_MS: i64 = 1_000;
+/// How often the loop prunes expired ledger entries (also done when a data dir is opened).
+const LEDGER_PRUNE_EVERY_MS: i64 = 3_600_000;
 /// Longest answer body kept as the error of a failed attempt.
 const MAX_ERROR_CHARS: usize = 500;
 
@@ -65,11 +66,21 @@ pub(crate) async fn run(
             return;
         }
     };
+    let db_path = shared.data_dir.join(db::DB_FILE);
+    if let Err(e) = heartbeat::spawn(&db_path, runner_id.clone(), stop.clone()) {
+        tracing::error!(error = %e, "Local event delivery cannot start its heartbeat: {e}");
+        return;
+    }
     let lease_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 4) + 5_000;
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut last_heartbeat_ms = 0;
+    let mut last_prune_ms = 0;
     while !stop.load(Ordering::SeqCst) {
         let now = db::now_ms();
+        if now - last_prune_ms >= LEDGER_PRUNE_EVERY_MS {
+            last_prune_ms = now;
+            prune_ledger(&shared).await;
+        }
         let free = permits.available_permits();
         let heartbeat = now - last_heartbeat_ms >= HEARTBEAT_EVERY_MS;
         let runner = runner_id.clone();
@@ -77,6 +88,7 @@ pub(crate) async fn run(
             .db
             .call("could not claim queued events".to_owned(), move |conn| {
                 let sql = sql_error("could not claim queued events");
+                // Also beaten by the heartbeat thread; this one makes it fresh before a claim.
                 if heartbeat {
                     queue::heartbeat(conn, &runner, now).map_err(sql)?;
                 }
@@ -124,6 +136,21 @@ pub(crate) async fn run(
             },
         )
         .await;
+}
+
+async fn prune_ledger(shared: &Shared) {
+    let context = "could not prune the ledger";
+    let pruned = shared
+        .db
+        .call(context.to_owned(), move |conn| {
+            records::prune_ledger(conn, time::OffsetDateTime::now_utc()).map_err(sql_error(context))
+        })
+        .await;
+    match pruned {
+        Ok(n) => tracing::debug!(pruned = n, "Pruned expired ledger entries"),
+        // Harmless: the next round tries again.
+        Err(e) => tracing::warn!(error = %e, "{e}"),
+    }
 }
 
 /// One attempt of one delivery, and its bookkeeping.

@@ -9,6 +9,7 @@
 
 mod db;
 mod delivery;
+mod heartbeat;
 mod names;
 mod objects;
 mod outgoing;
@@ -25,10 +26,19 @@ mod test_support;
 mod tests_delivery;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests_lease;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests_ledger;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests_records;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests_store;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests_store_faults;
 
 pub use delivery::DeadLetter;
 
@@ -155,9 +165,17 @@ impl LocalRuntime {
                 data_dir.display()
             )
         })?;
-        let db_path = data_dir.join("pipeline.sqlite");
+        let db_path = data_dir.join(db::DB_FILE);
         let db = Db::open(&db_path)
             .with_context(|| format!("could not open the database {}", db_path.display()))?;
+        // The ledger does not grow forever; failing to prune is no reason not to start.
+        let pruned = db.call_blocking(|conn| {
+            records::prune_ledger(conn, time::OffsetDateTime::now_utc())
+                .map_err(db::sql_error("could not prune the ledger"))
+        });
+        if let Err(e) = pruned {
+            tracing::warn!(error = %e, "{e}");
+        }
         let project_id = match settings.gcp.project_id.as_str() {
             "" => LOCAL_PROJECT.to_owned(),
             p => p.to_owned(),

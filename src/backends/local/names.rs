@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 /// Cloud Storage's own limit on object name length.
 const MAX_NAME_BYTES: usize = 1024;
+/// The longest file name common file systems hold (ext4, XFS, btrfs, tmpfs: `NAME_MAX`).
+/// Each `/`-separated segment of an object name becomes one file or folder name.
+const MAX_SEGMENT_BYTES: usize = 255;
 /// Prefix of the temp files a write goes through; never a valid object name segment.
 pub(crate) const TEMP_PREFIX: &str = ".ip-tmp-";
 
@@ -67,6 +70,12 @@ pub(crate) fn check_object_name(name: &str) -> BackendResult<()> {
             "." | ".." => return refuse("it has a '.' or '..' path segment"),
             s if s.starts_with(TEMP_PREFIX) => {
                 return refuse("a path segment starts with the store's temp-file prefix");
+            }
+            s if s.len() > MAX_SEGMENT_BYTES => {
+                return refuse(
+                    "a path segment is longer than 255 bytes, the file system's limit \
+                     for one file or folder name",
+                );
             }
             _ => {}
         }

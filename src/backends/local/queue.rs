@@ -3,11 +3,17 @@
 //! data dir never send the same delivery at once, deleted when acknowledged. A lease held by
 //! a runner whose heartbeat stopped (a killed process) is taken over. Only SQL lives here.
 
+use super::db::BUSY_TIMEOUT_MS;
+use super::heartbeat::HEARTBEAT_EVERY_MS;
 use crate::cloudevent::CloudEvent;
 use rusqlite::{Connection, params};
 
 /// A runner whose heartbeat is older than this is taken for dead; its leases are free.
-pub(crate) const RUNNER_DEAD_AFTER_MS: i64 = 10_000;
+/// A live runner's heartbeat (a write) can be late by a whole SQLite busy wait behind
+/// another process's write lock, after which the failed beat is retried a period later;
+/// the threshold covers that with a margin, so only a runner that really stopped loses its
+/// leases (issue 13: at 10 s, below the 15 s busy timeout, live leases could be stolen).
+pub(crate) const RUNNER_DEAD_AFTER_MS: i64 = BUSY_TIMEOUT_MS + 2 * HEARTBEAT_EVERY_MS + 5_000;
 
 /// One delivery ready to send.
 #[derive(Debug, Clone)]

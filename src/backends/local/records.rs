@@ -1,6 +1,8 @@
 //! Records and the idempotency ledger in SQLite. `apply` reads the record's JSON, merges with
 //! [`ImageRecord::apply`] (the one place the merge rules live) and writes it back, all in one
 //! `BEGIN IMMEDIATE` transaction, so concurrent stages (and processes) never lose an update.
+//! Ledger entries older than [`LEDGER_TTL`] are deleted by [`prune_ledger`] (on open and
+//! periodically by the delivery loop), as Firestore's TTL policy does on Google Cloud.
 
 use super::Shared;
 use super::db::{self, sql_error};
@@ -10,6 +12,22 @@ use crate::domain::{ImageRecord, RecordKey};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use std::sync::Arc;
+
+/// How long a ledger entry is kept: the Firestore ledger's `expireAt` (7 days), far past
+/// Eventarc's 24 hours of redeliveries.
+pub(crate) const LEDGER_TTL: time::Duration = time::Duration::days(7);
+
+/// Deletes ledger entries (of every collection) written more than [`LEDGER_TTL`] before
+/// `now`; the number deleted.
+pub(crate) fn prune_ledger(
+    conn: &rusqlite::Connection,
+    now: time::OffsetDateTime,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM ledger WHERE done_at < ?1",
+        params![db::rfc3339(now - LEDGER_TTL)],
+    )
+}
 
 pub(crate) struct SqliteRecords {
     shared: Arc<Shared>,

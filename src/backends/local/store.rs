@@ -3,6 +3,12 @@
 //! `BEGIN IMMEDIATE` transaction, the precondition is checked, the file renamed into place,
 //! the metadata and the `finalized` deliveries written. So `CreateOnly` is a real check across
 //! processes and a crash leaves either the old object or the new one, never half of one.
+//!
+//! File-system failures are classified by [`classify_io`]: a name the disk cannot hold (an
+//! object where a folder of the name is needed, a name too long) is `Invalid`, permanent for
+//! that name only; anything else, a full disk included, is `LocalUnavailable` (transient):
+//! once the operator frees space the redelivered event succeeds, where a permanent answer
+//! would have recorded a good image as failed for the machine's trouble.
 
 use super::Shared;
 use super::db::{self, sql_error};
@@ -59,10 +65,24 @@ fn not_found(obj: &ObjectRef) -> BackendError {
     }
 }
 
-fn io_error(context: String) -> impl FnOnce(std::io::Error) -> BackendError {
-    move |e| BackendError::LocalUnavailable {
-        context,
-        message: e.to_string(),
+/// An I/O error as a backend error (see the module header for the classes).
+pub(crate) fn classify_io(context: String) -> impl FnOnce(std::io::Error) -> BackendError {
+    use std::io::ErrorKind;
+    move |e| {
+        let why = match e.kind() {
+            // Creating the object's folders met a file: an object named like one of them.
+            ErrorKind::AlreadyExists | ErrorKind::NotADirectory => {
+                "an object is named like one of the folders this name needs"
+            }
+            ErrorKind::InvalidFilename => "the file system cannot hold a name this long",
+            _ => {
+                return BackendError::LocalUnavailable {
+                    context,
+                    message: e.to_string(),
+                };
+            }
+        };
+        BackendError::Invalid(format!("{context}: {why} ({e})"))
     }
 }
 
@@ -78,7 +98,7 @@ impl ObjectStore for LocalStore {
         match tokio::fs::read(&path).await {
             Ok(bytes) => Ok(Bytes::from(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found(obj)),
-            Err(e) => Err(io_error(format!("could not read {}", path.display()))(e)),
+            Err(e) => Err(classify_io(format!("could not read {}", path.display()))(e)),
         }
     }
 
@@ -100,7 +120,7 @@ impl ObjectStore for LocalStore {
         match read {
             Ok(head) => Ok(Bytes::from(head)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found(obj)),
-            Err(e) => Err(io_error(context)(e)),
+            Err(e) => Err(classify_io(context)(e)),
         }
     }
 
@@ -132,7 +152,7 @@ impl ObjectStore for LocalStore {
         };
         let context = format!("could not write gs://{bucket}/{name}");
         let outcome = tokio::task::spawn_blocking(move || {
-            let temp = write_temp(&target, &body).map_err(io_error(context.clone()))?;
+            let temp = write_temp(&target, &body).map_err(classify_io(context.clone()))?;
             let result = commit_put(&shared, &mut row, &temp, &target, condition, &context);
             if !matches!(result, Ok(PutOutcome::Written(_))) {
                 // The temp file is ours alone; nothing else ever sees it.
@@ -172,7 +192,7 @@ impl ObjectStore for LocalStore {
                 match std::fs::remove_file(&target) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io_error(context.clone())(e)),
+                    Err(e) => return Err(classify_io(context.clone())(e)),
                 }
                 objects::remove(&tx, &obj.bucket, &obj.name).map_err(sql_error(&context))?;
                 let deleted_at = db::now_rfc3339();
@@ -232,7 +252,7 @@ fn commit_put(
                     "{context}: a folder of that name holds other objects ({e})"
                 ))
             } else {
-                io_error(context.to_owned())(e)
+                classify_io(context.to_owned())(e)
             }
         })?;
         if let Some(dir) = target.parent() {

@@ -267,8 +267,8 @@ fn a_lease_held_by_a_killed_process_is_taken_over_but_a_live_one_is_not() {
     db.call_blocking(|conn| {
         queue::insert(conn, "d1", &event, "/resize", now, "t").unwrap();
         queue::insert(conn, "d2", &event, "/record", now, "t").unwrap();
-        // "dead" stopped heartbeating 20 s ago; "live" beat just now.
-        queue::heartbeat(conn, "dead", now - 20_000).unwrap();
+        // "dead" stopped heartbeating a second past the threshold; "live" beat just now.
+        queue::heartbeat(conn, "dead", now - queue::RUNNER_DEAD_AFTER_MS - 1_000).unwrap();
         queue::heartbeat(conn, "live", now).unwrap();
         let by_live = queue::claim(conn, "live", now, 600_000, 1).unwrap();
         let by_dead = queue::claim(conn, "dead", now, 600_000, 1).unwrap();
