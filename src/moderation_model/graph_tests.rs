@@ -26,17 +26,18 @@ impl T {
     }
 }
 
-/// Direct convolution; `pad` is (top, left); `k[ky][kx][ci][co]` flattened; depthwise when `dw`.
+/// Direct convolution with a square `ks` kernel; `pad` leads on both axes; `out` is (side,
+/// channels); `k[ky][kx][ci][co]` flattened; depthwise when `dw`.
 fn conv(
     x: &T,
     k: &[f32],
     ks: usize,
     stride: usize,
     pad: usize,
-    out_hw: usize,
-    cout: usize,
+    out: (usize, usize),
     dw: bool,
 ) -> T {
+    let (out_hw, cout) = out;
     let mut v = Vec::new();
     for oy in 0..out_hw {
         for ox in 0..out_hw {
@@ -184,13 +185,13 @@ fn the_engine_matches_a_direct_unfused_evaluation_of_the_same_layers() {
             .collect(),
     };
     // Padding [[0,1],[0,1]] then valid 3x3/2: 225 -> 112, no leading pad.
-    let a = bn_relu6(&conv(&input, &k1, 3, 2, 0, 112, 4, false), &bn1, true);
-    let b = bn_relu6(&conv(&a, &kd, 3, 1, 1, 112, 4, true), &bn2, true);
+    let a = bn_relu6(&conv(&input, &k1, 3, 2, 0, (112, 4), false), &bn1, true);
+    let b = bn_relu6(&conv(&a, &kd, 3, 1, 1, (112, 4), true), &bn2, true);
     let sum = T {
         v: a.v.iter().zip(&b.v).map(|(x, y)| x + y).collect(),
         ..a
     };
-    let p = bn_relu6(&conv(&sum, &kp, 1, 1, 0, 112, 6, false), &bn3, false);
+    let p = bn_relu6(&conv(&sum, &kp, 1, 1, 0, (112, 6), false), &bn3, false);
     let pooled: Vec<f64> = (0..6)
         .map(|ch| p.v.iter().skip(ch).step_by(6).sum::<f64>() / (112.0 * 112.0))
         .collect();
