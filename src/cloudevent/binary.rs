@@ -12,33 +12,7 @@ use super::{CloudEvent, CloudEventError, normalise_content_type, validate};
 const PREFIX: &str = "ce-";
 
 pub(super) fn parse(headers: &HeaderMap, body: Bytes) -> Result<CloudEvent, CloudEventError> {
-    let mut attributes = BTreeMap::new();
-    for (name, value) in headers.iter() {
-        // `HeaderName` is always lower-case, so attribute names come out lower-case.
-        let Some(attribute) = name.as_str().strip_prefix(PREFIX) else {
-            continue;
-        };
-        if attribute.is_empty() {
-            continue;
-        }
-        if attribute == "datacontenttype" {
-            return Err(CloudEventError::DataContentTypeHeader);
-        }
-        let decoded = decode_header_value(value.as_bytes()).map_err(|failure| match failure {
-            DecodeFailure::BadEscape { offset } => CloudEventError::BadPercentEscape {
-                header: name.to_string(),
-                offset,
-            },
-            DecodeFailure::NotUtf8 => CloudEventError::InvalidUtf8 {
-                header: name.to_string(),
-            },
-        })?;
-        if attributes.insert(attribute.to_owned(), decoded).is_some() {
-            return Err(CloudEventError::DuplicateHeader {
-                header: name.to_string(),
-            });
-        }
-    }
+    let mut attributes = ce_attributes(headers)?;
     if attributes.is_empty() {
         return Err(CloudEventError::NotACloudEvent);
     }
@@ -77,6 +51,39 @@ pub(super) fn parse(headers: &HeaderMap, body: Bytes) -> Result<CloudEvent, Clou
     };
     validate::check(&event)?;
     Ok(event)
+}
+
+/// Every `ce-*` header, decoded, by attribute name; refuses duplicates, bad escapes and a
+/// `ce-datacontenttype` (binary mode carries it as `Content-Type`).
+fn ce_attributes(headers: &HeaderMap) -> Result<BTreeMap<String, String>, CloudEventError> {
+    let mut attributes = BTreeMap::new();
+    for (name, value) in headers.iter() {
+        // `HeaderName` is always lower-case, so attribute names come out lower-case.
+        let Some(attribute) = name.as_str().strip_prefix(PREFIX) else {
+            continue;
+        };
+        if attribute.is_empty() {
+            continue;
+        }
+        if attribute == "datacontenttype" {
+            return Err(CloudEventError::DataContentTypeHeader);
+        }
+        let decoded = decode_header_value(value.as_bytes()).map_err(|failure| match failure {
+            DecodeFailure::BadEscape { offset } => CloudEventError::BadPercentEscape {
+                header: name.to_string(),
+                offset,
+            },
+            DecodeFailure::NotUtf8 => CloudEventError::InvalidUtf8 {
+                header: name.to_string(),
+            },
+        })?;
+        if attributes.insert(attribute.to_owned(), decoded).is_some() {
+            return Err(CloudEventError::DuplicateHeader {
+                header: name.to_string(),
+            });
+        }
+    }
+    Ok(attributes)
 }
 
 pub(super) fn headers(event: &CloudEvent) -> Vec<(String, String)> {

@@ -50,17 +50,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut fields = Map::new();
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                let extensions = span.extensions();
-                if let Some(stored) = extensions.get::<FormattedFields<N>>()
-                    && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(stored)
-                {
-                    fields.extend(map);
-                }
-            }
-        }
+        let mut fields = span_fields(ctx);
         let mut visitor = JsonVisitor(Map::new());
         event.record(&mut visitor);
         fields.extend(visitor.0);
@@ -79,20 +69,7 @@ where
         );
         line.insert("target".into(), event.metadata().target().into());
 
-        if let Some(Value::String(trace_id)) = fields.remove(TRACE_ID_FIELD) {
-            let trace = if self.project_id.is_empty() {
-                trace_id
-            } else {
-                format!("projects/{}/traces/{trace_id}", self.project_id)
-            };
-            line.insert("logging.googleapis.com/trace".into(), trace.into());
-        }
-        if let Some(span_id) = fields.remove(SPAN_ID_FIELD) {
-            line.insert("logging.googleapis.com/spanId".into(), span_id);
-        }
-        if let Some(sampled) = fields.remove(TRACE_SAMPLED_FIELD) {
-            line.insert("logging.googleapis.com/trace_sampled".into(), sampled);
-        }
+        self.move_trace_keys(&mut fields, &mut line);
         let labels: Map<String, Value> = LABEL_FIELDS
             .iter()
             .filter_map(|name| {
@@ -112,6 +89,46 @@ where
         let text = serde_json::to_string(&Value::Object(line)).map_err(|_| fmt::Error)?;
         writeln!(writer, "{text}")
     }
+}
+
+impl CloudLoggingFormat {
+    /// Moves the trace fields into the keys Cloud Logging correlates on (gcp-contracts.md §10).
+    fn move_trace_keys(&self, fields: &mut Map<String, Value>, line: &mut Map<String, Value>) {
+        if let Some(Value::String(trace_id)) = fields.remove(TRACE_ID_FIELD) {
+            let trace = if self.project_id.is_empty() {
+                trace_id
+            } else {
+                format!("projects/{}/traces/{trace_id}", self.project_id)
+            };
+            line.insert("logging.googleapis.com/trace".into(), trace.into());
+        }
+        if let Some(span_id) = fields.remove(SPAN_ID_FIELD) {
+            line.insert("logging.googleapis.com/spanId".into(), span_id);
+        }
+        if let Some(sampled) = fields.remove(TRACE_SAMPLED_FIELD) {
+            line.insert("logging.googleapis.com/trace_sampled".into(), sampled);
+        }
+    }
+}
+
+/// The fields of every enclosing span, outermost first (inner spans win on a clash).
+fn span_fields<S, N>(ctx: &FmtContext<'_, S, N>) -> Map<String, Value>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    let mut fields = Map::new();
+    if let Some(scope) = ctx.event_scope() {
+        for span in scope.from_root() {
+            let extensions = span.extensions();
+            if let Some(stored) = extensions.get::<FormattedFields<N>>()
+                && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(stored)
+            {
+                fields.extend(map);
+            }
+        }
+    }
+    fields
 }
 
 struct JsonVisitor(Map<String, Value>);

@@ -7,6 +7,7 @@
 use super::db::{self, sql_error};
 use super::heartbeat::{self, HEARTBEAT_EVERY_MS};
 use super::{DeliveryConfig, Shared, queue, records};
+use crate::backends::BackendError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -57,21 +58,11 @@ pub(crate) async fn run(
     runner_id: String,
     base_url: String,
 ) {
-    crate::backends::install_tls_provider();
-    let timeout = Duration::from_secs(shared.delivery.timeout_secs);
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::error!(error = %e, "Local event delivery cannot start: {e}");
-            return;
-        }
-    };
-    let db_path = shared.data_dir.join(db::DB_FILE);
-    if let Err(e) = heartbeat::spawn(&db_path, runner_id.clone(), stop.clone()) {
-        tracing::error!(error = %e, "Local event delivery cannot start its heartbeat: {e}");
+    let Some(client) = start(&shared, &stop, &runner_id) else {
         return;
-    }
-    let lease_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 4) + 5_000;
+    };
+    let timeout_ms = i64::try_from(shared.delivery.timeout_secs.saturating_mul(1000));
+    let lease_ms = timeout_ms.unwrap_or(i64::MAX / 4) + 5_000;
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut last_heartbeat_ms = 0;
     let mut last_prune_ms = 0;
@@ -81,27 +72,15 @@ pub(crate) async fn run(
             last_prune_ms = now;
             prune_ledger(&shared).await;
         }
-        let free = permits.available_permits();
         let heartbeat = now - last_heartbeat_ms >= HEARTBEAT_EVERY_MS;
-        let runner = runner_id.clone();
-        let claimed = shared
-            .db
-            .call("could not claim queued events".to_owned(), move |conn| {
-                let sql = sql_error("could not claim queued events");
-                // Also beaten by the heartbeat thread; this one makes it fresh before a claim.
-                if heartbeat {
-                    queue::heartbeat(conn, &runner, now).map_err(sql)?;
-                }
-                // A cheap read first: only take the write lock when something is due.
-                let due = queue::next_due_ms(conn)
-                    .map_err(sql_error("could not read the delivery queue"))?;
-                if free == 0 || due.is_none_or(|d| d > now) {
-                    return Ok(Vec::new());
-                }
-                queue::claim(conn, &runner, now, lease_ms, free)
-                    .map_err(sql_error("could not claim queued events"))
-            })
-            .await;
+        let round = Claim {
+            runner: runner_id.clone(),
+            now,
+            heartbeat,
+            free: permits.available_permits(),
+            lease_ms,
+        };
+        let claimed = claim_due(&shared, round).await;
         if heartbeat {
             last_heartbeat_ms = now;
         }
@@ -126,7 +105,68 @@ pub(crate) async fn run(
             () = tokio::time::sleep(POLL) => {}
         }
     }
-    let runner = runner_id.clone();
+    retire(&shared, runner_id).await;
+}
+
+/// The HTTP client and the heartbeat thread; `None` (logged) when either cannot start.
+fn start(shared: &Shared, stop: &Arc<AtomicBool>, runner_id: &str) -> Option<reqwest::Client> {
+    crate::backends::install_tls_provider();
+    let timeout = Duration::from_secs(shared.delivery.timeout_secs);
+    let client = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!(error = %e, "Local event delivery cannot start: {e}");
+            return None;
+        }
+    };
+    let db_path = shared.data_dir.join(db::DB_FILE);
+    if let Err(e) = heartbeat::spawn(&db_path, runner_id.to_owned(), stop.clone()) {
+        tracing::error!(error = %e, "Local event delivery cannot start its heartbeat: {e}");
+        return None;
+    }
+    Some(client)
+}
+
+/// One polling round's claim: who claims, when, and how many deliveries it can take.
+struct Claim {
+    runner: String,
+    now: i64,
+    heartbeat: bool,
+    free: usize,
+    lease_ms: i64,
+}
+
+/// Claims up to `free` due deliveries (none when nothing is due), beating the heartbeat first.
+async fn claim_due(shared: &Shared, round: Claim) -> Result<Vec<queue::Claimed>, BackendError> {
+    let Claim {
+        runner,
+        now,
+        heartbeat,
+        free,
+        lease_ms,
+    } = round;
+    shared
+        .db
+        .call("could not claim queued events".to_owned(), move |conn| {
+            let sql = sql_error("could not claim queued events");
+            // Also beaten by the heartbeat thread; this one makes it fresh before a claim.
+            if heartbeat {
+                queue::heartbeat(conn, &runner, now).map_err(sql)?;
+            }
+            // A cheap read first: only take the write lock when something is due.
+            let due =
+                queue::next_due_ms(conn).map_err(sql_error("could not read the delivery queue"))?;
+            if free == 0 || due.is_none_or(|d| d > now) {
+                return Ok(Vec::new());
+            }
+            queue::claim(conn, &runner, now, lease_ms, free)
+                .map_err(sql_error("could not claim queued events"))
+        })
+        .await
+}
+
+/// Frees this runner's leases at once, so another process need not wait for them to expire.
+async fn retire(shared: &Shared, runner: String) {
     let _ = shared
         .db
         .call(
@@ -246,7 +286,7 @@ async fn dead_letter(
         .and_then(|()| std::fs::write(&temp, &json))
         .and_then(|()| std::fs::rename(&temp, &file));
     if let Err(e) = written {
-        return Err(crate::backends::BackendError::LocalUnavailable {
+        return Err(BackendError::LocalUnavailable {
             context: format!("could not write the dead letter {}", file.display()),
             message: e.to_string(),
         });

@@ -167,39 +167,44 @@ fn value(json: &Json, path: &str) -> Result<Value, EventDataError> {
                 .map_err(|e| bad(&here, format!("not base64: {e}")))?,
         ),
         "referenceValue" => Kind::ReferenceValue(string(inner, &here)?.to_owned()),
-        "geoPointValue" => {
-            let point = object(inner, &here)?;
-            let coordinate =
-                |k: &str| present(point, k).map_or(Ok(0.0), |v| double(v, &join(&here, k)));
-            Kind::GeoPointValue(LatLng {
-                latitude: coordinate("latitude")?,
-                longitude: coordinate("longitude")?,
-            })
-        }
-        "arrayValue" => {
-            let array = object(inner, &here)?;
-            let mut values = Vec::new();
-            if let Some(items) = present(array, "values") {
-                let at = join(&here, "values");
-                let items = items
-                    .as_array()
-                    .ok_or_else(|| bad(&at, "expected a JSON array"))?;
-                for (i, item) in items.iter().enumerate() {
-                    values.push(value(item, &format!("{at}[{i}]"))?);
-                }
-            }
-            Kind::ArrayValue(ArrayValue { values })
-        }
-        _ => {
-            let map = object(inner, &here)?;
-            let fields = match present(map, "fields") {
-                Some(fields) => value_map(fields, &join(&here, "fields"))?,
-                None => BTreeMap::new(),
-            };
-            Kind::MapValue(MapValue { fields })
-        }
+        "geoPointValue" => geo_point(inner, &here)?,
+        "arrayValue" => array_value(inner, &here)?,
+        _ => map_value(inner, &here)?,
     };
     Ok(Value { kind: Some(kind) })
+}
+
+fn geo_point(json: &Json, path: &str) -> Result<Kind, EventDataError> {
+    let point = object(json, path)?;
+    let coordinate = |k: &str| present(point, k).map_or(Ok(0.0), |v| double(v, &join(path, k)));
+    Ok(Kind::GeoPointValue(LatLng {
+        latitude: coordinate("latitude")?,
+        longitude: coordinate("longitude")?,
+    }))
+}
+
+fn array_value(json: &Json, path: &str) -> Result<Kind, EventDataError> {
+    let array = object(json, path)?;
+    let mut values = Vec::new();
+    if let Some(items) = present(array, "values") {
+        let at = join(path, "values");
+        let items = items
+            .as_array()
+            .ok_or_else(|| bad(&at, "expected a JSON array"))?;
+        for (i, item) in items.iter().enumerate() {
+            values.push(value(item, &format!("{at}[{i}]"))?);
+        }
+    }
+    Ok(Kind::ArrayValue(ArrayValue { values }))
+}
+
+fn map_value(json: &Json, path: &str) -> Result<Kind, EventDataError> {
+    let map = object(json, path)?;
+    let fields = match present(map, "fields") {
+        Some(fields) => value_map(fields, &join(path, "fields"))?,
+        None => BTreeMap::new(),
+    };
+    Ok(Kind::MapValue(MapValue { fields }))
 }
 
 /// int64 arrives as a string (`"4"`), but a number is accepted too.
