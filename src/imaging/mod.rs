@@ -52,9 +52,12 @@
 //!   container (no decode) and checked against [`Limits::max_frames`].
 
 mod blur;
+mod container;
 mod decode;
+mod decode_png;
 mod encode;
 mod error;
+mod estimate;
 mod geometry;
 mod header;
 mod metadata;
@@ -64,6 +67,7 @@ mod plan;
 mod resize;
 mod smart_crop;
 mod sniff;
+mod strip;
 mod types;
 
 pub mod bench;
@@ -73,9 +77,11 @@ mod tests;
 
 pub use blur::blur;
 pub use error::ImagingError;
+pub use estimate::{HEADER_PREFIX_BYTES, PeakEstimate, estimate_peak};
 pub use header::probe;
 pub use plan::process;
 pub use sniff::sniff;
+pub use strip::strip_metadata;
 pub use types::{
     Anchor, EncodeOptions, Fit, ImageFormat, Limits, Output, OutputFormat, Plan, Processed,
     ResizeFilter, SourceInfo, Target,

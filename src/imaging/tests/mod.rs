@@ -6,9 +6,11 @@ mod bad_input;
 mod bench_protocol;
 mod cascade;
 mod formats;
+mod hostile;
 mod limits;
 mod metadata_out;
 mod orientation;
+mod peak_memory;
 
 use std::io::Cursor;
 
