@@ -9,6 +9,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+mod fuzz_properties;
 pub mod handlers;
 pub mod imaging;
 pub mod memory;
