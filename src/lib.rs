@@ -1,6 +1,7 @@
 //! image-pipeline: an event-driven image pipeline for Cloud Run (see README.md).
 //! This file only declares modules; `main.rs` calls [`cli::run`].
 
+pub mod admission;
 pub mod backends;
 pub mod cli;
 pub mod cloudevent;
@@ -8,6 +9,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+mod fuzz_properties;
 pub mod handlers;
 pub mod imaging;
 pub mod memory;

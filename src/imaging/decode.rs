@@ -1,12 +1,16 @@
-//! Decoding to an 8-bit [`Raster`]: JPEG through libjpeg-turbo (with DCT scaling), every
-//! other format (and CMYK JPEG) through the `image` crate's pure-Rust decoders.
-//! Called only after the header passed the limits. Must not resize or encode.
+//! Decoding to an 8-bit [`Raster`]: JPEG through libjpeg-turbo (with DCT scaling), PNG
+//! through `decode_png` (straight to 8 bits), every other format (and CMYK JPEG) through
+//! the `image` crate's pure-Rust decoders. Called only after the header passed the limits,
+//! and every decoder is held to what the header declared: libjpeg's own header must agree
+//! with ours before the raster is allocated, and `image` gets allocation limits sized for
+//! exactly this image. Must not resize or encode.
 
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageReader};
 use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
+use super::decode_png::decode_png;
 use super::header::Header;
 use super::pixels::Raster;
 use super::{ImageFormat, ImagingError, Limits};
@@ -54,6 +58,7 @@ pub(crate) fn decode(
 ) -> Result<Decoded, ImagingError> {
     match header.info.format {
         ImageFormat::Jpeg if !header.jpeg_cmyk => decode_jpeg(input, header, scale),
+        ImageFormat::Png => decode_png(input, header),
         format => decode_with_image(input, format, header, limits),
     }
 }
@@ -67,6 +72,17 @@ fn decode_jpeg(input: &[u8], header: &Header, scale: DecodeScale) -> Result<Deco
         .set_fast_upsample(scale.fast_chroma)
         .map_err(corrupt)?;
     let jpeg = decompressor.read_header(input).map_err(corrupt)?;
+    // libjpeg-turbo's memory limit is not reachable through the safe crate; what it allocates
+    // follows from the frame header, so that header must be the one the limits checked.
+    if (jpeg.width, jpeg.height) != (header.stored_width as usize, header.stored_height as usize) {
+        return Err(ImagingError::corrupt(
+            ImageFormat::Jpeg,
+            format!(
+                "the pixel data exceeds what the header declared (libjpeg reads {}x{})",
+                jpeg.width, jpeg.height
+            ),
+        ));
+    }
     let factor = ScalingFactor::new(usize::from(scale.eighths.clamp(1, 8)), 8);
     let factor = if jpeg.is_lossless {
         ScalingFactor::ONE
@@ -125,22 +141,10 @@ fn decode_with_image(
         ),
         other => ImagingError::corrupt(format, other),
     };
-    let image_format = match format {
-        ImageFormat::Jpeg => image::ImageFormat::Jpeg,
-        ImageFormat::Png => image::ImageFormat::Png,
-        ImageFormat::WebP => image::ImageFormat::WebP,
-        ImageFormat::Gif => image::ImageFormat::Gif,
-        ImageFormat::Bmp => image::ImageFormat::Bmp,
-        ImageFormat::Tiff => image::ImageFormat::Tiff,
-    };
-    let mut reader = ImageReader::with_format(Cursor::new(input), image_format);
+    let mut reader = ImageReader::with_format(Cursor::new(input), image_format(format));
     // A second guard inside the decoder: frames of a GIF or strips of a TIFF may declare
     // more than the container header did.
-    let mut image_limits = image::Limits::default();
-    image_limits.max_image_width = Some(limits.max_width);
-    image_limits.max_image_height = Some(limits.max_height);
-    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).max(64 << 20));
-    reader.limits(image_limits);
+    reader.limits(decoder_limits(header, limits));
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let mut warnings = Vec::new();
     let mut icc = decoder.icc_profile().ok().flatten();
@@ -151,24 +155,7 @@ fn decode_with_image(
                 .to_owned(),
         );
     }
-    let image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
-    let raster = if image.color().has_alpha() {
-        let rgba = image.into_rgba8();
-        Raster {
-            width: rgba.width(),
-            height: rgba.height(),
-            channels: 4,
-            data: rgba.into_raw(),
-        }
-    } else {
-        let rgb = image.into_rgb8();
-        Raster {
-            width: rgb.width(),
-            height: rgb.height(),
-            channels: 3,
-            data: rgb.into_raw(),
-        }
-    };
+    let raster = to_raster(DynamicImage::from_decoder(decoder).map_err(corrupt)?);
     if (raster.width, raster.height) != (header.stored_width, header.stored_height) {
         return Err(ImagingError::corrupt(
             format,
@@ -184,4 +171,55 @@ fn decode_with_image(
         warnings,
         scale: 1.0,
     })
+}
+
+fn image_format(format: ImageFormat) -> image::ImageFormat {
+    match format {
+        ImageFormat::Jpeg => image::ImageFormat::Jpeg,
+        ImageFormat::Png => image::ImageFormat::Png,
+        ImageFormat::WebP => image::ImageFormat::WebP,
+        ImageFormat::Gif => image::ImageFormat::Gif,
+        ImageFormat::Bmp => image::ImageFormat::Bmp,
+        ImageFormat::Tiff => image::ImageFormat::Tiff,
+    }
+}
+
+/// 8-bit RGBA when the image has alpha, else 8-bit RGB (free when it already is).
+fn to_raster(image: DynamicImage) -> Raster {
+    if image.color().has_alpha() {
+        let rgba = image.into_rgba8();
+        Raster {
+            width: rgba.width(),
+            height: rgba.height(),
+            channels: 4,
+            data: rgba.into_raw(),
+        }
+    } else {
+        let rgb = image.into_rgb8();
+        Raster {
+            width: rgb.width(),
+            height: rgb.height(),
+            channels: 3,
+            data: rgb.into_raw(),
+        }
+    }
+}
+
+/// Allocation limits for `image`'s decoders: the declared size exactly, and room for the
+/// declared raster at its stored depth plus one frame buffer (a GIF frame that is not the
+/// screen's size is decoded into its own buffer), never more than the limits allow.
+fn decoder_limits(header: &Header, limits: &Limits) -> image::Limits {
+    let facts = header.pixels;
+    let pixels = u64::from(header.stored_width) * u64::from(header.stored_height);
+    let sample_bytes = u64::from(facts.bits_per_sample.max(8) / 8);
+    let raster = pixels * u64::from(facts.channels.max(4)) * sample_bytes;
+    let frame = facts
+        .first_frame
+        .map_or(0, |(w, h)| u64::from(w) * u64::from(h) * 4);
+    let ceiling = limits.max_pixels.saturating_mul(16);
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(header.stored_width.min(limits.max_width));
+    image_limits.max_image_height = Some(header.stored_height.min(limits.max_height));
+    image_limits.max_alloc = Some((raster + frame + (1 << 20)).min(ceiling));
+    image_limits
 }

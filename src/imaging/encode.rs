@@ -66,77 +66,83 @@ pub(crate) fn encode(
 ) -> Result<Vec<u8>, ImagingError> {
     let fail = |e: &dyn std::fmt::Display| ImagingError::encode(encoding.format(), e);
     match encoding {
-        Encoding::Jpeg => {
-            let flat;
-            let raster = if raster.has_alpha() {
-                flat = raster.clone().flatten(options.background_rgb);
-                &flat
-            } else {
-                raster
-            };
-            let mut compressor = turbojpeg::Compressor::new().map_err(|e| fail(&e))?;
-            compressor
-                .set_quality(i32::from(options.jpeg_quality.clamp(1, 100)))
-                .map_err(|e| fail(&e))?;
-            compressor
-                .set_subsamp(turbojpeg::Subsamp::Sub2x2)
-                .map_err(|e| fail(&e))?;
-            compressor
-                .set_progressive(options.jpeg_progressive)
-                .map_err(|e| fail(&e))?;
-            let image = turbojpeg::Image {
-                pixels: raster.data.as_slice(),
-                width: raster.width as usize,
-                pitch: 3 * raster.width as usize,
-                height: raster.height as usize,
-                format: turbojpeg::PixelFormat::RGB,
-            };
-            let jpeg = compressor.compress_to_vec(image).map_err(|e| fail(&e))?;
-            let mut segments = Vec::new();
-            if let Some(app1) = carry.copyright.and_then(metadata::copyright_app1) {
-                segments.extend_from_slice(&app1);
-            }
-            if let Some(icc) = carry.icc {
-                segments.extend_from_slice(&metadata::icc_app2(icc));
-            }
-            Ok(metadata::insert_after_soi(jpeg, &segments))
-        }
-        Encoding::Png => {
-            let mut out = Vec::new();
-            let mut encoder =
-                PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive);
-            if let Some(icc) = carry.icc {
-                encoder
-                    .set_icc_profile(icc.to_vec())
-                    .map_err(|e| fail(&e))?;
-            }
-            if let Some(app1) = carry.copyright.and_then(metadata::copyright_app1) {
-                // eXIf holds the TIFF structure without the APP1 header and "Exif\0\0".
-                encoder
-                    .set_exif_metadata(app1[10..].to_vec())
-                    .map_err(|e| fail(&e))?;
-            }
-            let color = if raster.has_alpha() {
-                image::ExtendedColorType::Rgba8
-            } else {
-                image::ExtendedColorType::Rgb8
-            };
-            encoder
-                .write_image(&raster.data, raster.width, raster.height, color)
-                .map_err(|e| fail(&e))?;
-            Ok(out)
-        }
+        Encoding::Jpeg => encode_jpeg(raster, options, carry).map_err(|e| fail(&e)),
+        Encoding::Png => encode_png(raster, carry).map_err(|e| fail(&e)),
         Encoding::WebP { lossless } => {
-            let encoder = if raster.has_alpha() {
-                webp::Encoder::from_rgba(&raster.data, raster.width, raster.height)
-            } else {
-                webp::Encoder::from_rgb(&raster.data, raster.width, raster.height)
-            };
-            let quality = options.webp_quality.clamp(0.0, 100.0);
-            let memory = encoder
-                .encode_simple(lossless, quality)
-                .map_err(|e| fail(&format!("{e:?}")))?;
-            Ok(memory.to_vec())
+            encode_webp(raster, lossless, options.webp_quality).map_err(|e| fail(&e))
         }
     }
+}
+
+/// JPEG at 4:2:0 through libjpeg-turbo, then the carried APP1/APP2 segments after SOI.
+fn encode_jpeg(
+    raster: &Raster,
+    options: &EncodeOptions,
+    carry: Carry<'_>,
+) -> Result<Vec<u8>, turbojpeg::Error> {
+    let flat;
+    let raster = if raster.has_alpha() {
+        flat = raster.clone().flatten(options.background_rgb);
+        &flat
+    } else {
+        raster
+    };
+    let mut compressor = turbojpeg::Compressor::new()?;
+    compressor.set_quality(i32::from(options.jpeg_quality.clamp(1, 100)))?;
+    compressor.set_subsamp(turbojpeg::Subsamp::Sub2x2)?;
+    compressor.set_progressive(options.jpeg_progressive)?;
+    let image = turbojpeg::Image {
+        pixels: raster.data.as_slice(),
+        width: raster.width as usize,
+        pitch: 3 * raster.width as usize,
+        height: raster.height as usize,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    let jpeg = compressor.compress_to_vec(image)?;
+    let mut segments = Vec::new();
+    if let Some(app1) = carry.copyright.and_then(metadata::copyright_app1) {
+        segments.extend_from_slice(&app1);
+    }
+    if let Some(icc) = carry.icc {
+        segments.extend_from_slice(&metadata::icc_app2(icc));
+    }
+    Ok(metadata::insert_after_soi(jpeg, &segments))
+}
+
+/// PNG (fast deflate, adaptive filters) with the carried iCCP and eXIf chunks.
+fn encode_png(raster: &Raster, carry: Carry<'_>) -> Result<Vec<u8>, image::ImageError> {
+    let mut out = Vec::new();
+    let mut encoder =
+        PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive);
+    if let Some(icc) = carry.icc {
+        encoder
+            .set_icc_profile(icc.to_vec())
+            .map_err(image::ImageError::Unsupported)?;
+    }
+    if let Some(app1) = carry.copyright.and_then(metadata::copyright_app1) {
+        // eXIf holds the TIFF structure without the APP1 header and "Exif\0\0".
+        encoder
+            .set_exif_metadata(app1[10..].to_vec())
+            .map_err(image::ImageError::Unsupported)?;
+    }
+    let color = if raster.has_alpha() {
+        image::ExtendedColorType::Rgba8
+    } else {
+        image::ExtendedColorType::Rgb8
+    };
+    encoder.write_image(&raster.data, raster.width, raster.height, color)?;
+    Ok(out)
+}
+
+/// WebP through libwebp, lossy at `quality` or lossless.
+fn encode_webp(raster: &Raster, lossless: bool, quality: f32) -> Result<Vec<u8>, String> {
+    let encoder = if raster.has_alpha() {
+        webp::Encoder::from_rgba(&raster.data, raster.width, raster.height)
+    } else {
+        webp::Encoder::from_rgb(&raster.data, raster.width, raster.height)
+    };
+    let memory = encoder
+        .encode_simple(lossless, quality.clamp(0.0, 100.0))
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(memory.to_vec())
 }

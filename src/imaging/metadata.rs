@@ -1,7 +1,14 @@
 //! Byte-level metadata: JPEG marker segments, the EXIF fields we read (orientation, artist,
-//! copyright), ICC profiles, and lossless metadata stripping of JPEG and PNG files.
+//! copyright) and ICC profiles, with the bound on what an output may carry. Stripping the
+//! originals lives in `strip`.
 //! Parsing only walks segment headers, so it is microseconds even on large files.
 //! Must not decode pixels.
+
+/// The largest ICC profile an output carries. Matrix/TRC profiles (sRGB, Display P3, Adobe
+/// RGB, ProPhoto: 0.5-4 KB) and small LUT profiles fit; larger ones (printer and camera
+/// profiles, up to 16 MB in a JPEG) are dropped with a warning, because every output would
+/// repeat them (a 16 MB thumbnail) and the medium one must stay under Vision's inline limit.
+pub(crate) const MAX_CARRIED_ICC_BYTES: usize = 128 * 1024;
 
 /// What the marker walk of a JPEG found before its first scan.
 #[derive(Debug, Default, Clone)]
@@ -15,6 +22,12 @@ pub(crate) struct JpegHeader {
     pub has_frame: bool,
     /// A start-of-scan marker was found (there is entropy-coded data to decode).
     pub has_scan: bool,
+    /// libjpeg keeps every DCT coefficient of the image in memory: a progressive frame, or a
+    /// first scan that holds only some of the components (a multi-scan sequential file).
+    pub buffers_coefficients: bool,
+    /// Bytes of that whole-image coefficient buffer (64 16-bit coefficients per block, every
+    /// component at its own sampling), whether or not it is needed.
+    pub coefficient_bytes: u64,
     pub exif: Option<Exif>,
     /// The ICC profile, reassembled from its APP2 chunks.
     pub icc: Option<Vec<u8>>,
@@ -45,6 +58,9 @@ pub(crate) fn jpeg_header(bytes: &[u8]) -> JpegHeader {
                 header.components = body[5];
                 header.precision = body[0];
                 header.has_frame = true;
+                // SOF2, SOF6, SOF10 and SOF14 are the progressive ones.
+                header.buffers_coefficients = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+                header.coefficient_bytes = coefficient_bytes(&header, body);
             }
             0xE1 if body.starts_with(b"Exif\0\0") && header.exif.is_none() => {
                 header.exif = parse_exif(&body[6..]);
@@ -54,6 +70,8 @@ pub(crate) fn jpeg_header(bytes: &[u8]) -> JpegHeader {
             }
             0xDA => {
                 header.has_scan = true;
+                let scan_components = body.first().copied().unwrap_or(0);
+                header.buffers_coefficients |= scan_components < header.components;
                 break;
             }
             _ => {}
@@ -71,15 +89,36 @@ pub(crate) fn jpeg_header(bytes: &[u8]) -> JpegHeader {
     header
 }
 
+/// The whole-image coefficient buffer of a frame header: per component, its blocks at its
+/// sampling (rounded up to whole MCUs) times 64 coefficients of 2 bytes.
+fn coefficient_bytes(header: &JpegHeader, sof: &[u8]) -> u64 {
+    let sampling: Vec<(u64, u64)> = sof
+        .get(6..)
+        .unwrap_or_default()
+        .chunks_exact(3)
+        .take(usize::from(header.components))
+        .map(|c| (u64::from(c[1] >> 4).max(1), u64::from(c[1] & 15).max(1)))
+        .collect();
+    let h_max = sampling.iter().map(|s| s.0).max().unwrap_or(1);
+    let v_max = sampling.iter().map(|s| s.1).max().unwrap_or(1);
+    let mcus_w = u64::from(header.width).div_ceil(8 * h_max);
+    let mcus_h = u64::from(header.height).div_ceil(8 * v_max);
+    sampling
+        .iter()
+        .map(|(h, v)| mcus_w * h * mcus_h * v * 128)
+        .sum()
+}
+
 /// Iterator over (marker, segment body) pairs from SOI up to and including SOS.
-struct JpegSegments<'a> {
+pub(crate) struct JpegSegments<'a> {
     bytes: &'a [u8],
-    pos: usize,
+    /// Where the next marker starts (after the segment just returned).
+    pub pos: usize,
     done: bool,
 }
 
 impl<'a> JpegSegments<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    pub fn new(bytes: &'a [u8]) -> Self {
         Self {
             bytes,
             pos: 2,
@@ -101,7 +140,9 @@ impl<'a> Iterator for JpegSegments<'a> {
         }
         let marker = *self.bytes.get(self.pos)?;
         self.pos += 1;
-        if matches!(marker, 0x01 | 0xD0..=0xD8) {
+        if matches!(marker, 0x01 | 0xD0..=0xD9) {
+            // Standalone markers; EOI ends the image.
+            self.done = marker == 0xD9;
             return Some((marker, &[]));
         }
         let len_bytes = self.bytes.get(self.pos..self.pos + 2)?;
@@ -113,7 +154,7 @@ impl<'a> Iterator for JpegSegments<'a> {
         let end = (self.pos + len).min(self.bytes.len());
         let body = &self.bytes[self.pos + 2..end.max(self.pos + 2)];
         self.pos += len;
-        if marker == 0xDA || marker == 0xD9 {
+        if marker == 0xDA {
             self.done = true;
         }
         Some((marker, body))
@@ -263,48 +304,6 @@ pub(crate) fn insert_after_soi(jpeg: Vec<u8>, segments: &[u8]) -> Vec<u8> {
     out.extend_from_slice(segments);
     out.extend_from_slice(&jpeg[at..]);
     out
-}
-
-/// The JPEG without APP1 (EXIF, XMP), APP13 (IPTC) and COM segments; everything else,
-/// including the ICC profile and the entropy-coded data, is copied byte for byte.
-pub(crate) fn strip_jpeg(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(bytes.len());
-    out.extend_from_slice(bytes.get(..2)?);
-    let mut segments = JpegSegments::new(bytes);
-    let mut last = 2;
-    while let Some((marker, _)) = segments.next() {
-        let seg = bytes.get(last..segments.pos.min(bytes.len()))?;
-        if !matches!(marker, 0xE1 | 0xED | 0xFE) {
-            out.extend_from_slice(seg);
-        }
-        last = segments.pos;
-        if marker == 0xDA {
-            out.extend_from_slice(bytes.get(last..)?);
-            return Some(out);
-        }
-    }
-    None
-}
-
-/// The PNG without its text and EXIF chunks (tEXt, zTXt, iTXt holding XMP, eXIf, tIME).
-pub(crate) fn strip_png(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(bytes.len());
-    out.extend_from_slice(bytes.get(..8)?);
-    let mut pos = 8;
-    while pos + 12 <= bytes.len() {
-        let len = usize::try_from(u32::from_be_bytes(bytes[pos..pos + 4].try_into().ok()?)).ok()?;
-        let end = pos.checked_add(12)?.checked_add(len)?;
-        let kind = bytes.get(pos + 4..pos + 8)?;
-        let chunk = bytes.get(pos..end)?;
-        if !matches!(kind, b"tEXt" | b"zTXt" | b"iTXt" | b"eXIf" | b"tIME") {
-            out.extend_from_slice(chunk);
-        }
-        pos = end;
-        if kind == b"IEND" {
-            return Some(out);
-        }
-    }
-    None
 }
 
 /// True when an ICC profile describes sRGB (by its description), which viewers assume anyway.

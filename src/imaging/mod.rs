@@ -10,6 +10,8 @@
 //! - [`probe`]: header only (dimensions after EXIF orientation, limits checked), no decode.
 //! - [`process`]: decode once, then produce every [`Target`] of a [`Plan`].
 //! - [`blur`]: a strongly blurred re-encode in the source's format (moderation "blur" policy).
+//! - [`estimate_peak`]: a job's peak memory from the first [`HEADER_PREFIX_BYTES`] (admission).
+//! - [`strip_metadata`]: the allow-list stripper reused originals go through.
 //!
 //! # Supported input
 //! JPEG (8-bit: baseline, progressive, grayscale, CMYK/YCCK, any chroma subsampling), PNG
@@ -35,10 +37,12 @@
 //! - **Metadata.** EXIF, XMP, IPTC and comments are stripped (GPS never leaks);
 //!   [`EncodeOptions::keep_copyright`] writes a minimal EXIF block holding only Artist and
 //!   Copyright into JPEG outputs.
-//! - **ICC profiles** are carried, not converted: a non-sRGB profile is copied into JPEG and
-//!   PNG outputs (exact and cheap; conversion would need a colour-management engine). sRGB
-//!   profiles are dropped because sRGB is what every viewer assumes. Where a profile cannot be
-//!   carried (WebP outputs, CMYK sources) a warning says so: it is never dropped silently.
+//! - **ICC profiles** are carried, not converted: a non-sRGB profile up to 128 KiB
+//!   (`metadata::MAX_CARRIED_ICC_BYTES`: every matrix profile and small LUT ones) is copied
+//!   into JPEG and PNG outputs (exact and cheap; conversion would need a colour-management
+//!   engine). sRGB profiles are dropped because sRGB is what every viewer assumes. Where a
+//!   profile cannot be carried (WebP outputs, CMYK sources, one over the bound) a warning
+//!   says so: it is never dropped silently.
 //! - **Alpha.** When an output keeps alpha, resizing is premultiplied. When no output keeps
 //!   alpha, the image is flattened onto [`EncodeOptions::background_rgb`] right after decode
 //!   (exact, because flattening and resizing are both linear, and cheaper: 3 channels).
@@ -46,15 +50,25 @@
 //!   decodes; the missing part is grey and [`Processed::warnings`] says why. A JPEG cut before
 //!   its first scan has no pixels at all and is refused as corrupt.
 //! - **Unchanged originals.** When the image already fits a box, needs no rotation and the
-//!   format is unchanged, the variant is the original bytes with metadata segments removed
+//!   format is unchanged, the variant is the original bytes through [`strip_metadata`]: an
+//!   allow-list of segments/chunks, ending at EOI, IEND or the RIFF size, so appended data
+//!   (MPF secondary images, Motion Photo video, any trailer) never reaches an output
 //!   (lossless, never bigger than the source); [`Output::reused_original`] is set.
 //! - **Animations** (GIF, WebP): the first frame only; frames are counted from the
-//!   container (no decode) and checked against [`Limits::max_frames`].
+//!   container (no decode) and checked against [`Limits::max_frames`]; every GIF frame's
+//!   size is checked against the pixel limits, not only the logical screen.
+//! - **Memory.** [`estimate_peak`] bounds a job's peak bytes from its header (the same
+//!   layout and decode-scale decisions `process` makes); `max_pixels` stays the hard limit
+//!   for one image, and the admission budget (`crate::admission`) bounds how many run at
+//!   once. Bit depth does not raise the cost: 16-bit PNG is decoded straight to 8 bits.
 
 mod blur;
+mod container;
 mod decode;
+mod decode_png;
 mod encode;
 mod error;
+mod estimate;
 mod geometry;
 mod header;
 mod metadata;
@@ -64,6 +78,7 @@ mod plan;
 mod resize;
 mod smart_crop;
 mod sniff;
+mod strip;
 mod types;
 
 pub mod bench;
@@ -73,9 +88,11 @@ mod tests;
 
 pub use blur::blur;
 pub use error::ImagingError;
+pub use estimate::{HEADER_PREFIX_BYTES, PeakEstimate, estimate_peak};
 pub use header::probe;
 pub use plan::process;
 pub use sniff::sniff;
+pub use strip::strip_metadata;
 pub use types::{
     Anchor, EncodeOptions, Fit, ImageFormat, Limits, Output, OutputFormat, Plan, Processed,
     ResizeFilter, SourceInfo, Target,

@@ -1,17 +1,21 @@
-//! `process`: the whole job for one source. Header and limits, one decode (DCT-scaled for
-//! JPEG), alpha decision, a cascade of resizes in the stored orientation, rotation of
-//! the small outputs, encoding, and reuse of the original bytes where nothing changes.
+//! `process`: the whole job for one source, in two stages. [`prepare`] decides everything
+//! the header allows (each target's layout and encoding, the JPEG decode scale); the
+//! memory estimate uses the same decisions. Then one decode, the alpha and metadata
+//! decisions ([`Job::new`]), and each target rendered in turn ([`Job::render`]): a cascade
+//! of resizes in the stored orientation, rotation of the small outputs, encoding, and reuse
+//! of the (stripped) original bytes where nothing changes.
 
-use super::decode::{DecodeScale, decode};
+use super::decode::{DecodeScale, Decoded, decode};
 use super::encode::{Carry, Encoding, encode};
 use super::geometry::{self, Layout};
 use super::header::{self, Header};
-use super::metadata;
+use super::metadata::{self, Exif, MAX_CARRIED_ICC_BYTES};
 use super::orient;
 use super::pixels::Raster;
 use super::resize::{Resampler, Window};
 use super::smart_crop;
-use super::{Anchor, Fit, ImageFormat, ImagingError, Output, Plan, Processed};
+use super::strip;
+use super::{Anchor, Fit, ImageFormat, ImagingError, Output, Plan, Processed, Target};
 
 /// The decode keeps at least this many source pixels per output pixel (per axis) for the
 /// largest output, so Lanczos has detail to work with beyond the DCT scaling's own filter.
@@ -27,9 +31,41 @@ pub(crate) const DECODE_HEADROOM: f64 = 1.25;
 /// steps) lost 0.4 dB there.
 const CASCADE_MIN_SHRINK: f64 = 3.0;
 
+/// What the header and the plan decide before any pixel is decoded.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub header: Header,
+    /// One per target, in the plan's order, in stored orientation.
+    pub layouts: Vec<Layout>,
+    pub encodings: Vec<Encoding>,
+    pub scale: DecodeScale,
+}
+
 /// Decodes `input` once and produces every target of `plan`, in the plan's order.
 pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
     let header = header::read(input, &plan.limits)?;
+    let prepared = prepare(header, plan);
+    let decoded = decode(input, &prepared.header, &plan.limits, prepared.scale)?;
+    let mut job = Job::new(input, plan, &prepared, decoded);
+    // Largest first, so fit-inside results can feed the smaller outputs (see `pick_hub`).
+    let mut order: Vec<usize> = (0..plan.targets.len()).collect();
+    order.sort_by_key(|&i| {
+        let l = prepared.layouts[i];
+        std::cmp::Reverse(u64::from(l.out_width) * u64::from(l.out_height))
+    });
+    let mut outputs: Vec<Option<Output>> = vec![None; plan.targets.len()];
+    for i in order {
+        outputs[i] = Some(job.render(i)?);
+    }
+    Ok(Processed {
+        source: prepared.header.info,
+        outputs: outputs.into_iter().flatten().collect(),
+        warnings: job.warnings,
+    })
+}
+
+/// Each target's layout and encoding, and the decode scale the largest output needs.
+pub(crate) fn prepare(header: Header, plan: &Plan) -> Prepared {
     let (sw, sh) = (header.stored_width, header.stored_height);
     let orientation = header.info.orientation;
     let layouts: Vec<Layout> = plan
@@ -44,12 +80,11 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
             geometry::layout(sw, sh, bw, bh, t.fit)
         })
         .collect();
-    let encodings: Vec<Encoding> = plan
+    let encodings = plan
         .targets
         .iter()
         .map(|t| Encoding::resolve(t.format, header.info.format))
         .collect();
-
     let max_scale = layouts
         .iter()
         .map(|l| l.scale(sw, sh))
@@ -59,112 +94,110 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
         eighths,
         fast_chroma: geometry::chroma_replication_is_invisible(max_scale, eighths),
     };
-    let decoded = decode(input, &header, &plan.limits, scale)?;
-    let mut warnings = decoded.warnings;
-    // A damaged source is re-encoded, never passed on as is.
-    let clean = warnings.is_empty();
+    Prepared {
+        header,
+        layouts,
+        encodings,
+        scale,
+    }
+}
 
-    // Alpha: keep it only if some output can hold it and some pixel uses it.
-    let any_alpha_output = encodings.iter().any(|e| e.keeps_alpha());
-    // The exact part of the raster that maps onto the source: resizing the rounded-up raster
-    // instead would shift a DCT-scaled decode by up to a pixel (0.2-2 dB on sharp photos).
-    let source_extent = (f64::from(sw) * decoded.scale, f64::from(sh) * decoded.scale);
-    let mut source = decoded.raster;
-    if source.has_alpha() {
-        source = if source.is_opaque() {
-            source.drop_alpha()
-        } else if !any_alpha_output {
-            source.flatten(plan.encode.background_rgb)
-        } else {
-            source
-        };
+/// One decoded source and what every output shares.
+struct Job<'a> {
+    input: &'a [u8],
+    plan: &'a Plan,
+    prepared: &'a Prepared,
+    source: Raster,
+    /// The exact part of the raster that maps onto the source: resizing the rounded-up
+    /// raster instead would shift a DCT-scaled decode by up to a pixel (0.2-2 dB).
+    source_extent: (f64, f64),
+    /// A damaged source is re-encoded, never passed on as is.
+    clean: bool,
+    icc: Option<Vec<u8>>,
+    copyright: Option<Exif>,
+    resampler: Resampler,
+    /// Fit-inside outputs made so far, largest first, that smaller ones may be resized from.
+    hubs: Vec<Raster>,
+    warnings: Vec<String>,
+}
+
+impl<'a> Job<'a> {
+    fn new(input: &'a [u8], plan: &'a Plan, prepared: &'a Prepared, decoded: Decoded) -> Self {
+        let header = &prepared.header;
+        let mut warnings = decoded.warnings;
+        let clean = warnings.is_empty();
+        // Alpha: keep it only if some output can hold it and some pixel uses it.
+        let any_alpha_output = prepared.encodings.iter().any(|e| e.keeps_alpha());
+        let mut source = decoded.raster;
+        if source.has_alpha() {
+            source = if source.is_opaque() {
+                source.drop_alpha()
+            } else if !any_alpha_output {
+                source.flatten(plan.encode.background_rgb)
+            } else {
+                source
+            };
+        }
+        let webp_out = prepared
+            .encodings
+            .iter()
+            .any(|e| matches!(e, Encoding::WebP { .. }));
+        let icc = carried_icc(decoded.icc, webp_out, &mut warnings);
+        let (sw, sh) = (header.stored_width, header.stored_height);
+        Job {
+            input,
+            plan,
+            prepared,
+            source,
+            source_extent: (f64::from(sw) * decoded.scale, f64::from(sh) * decoded.scale),
+            clean,
+            icc,
+            copyright: header.exif.clone().filter(|_| plan.encode.keep_copyright),
+            resampler: Resampler::default(),
+            hubs: Vec::new(),
+            warnings,
+        }
     }
 
-    let icc = decoded.icc.filter(|p| !metadata::icc_is_srgb(p));
-    if icc.is_some() && encodings.iter().any(|e| matches!(e, Encoding::WebP { .. })) {
-        warnings.push(
-            "the source's non-sRGB ICC profile is not carried into WebP outputs; their colours \
-             may look less saturated"
-                .to_owned(),
-        );
+    fn carry(&self) -> Carry<'_> {
+        Carry {
+            icc: self.icc.as_deref(),
+            copyright: self.copyright.as_ref(),
+        }
     }
-    let copyright = if plan.encode.keep_copyright {
-        header.exif.clone()
-    } else {
-        None
-    };
-    let carry = Carry {
-        icc: icc.as_deref(),
-        copyright: copyright.as_ref(),
-    };
 
-    // Largest first, so fit-inside results can feed the smaller outputs (see `pick_hub`).
-    let mut order: Vec<usize> = (0..plan.targets.len()).collect();
-    order.sort_by_key(|&i| {
-        std::cmp::Reverse(u64::from(layouts[i].out_width) * u64::from(layouts[i].out_height))
-    });
-    let mut resampler = Resampler::default();
-    let mut hubs: Vec<Raster> = Vec::new();
-    let mut outputs: Vec<Option<Output>> = vec![None; plan.targets.len()];
-    for i in order {
+    /// Produces target `i`: the stripped original when nothing changes, else a resize.
+    fn render(&mut self, i: usize) -> Result<Output, ImagingError> {
+        let (plan, prepared) = (self.plan, self.prepared);
         let target = &plan.targets[i];
-        let layout = layouts[i];
-        let encoding = encodings[i];
+        let layout = prepared.layouts[i];
+        let encoding = prepared.encodings[i];
+        let header = &prepared.header;
+        let orientation = header.info.orientation;
         let (display_w, display_h) = if orient::transposes(orientation) {
             (layout.out_height, layout.out_width)
         } else {
             (layout.out_width, layout.out_height)
         };
-        if clean
+        let output = |bytes, reused_original| Output {
+            label: target.label.clone(),
+            bytes,
+            width: display_w,
+            height: display_h,
+            format: encoding.format(),
+            reused_original,
+        };
+        if self.clean
             && orientation == 1
-            && layout.is_identity(sw, sh)
-            && let Some(bytes) = reuse_original(input, &header, encoding, carry)
+            && layout.is_identity(header.stored_width, header.stored_height)
+            && let Some(bytes) = reuse_original(self.input, header, encoding, self.carry())
         {
-            outputs[i] = Some(Output {
-                label: target.label.clone(),
-                bytes,
-                width: display_w,
-                height: display_h,
-                format: encoding.format(),
-                reused_original: true,
-            });
-            continue;
+            return Ok(output(bytes, true));
         }
-        // Resize from an earlier output when one is larger than this one, else from the decode.
-        let from_hub = pick_hub(&hubs, layout);
-        let (src, (ex, ey)) = match from_hub {
-            Some(h) => (h, (f64::from(h.width), f64::from(h.height))),
-            None => (&source, source_extent),
-        };
-        let window = match (layout.window, target.fit) {
-            (Some((ww, wh)), Fit::Cover { anchor }) => {
-                let (ww, wh) = (ww * ex / f64::from(sw), wh * ey / f64::from(sh));
-                let (left, top) = match anchor {
-                    Anchor::Centre => geometry::centred(ex, ey, ww, wh),
-                    Anchor::Smart => smart_crop::anchor(src, ww, wh)?,
-                };
-                let window: Window = (left, top, ww, wh);
-                Some(window)
-            }
-            _ if (ex, ey) != (f64::from(src.width), f64::from(src.height)) => {
-                Some((0.0, 0.0, ex, ey))
-            }
-            _ => None,
-        };
-        let resized = if window.is_none()
-            && (src.width, src.height) == (layout.out_width, layout.out_height)
-        {
-            None
-        } else {
-            Some(resampler.resize(
-                src,
-                window,
-                layout.out_width,
-                layout.out_height,
-                plan.encode.filter,
-            )?)
-        };
-        let stored = resized.as_ref().unwrap_or(src);
+        let resized = self.resize(target, layout)?;
+        let stored = resized
+            .as_ref()
+            .unwrap_or_else(|| self.hub_or_source(layout));
         let upright;
         let upright_ref = if orientation == 1 {
             stored
@@ -172,26 +205,78 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
             upright = orient::apply(stored.clone(), orientation);
             &upright
         };
-        let bytes = encode(upright_ref, encoding, &plan.encode, carry)?;
-        outputs[i] = Some(Output {
-            label: target.label.clone(),
-            bytes,
-            width: display_w,
-            height: display_h,
-            format: encoding.format(),
-            reused_original: false,
-        });
+        let bytes = encode(upright_ref, encoding, &plan.encode, self.carry())?;
         if target.fit == Fit::Inside
             && let Some(r) = resized
         {
-            hubs.push(r);
+            self.hubs.push(r);
         }
+        Ok(output(bytes, false))
     }
-    Ok(Processed {
-        source: header.info,
-        outputs: outputs.into_iter().flatten().collect(),
-        warnings,
-    })
+
+    /// The raster a target is resized from: an earlier output larger than it, else the decode.
+    fn hub_or_source(&self, layout: Layout) -> &Raster {
+        pick_hub(&self.hubs, layout).unwrap_or(&self.source)
+    }
+
+    /// Resizes (and crops) for `target`; `None` when the source already is the output.
+    fn resize(&mut self, target: &Target, layout: Layout) -> Result<Option<Raster>, ImagingError> {
+        let header = &self.prepared.header;
+        let (sw, sh) = (
+            f64::from(header.stored_width),
+            f64::from(header.stored_height),
+        );
+        let from_hub = pick_hub(&self.hubs, layout);
+        let (src, (ex, ey)) = match from_hub {
+            Some(h) => (h, (f64::from(h.width), f64::from(h.height))),
+            None => (&self.source, self.source_extent),
+        };
+        let window: Option<Window> = match (layout.window, target.fit) {
+            (Some((ww, wh)), Fit::Cover { anchor }) => {
+                let (ww, wh) = (ww * ex / sw, wh * ey / sh);
+                let (left, top) = match anchor {
+                    Anchor::Centre => geometry::centred(ex, ey, ww, wh),
+                    Anchor::Smart => smart_crop::anchor(src, ww, wh)?,
+                };
+                Some((left, top, ww, wh))
+            }
+            _ if (ex, ey) != (f64::from(src.width), f64::from(src.height)) => {
+                Some((0.0, 0.0, ex, ey))
+            }
+            _ => None,
+        };
+        if window.is_none() && (src.width, src.height) == (layout.out_width, layout.out_height) {
+            return Ok(None);
+        }
+        let (w, h, filter) = (layout.out_width, layout.out_height, self.plan.encode.filter);
+        self.resampler.resize(src, window, w, h, filter).map(Some)
+    }
+}
+
+/// The ICC profile outputs carry: not sRGB (viewers assume it) and within
+/// [`MAX_CARRIED_ICC_BYTES`]; a profile that is dropped or cannot reach WebP is reported.
+fn carried_icc(
+    icc: Option<Vec<u8>>,
+    webp_out: bool,
+    warnings: &mut Vec<String>,
+) -> Option<Vec<u8>> {
+    let icc = icc.filter(|p| !metadata::icc_is_srgb(p))?;
+    if icc.len() > MAX_CARRIED_ICC_BYTES {
+        warnings.push(format!(
+            "the source's ICC profile of {} bytes is over the {MAX_CARRIED_ICC_BYTES}-byte bound \
+             and was not carried into any output; colours may shift",
+            icc.len()
+        ));
+        return None;
+    }
+    if webp_out {
+        warnings.push(
+            "the source's non-sRGB ICC profile is not carried into WebP outputs; their colours \
+             may look less saturated"
+                .to_owned(),
+        );
+    }
+    Some(icc)
 }
 
 /// The earlier fit-inside output (largest first) that `layout` is resized from, if any: the
@@ -208,16 +293,18 @@ fn pick_hub(hubs: &[Raster], layout: Layout) -> Option<&Raster> {
     larger().rfind(far_enough).or_else(|| larger().next())
 }
 
-/// The source bytes minus metadata, when they can serve as the output unchanged.
+/// The source bytes with only what we choose to keep, ending at the image's end, when they
+/// can serve as the output unchanged.
 fn reuse_original(
     input: &[u8],
     header: &Header,
     encoding: Encoding,
     carry: Carry<'_>,
 ) -> Option<Vec<u8>> {
+    let keep_icc = carry.icc.is_some();
     match (header.info.format, encoding) {
         (ImageFormat::Jpeg, Encoding::Jpeg) => {
-            let stripped = metadata::strip_jpeg(input)?;
+            let stripped = strip::strip_jpeg(input, keep_icc)?;
             let app1 = carry
                 .copyright
                 .and_then(metadata::copyright_app1)
@@ -226,12 +313,10 @@ fn reuse_original(
         }
         // The PNG encoder writes copyright as eXIf; a stripped original would lose it.
         (ImageFormat::Png, Encoding::Png) if carry.copyright.is_none() => {
-            metadata::strip_png(input)
+            strip::strip_png(input, keep_icc)
         }
-        // WebP is reused only when it carries no EXIF or XMP chunk to strip.
         (ImageFormat::WebP, Encoding::WebP { lossless: false }) => {
-            let has_meta = input.windows(4).any(|w| w == b"EXIF" || w == b"XMP ");
-            (!has_meta).then(|| input.to_vec())
+            strip::strip_webp(input, keep_icc)
         }
         _ => None,
     }

@@ -188,19 +188,3 @@ fn png_text_chunks_are_stripped_from_a_reused_png() {
     assert!(out.outputs[0].reused_original);
     assert_eq!(out.outputs[0].bytes, png);
 }
-
-/// CRC-32 (IEEE), as PNG chunks need it.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}

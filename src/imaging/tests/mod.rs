@@ -6,9 +6,11 @@ mod bad_input;
 mod bench_protocol;
 mod cascade;
 mod formats;
+mod hostile;
 mod limits;
 mod metadata_out;
 mod orientation;
+mod peak_memory;
 
 use std::io::Cursor;
 
@@ -159,4 +161,20 @@ pub(super) fn psnr(a: &RgbaImage, b: &RgbaImage) -> f64 {
     } else {
         10.0 * (255.0 * 255.0 / mse).log10()
     }
+}
+
+/// CRC-32 (IEEE), as PNG chunks need it.
+pub(super) fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }

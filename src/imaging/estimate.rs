@@ -1,0 +1,199 @@
+//! The peak-memory estimate of one job, from the object's size and its header, before the
+//! object is downloaded. Pure arithmetic over the same decisions [`process`](super::process)
+//! makes (`plan::prepare`: each target's layout, the JPEG decode scale), so admission can
+//! weigh a job by what it will really hold.
+//!
+//! # How it is computed
+//! With `P` the stored pixel count and `c` the channels of the raster (3, or 4 with alpha):
+//!
+//! `peak = object_bytes + FIXED_OVERHEAD_BYTES + max(decode, alpha, resize)`
+//!
+//! - **decode** (what the decoder holds at its peak, raster included):
+//!   - JPEG through libjpeg-turbo: the raster at the decode scale (`ceil(W·s)·ceil(H·s)·3`),
+//!     plus the whole-image coefficient buffer when the file is progressive or multi-scan
+//!     (2 bytes per coefficient, every component at its own sampling: `3·P` for 4:2:0,
+//!     `6·P` for 4:4:4), plus row buffers (`384·W`).
+//!   - CMYK JPEG through `image`: `15·P` (4:4:4 coefficients, the CMYK planes, the RGB copy).
+//!   - PNG: the 8-bit raster (`3·P` or `4·P`; 16-bit samples are stripped while decoding, so
+//!     bit depth does not count), plus the grey raster when grey is widened to RGB, plus the
+//!     `png` crate's bounded auxiliary memory.
+//!   - GIF: the screen raster `4·P` plus the first frame's own buffer and its palette
+//!     indices (`5·w·h`).
+//!   - WebP: the raster plus `8·P` of decoder planes (YUV and alpha, or lossless ARGB).
+//!   - BMP: the raster. TIFF: twice the stored raster at its depth (strips and the
+//!     image) plus the 8-bit copy.
+//! - **alpha**: a raster with an alpha channel that is opaque, or flattened, is copied to
+//!   3 channels while the 4-channel one is alive: `4·P + 3·P`.
+//! - **resize**: the source raster; every fit-inside output kept as a cascade hub; for the
+//!   largest target, the resizer's intermediate buffer (output width × source height, or
+//!   the transpose), the resized raster, its rotated copy, and `10` bytes per output pixel
+//!   for the encoder's buffers; and every encoded output (bounded by its raw size, or by the
+//!   object's size when the original is reused). Targets are counted in both orientations
+//!   when a prefix could not tell the orientation.
+//!
+//! The estimate is checked against measured peaks (`VmHWM` in a child process) for every
+//! format and the hostile mix in `tests/peak_memory.rs`: it must never be below, and is
+//! allowed at most [`MAX_OVERESTIMATE`] times above (so admission does not starve).
+
+use super::header::{self, Header, Probe};
+use super::plan::{self, Prepared};
+use super::{Fit, ImageFormat, ImagingError, Plan};
+
+/// Codec contexts, Huffman and quantisation tables, thread-local scratch, allocator slack,
+/// and the code pages a first decode of a format faults in. A 200x200 thumbnail of a
+/// baseline JPEG measured 7.6 MiB in a fresh process, of which 1.7 MiB are input, raster
+/// and row buffers.
+pub const FIXED_OVERHEAD_BYTES: u64 = 8 << 20;
+
+/// How many leading bytes to read for the estimate: every PNG, BMP, WebP and nearly every
+/// JPEG header fits (a JPEG with a large ICC profile or a GIF whose frames are far in needs
+/// more, and [`PeakEstimate::NeedMoreBytes`] says so).
+pub const HEADER_PREFIX_BYTES: u64 = 64 * 1024;
+
+/// The tests allow the estimate to exceed the measured peak by at most this factor.
+#[cfg(test)]
+pub(crate) const MAX_OVERESTIMATE: f64 = 3.0;
+
+/// Encoder working memory per output pixel (libjpeg-turbo's output buffer, libwebp's YUV
+/// planes and statistics, the PNG filter rows and deflate window spread over the image).
+const ENCODER_BYTES_PER_PIXEL: u64 = 10;
+
+/// A job's peak memory, as far as the bytes read so far tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeakEstimate {
+    /// The job will hold at most this many bytes at once.
+    Bytes(u64),
+    /// The header fields lie past the prefix: read the whole object (admitting its size
+    /// first) and estimate again from all of it.
+    NeedMoreBytes,
+}
+
+/// Estimates the peak memory of processing an object of `object_bytes` with `plan`, from
+/// its first bytes (`prefix` may be the whole object). Limits are checked as far as the
+/// prefix allows, so a bomb is refused here, before anything is downloaded.
+pub fn estimate_peak(
+    prefix: &[u8],
+    object_bytes: u64,
+    plan: &Plan,
+) -> Result<PeakEstimate, ImagingError> {
+    let whole = prefix.len() as u64 >= object_bytes;
+    match header::read_prefix(prefix, object_bytes, &plan.limits)? {
+        Probe::NeedMore => Ok(PeakEstimate::NeedMoreBytes),
+        Probe::Known(header) => Ok(PeakEstimate::Bytes(peak_bytes(
+            header,
+            object_bytes,
+            plan,
+            whole,
+        ))),
+    }
+}
+
+/// The estimate for a header already read; `whole` is false when it came from a prefix.
+pub(crate) fn peak_bytes(header: Header, object_bytes: u64, plan: &Plan, whole: bool) -> u64 {
+    let format = header.info.format;
+    // Without the whole file, PNG/WebP/TIFF orientation may sit past the prefix.
+    let orientation_known = whole || matches!(format, ImageFormat::Jpeg | ImageFormat::Gif);
+    let mut peak = resize_bytes(&plan::prepare(header.clone(), plan), plan, object_bytes);
+    if !orientation_known {
+        let mut turned = header.clone();
+        turned.info.orientation = 6;
+        peak = peak.max(resize_bytes(
+            &plan::prepare(turned, plan),
+            plan,
+            object_bytes,
+        ));
+    }
+    let prepared = plan::prepare(header, plan);
+    let decode = decode_bytes(&prepared);
+    let alpha = alpha_bytes(&prepared);
+    object_bytes + FIXED_OVERHEAD_BYTES + decode.max(alpha).max(peak)
+}
+
+/// The decoded raster's width, height and channels (JPEG at its decode scale; 4 channels
+/// when the format may carry alpha).
+fn raster(prepared: &Prepared) -> (u64, u64, u64) {
+    let h = &prepared.header;
+    let (w, ht) = (u64::from(h.stored_width), u64::from(h.stored_height));
+    let (eighths, channels) = match h.info.format {
+        ImageFormat::Jpeg if h.jpeg_cmyk => (8, 3),
+        ImageFormat::Jpeg => (u64::from(prepared.scale.eighths.clamp(1, 8)), 3),
+        _ => (8, 3 + u64::from(h.pixels.alpha || h.pixels.channels == 4)),
+    };
+    (
+        (w * eighths).div_ceil(8),
+        (ht * eighths).div_ceil(8),
+        channels,
+    )
+}
+
+fn decode_bytes(prepared: &Prepared) -> u64 {
+    let h = &prepared.header;
+    let (rw, rh, c) = raster(prepared);
+    let out = rw * rh * c;
+    let (w, p) = (
+        u64::from(h.stored_width),
+        u64::from(h.stored_width) * u64::from(h.stored_height),
+    );
+    let facts = h.pixels;
+    match h.info.format {
+        ImageFormat::Jpeg if h.jpeg_cmyk => 15 * p,
+        ImageFormat::Jpeg => out + facts.jpeg_coefficient_bytes + 384 * w,
+        ImageFormat::Png => {
+            let grey = if facts.grey {
+                p * u64::from(facts.channels)
+            } else {
+                0
+            };
+            out + grey + png_row_bytes(h)
+        }
+        ImageFormat::Gif => {
+            // The frame's own RGBA buffer and the `gif` crate's buffer of palette indices.
+            let frame = facts
+                .first_frame
+                .map_or(0, |(fw, fh)| u64::from(fw) * u64::from(fh) * 5);
+            out + frame
+        }
+        ImageFormat::WebP => out + 8 * p,
+        ImageFormat::Bmp => out,
+        ImageFormat::Tiff => {
+            let sample = u64::from(facts.bits_per_sample.max(8) / 8);
+            2 * p * u64::from(facts.channels.max(1)) * sample + out
+        }
+    }
+}
+
+/// The `png` crate's row buffers (two rows at the stored depth) and its bounded extras.
+fn png_row_bytes(h: &Header) -> u64 {
+    let row = u64::from(h.stored_width) * 8;
+    2 * row + super::decode_png::AUXILIARY_BYTES as u64
+}
+
+/// An alpha raster copied to 3 channels (opaque, or flattened for alpha-less outputs).
+fn alpha_bytes(prepared: &Prepared) -> u64 {
+    let (rw, rh, c) = raster(prepared);
+    if c == 4 { rw * rh * 7 } else { 0 }
+}
+
+/// The source raster, the hubs, the largest target's transient buffers, and the outputs.
+fn resize_bytes(prepared: &Prepared, plan: &Plan, object_bytes: u64) -> u64 {
+    let (rw, rh, c) = raster(prepared);
+    let (sw, sh) = (prepared.header.stored_width, prepared.header.stored_height);
+    let mut held = rw * rh * c;
+    let mut transient = 0u64;
+    for (layout, target) in prepared.layouts.iter().zip(&plan.targets) {
+        let (ow, oh) = (u64::from(layout.out_width), u64::from(layout.out_height));
+        let out = ow * oh * c;
+        let scratch = (ow * rh).max(rw * oh) * c;
+        transient = transient.max(scratch + 2 * out + ow * oh * ENCODER_BYTES_PER_PIXEL);
+        if layout.is_identity(sw, sh) {
+            // Possibly the stripped original, which is at most the object.
+            held += object_bytes.max(out);
+        } else {
+            held += out;
+            if target.fit == Fit::Inside {
+                held += out; // kept as a cascade hub
+            }
+        }
+    }
+    held + transient
+}
