@@ -201,7 +201,12 @@ pub async fn publish_failure(
     let key = RecordKey::new(&obj.bucket, &obj.name);
     let generation = obj.generation.unwrap_or_default();
     let event = PipelineEvent::new(PipelineEventType::Failed, route, &key, generation, update);
-    let published = match state.backends.publisher.publish(std::slice::from_ref(&event)).await {
+    let published = match state
+        .backends
+        .publisher
+        .publish(std::slice::from_ref(&event))
+        .await
+    {
         Err(e) if !e.is_transient() => {
             let stage_event = StageEvent {
                 key,

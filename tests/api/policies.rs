@@ -4,7 +4,7 @@ use crate::helpers::*;
 use image_pipeline::domain::{Likelihood, PipelineEvent, RecordStatus, SafeSearch, StageUpdate};
 use std::sync::atomic::Ordering;
 
-fn racy() -> SafeSearch {
+pub(crate) fn racy() -> SafeSearch {
     SafeSearch {
         racy: Likelihood::VeryLikely,
         ..SafeSearch::default()
@@ -29,7 +29,7 @@ async fn moderate(app: &TestApp, name: &str) -> (u16, serde_json::Value, Vec<Pip
     (status, body, all)
 }
 
-async fn record_all(app: &TestApp, events: &[PipelineEvent]) {
+pub(crate) async fn record_all(app: &TestApp, events: &[PipelineEvent]) {
     for event in events {
         app.deliver("/record", event, &next_event_id()).await;
     }

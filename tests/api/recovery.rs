@@ -2,19 +2,11 @@
 //! verdict, and every permanent failure ends on the record (issue 14: a moderator's too).
 
 use crate::helpers::*;
-use image_pipeline::domain::{
-    Likelihood, PipelineEvent, RecordStatus, SafeSearch, StageUpdate, Verdict,
-};
+use crate::policies::{racy, record_all};
+use image_pipeline::domain::{PipelineEvent, RecordStatus, StageUpdate, Verdict};
 use std::sync::atomic::Ordering;
 
 const BLURRED_MARKER_KEY: &str = "image-pipeline-blurred";
-
-fn racy() -> SafeSearch {
-    SafeSearch {
-        racy: Likelihood::VeryLikely,
-        ..SafeSearch::default()
-    }
-}
 
 /// Uploads `name`, resizes and thumbnails it; the published image.resized and all events.
 async fn derive_all(app: &TestApp, name: &str) -> (PipelineEvent, Vec<PipelineEvent>) {
@@ -32,12 +24,6 @@ async fn derive_all(app: &TestApp, name: &str) -> (PipelineEvent, Vec<PipelineEv
         .unwrap()
         .clone();
     (resized, events)
-}
-
-async fn record_all(app: &TestApp, events: &[PipelineEvent]) {
-    for event in events {
-        app.deliver("/record", event, &next_event_id()).await;
-    }
 }
 
 fn moderation_of(events: &[PipelineEvent]) -> Option<image_pipeline::domain::Moderation> {
@@ -141,17 +127,7 @@ async fn a_publish_refused_for_good_after_outputs_were_written_ends_failed_on_th
         .upload_and_notify("/resize", "p.jpg", &jpeg(600, 400), "image/jpeg")
         .await;
 
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("rejected")),
-        "{body}"
-    );
-    let record = app
-        .records
-        .record(BUCKET, "p.jpg")
-        .expect("failure written directly");
-    assert_eq!(record.status, RecordStatus::Failed);
-    assert!(record.error.unwrap().contains("403"));
+    assert_rejected_and_recorded_failed(&app, "p.jpg", (status, body), "403");
 }
 
 #[actix_web::test]
@@ -164,18 +140,24 @@ async fn a_derived_name_over_1024_bytes_ends_failed_on_the_record() {
         .await;
     record_all(&app, &app.publisher.take()).await;
 
+    assert_rejected_and_recorded_failed(&app, &name, (status, body), "1024");
+    assert!(app.store.names().iter().all(|n| n.len() <= 1024));
+}
+
+fn assert_rejected_and_recorded_failed(
+    app: &TestApp,
+    name: &str,
+    (status, body): (u16, serde_json::Value),
+    reason: &str,
+) {
     assert_eq!(
         (status, body["outcome"].as_str()),
         (200, Some("rejected")),
         "{body}"
     );
-    let record = app
-        .records
-        .record(BUCKET, &name)
-        .expect("image.failed recorded");
+    let record = app.records.record(BUCKET, name).expect("failure recorded");
     assert_eq!(record.status, RecordStatus::Failed);
-    assert!(record.error.unwrap().contains("1024"));
-    assert!(app.store.names().iter().all(|n| n.len() <= 1024));
+    assert!(record.error.unwrap().contains(reason));
 }
 
 async fn moderate_with_a_refusing_moderator(env: &[(&str, &str)]) -> (TestApp, u16) {
