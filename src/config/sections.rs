@@ -123,6 +123,19 @@ pub enum ModerationPolicy {
     Blur,
 }
 
+/// What the moderate route concludes when the moderator fails permanently (a 4xx, an
+/// image it cannot read). Either way the error is recorded in the record's `moderation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModerationOnError {
+    /// Verdict `unmoderated`: the image stays public, unjudged.
+    FailOpen,
+    /// Treated as flagged: the policy (record / quarantine / blur) applies. The default:
+    /// an image nobody could judge is never shown as if it had been judged.
+    #[default]
+    FailClosed,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModerationTrigger {
@@ -142,6 +155,9 @@ pub struct ModerationSettings {
     /// Category → likelihood at or above which the image is flagged.
     pub thresholds: BTreeMap<SafeSearchCategory, Threshold>,
     pub policy: ModerationPolicy,
+    /// `fail_open` | `fail_closed`: the verdict when the moderator fails permanently.
+    #[serde(default)]
+    pub on_error: ModerationOnError,
     /// Where `quarantine` moves flagged originals and variants.
     pub quarantine_prefix: String,
     /// Empty means the source bucket.

@@ -145,6 +145,9 @@ pub struct Moderation {
     /// What the `quarantine`/`blur` policy did, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// Why the moderator could not judge the image (its permanent error), if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[cfg(test)]

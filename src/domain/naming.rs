@@ -22,6 +22,12 @@ pub fn quarantine_name(prefix: &str, name: &str) -> String {
     format!("{}/{name}", clean(prefix))
 }
 
+/// Where quarantine moves an object when `<prefix>/<name>` already holds other bytes:
+/// `<prefix>/generation-<g>/<name>` (unique per object generation).
+pub fn quarantine_name_for_generation(prefix: &str, name: &str, generation: i64) -> String {
+    format!("{}/generation-{generation}/{name}", clean(prefix))
+}
+
 /// The first of `prefixes` (as `prefix/`) that `name` lives under, if any.
 pub fn derived_prefix_of(prefixes: &[&str], name: &str) -> Option<String> {
     prefixes

@@ -63,6 +63,7 @@ fn full_run(verdict: Verdict) -> Vec<StageEvent> {
                     likelihoods: Some(SafeSearch::default()),
                     backend: "test".to_owned(),
                     action: None,
+                    error: None,
                 },
             },
         ),

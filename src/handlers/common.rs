@@ -3,34 +3,53 @@
 //! domain logic only: everything goes through the seams. Settings arrive typed, so nothing
 //! here parses a setting string.
 
-use super::{IncomingEvent, Outcome, Step, halt};
+use super::{Halt, IncomingEvent, Outcome, Step, halt};
 use crate::config::Settings;
 use crate::domain::naming::derived_prefix_of;
 use crate::domain::object::is_derived_metadata;
+use crate::domain::record::StageEvent;
 use crate::domain::{ObjectRef, PipelineEvent, PipelineEventType, RecordKey, StageUpdate};
 use crate::error::{BackendContext, HandlerError};
 use crate::events::storage::StorageObjectData;
 use crate::imaging::{self, EncodeOptions, ImageFormat, Limits};
 use crate::state::AppState;
 use crate::telemetry::spawn_blocking_with_span;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::Semaphore;
 
 /// Enough leading bytes to recognise every supported format.
 pub const SNIFF_BYTES: u64 = 64;
 
 /// Why an object must not be processed (it is one of the pipeline's own outputs), if so.
 /// Checked before anything is downloaded: the name under a derived prefix, or the marker.
+/// Both are trusted only in a bucket we write outputs to: an uploader can set any metadata
+/// and pick any name, so in an upload-only bucket they would skip every route (moderation
+/// included).
 pub fn derived_reason(data: &StorageObjectData, settings: &Settings) -> Option<String> {
-    if is_derived_metadata(&data.metadata) {
+    let ours = |configured: &str| configured.is_empty() || configured == data.bucket;
+    let outputs = [
+        (
+            settings.resize.prefix.as_str(),
+            settings.resize.bucket.as_str(),
+        ),
+        (&settings.thumbnail.prefix, &settings.thumbnail.bucket),
+        (
+            &settings.moderation.quarantine_prefix,
+            &settings.moderation.quarantine_bucket,
+        ),
+    ];
+    if is_derived_metadata(&data.metadata) && outputs.iter().any(|(_, bucket)| ours(bucket)) {
         return Some(format!(
             "{} is a derived object (metadata marker)",
             data.name
         ));
     }
-    let prefixes = [
-        settings.resize.prefix.as_str(),
-        &settings.thumbnail.prefix,
-        &settings.moderation.quarantine_prefix,
-    ];
+    let prefixes: Vec<&str> = outputs
+        .iter()
+        .filter(|(_, bucket)| ours(bucket))
+        .map(|(prefix, _)| *prefix)
+        .collect();
     derived_prefix_of(&prefixes, &data.name)
         .map(|p| format!("{} is under the derived prefix {p}", data.name))
 }
@@ -119,34 +138,107 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let _permit = state.cpu.acquire().await.map_err(|e| {
-        HandlerError::Transient(anyhow::anyhow!("the CPU semaphore is closed: {e}"))
-    })?;
-    spawn_blocking_with_span(work)
-        .await
-        .map_err(|e| HandlerError::Permanent(anyhow::anyhow!("image processing crashed: {e}")))
+    run_blocking(&state.cpu, work).await
 }
 
-/// Publishes `image.failed` so the record shows a permanent failure, then returns it.
+/// Sets the flag when the awaiting future is dropped (the handler deadline passed).
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// [`run_cpu`] on a given semaphore. The permit moves into the blocking closure, so it is
+/// held until the work really ends even when the handler's future is dropped at its
+/// deadline (the blocking thread cannot be stopped); then nothing not yet started starts:
+/// work the deadline overtook before it began is skipped. A panic is permanent (the same
+/// input panics again); a cancelled or aborted task is transient.
+pub(crate) async fn run_blocking<F, R>(cpu: &Arc<Semaphore>, work: F) -> Result<R, HandlerError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let permit = cpu.clone().acquire_owned().await.map_err(|e| {
+        HandlerError::Transient(anyhow::anyhow!("the CPU semaphore is closed: {e}"))
+    })?;
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(cancelled.clone());
+    let joined = spawn_blocking_with_span(move || {
+        let _permit = permit;
+        (!cancelled.load(Ordering::Relaxed)).then(work)
+    })
+    .await;
+    match joined {
+        Ok(Some(result)) => Ok(result),
+        Ok(None) => Err(HandlerError::Transient(anyhow::anyhow!(
+            "the CPU work was cancelled before it started"
+        ))),
+        Err(e) if e.is_panic() => Err(HandlerError::Permanent(anyhow::anyhow!(
+            "image processing crashed (panic): {e}"
+        ))),
+        Err(e) => Err(HandlerError::Transient(anyhow::anyhow!(
+            "the CPU work did not finish: {e}"
+        ))),
+    }
+}
+
+/// Records a permanent failure of `route` on `obj`'s record: publishes `image.failed`;
+/// when publishing is itself refused for good (a Pub/Sub 4xx), writes the failure to the
+/// record directly. Returns the permanent error to answer with (transient when neither
+/// could be written yet, so the event comes back).
 pub async fn publish_failure(
     state: &AppState,
     route: &str,
     obj: &ObjectRef,
     reason: String,
 ) -> HandlerError {
-    let event = PipelineEvent::new(
-        PipelineEventType::Failed,
-        route,
-        &RecordKey::new(&obj.bucket, &obj.name),
-        obj.generation.unwrap_or_default(),
-        StageUpdate::Failed {
-            failed_stage: route.to_owned(),
-            reason: reason.clone(),
-        },
-    );
-    match state.backends.publisher.publish(&[event]).await {
+    let update = StageUpdate::Failed {
+        failed_stage: route.to_owned(),
+        reason: reason.clone(),
+    };
+    let key = RecordKey::new(&obj.bucket, &obj.name);
+    let generation = obj.generation.unwrap_or_default();
+    let event = PipelineEvent::new(PipelineEventType::Failed, route, &key, generation, update);
+    let published = match state
+        .backends
+        .publisher
+        .publish(std::slice::from_ref(&event))
+        .await
+    {
+        Err(e) if !e.is_transient() => {
+            let stage_event = StageEvent {
+                key,
+                generation,
+                event_id: format!("{route}-failure-written-directly"),
+                update: event.data.update.clone(),
+            };
+            state.backends.records.apply(&stage_event).await.map(|_| ())
+        }
+        other => other,
+    };
+    match published {
         Ok(()) => HandlerError::Permanent(anyhow::anyhow!("{obj}: {reason}")),
         Err(e) => HandlerError::from(e),
+    }
+}
+
+/// Ends a route's work on `obj`: a permanent failure is recorded ([`publish_failure`]) so
+/// the record never stays `pending`; outcomes and transient errors pass through.
+pub async fn recorded(
+    state: &AppState,
+    route: &str,
+    obj: &ObjectRef,
+    step: Step<Outcome>,
+) -> Step<Outcome> {
+    match step {
+        Err(Halt::Failed(HandlerError::Permanent(e))) => {
+            Err(publish_failure(state, route, obj, format!("{e:#}"))
+                .await
+                .into())
+        }
+        other => other,
     }
 }
 
@@ -181,5 +273,48 @@ pub fn output_bucket<'a>(configured: &'a str, source: &'a ObjectRef) -> &'a str 
         &source.bucket
     } else {
         configured
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    /// Blocking work that counts how many copies of it run at once.
+    fn instrumented(running: Arc<AtomicUsize>, peak: Arc<AtomicUsize>) -> impl FnOnce() + Send {
+        move || {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(300));
+            running.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_whose_handler_missed_its_deadline_keeps_the_permit_until_it_really_ends() {
+        let cpu = Arc::new(Semaphore::new(1));
+        let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+
+        for _ in 0..3 {
+            let work = instrumented(running.clone(), peak.clone());
+            let deadline = Duration::from_millis(20);
+            let _ = tokio::time::timeout(deadline, run_blocking(&cpu, work)).await;
+        }
+        let last = instrumented(running.clone(), peak.clone());
+        run_blocking(&cpu, last).await.unwrap();
+
+        assert_eq!(peak.load(Ordering::SeqCst), 1, "never two at once");
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_blocking_work_is_permanent() {
+        let cpu = Arc::new(Semaphore::new(1));
+
+        let result = run_blocking(&cpu, || -> u8 { panic!("decoder bug") }).await;
+
+        assert!(result.is_err_and(|e| !e.is_transient()));
+        assert_eq!(cpu.available_permits(), 1, "the permit came back");
     }
 }

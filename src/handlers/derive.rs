@@ -4,7 +4,8 @@
 //! generation are replaced, variants of a newer one are never touched.
 //! `finalized` runs in stages: guard → load → render → write → announce.
 
-use super::common::{self, mark_done, not_done_yet, publish_failure, run_cpu, sniff_image};
+use super::common::{self, mark_done, not_done_yet, run_cpu, sniff_image};
+use super::verdict::enforce_verdict;
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
 use crate::config::Settings;
 use crate::domain::{ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType, PutOutcome};
@@ -17,6 +18,10 @@ use crate::routes::RouteSpec;
 use crate::state::AppState;
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, try_join_all};
+
+/// Cloud Storage's limit on an object name: 1024 bytes of UTF-8 ("Object naming" in the
+/// Cloud Storage docs); a longer derived name can never be written, so it is permanent.
+const MAX_OBJECT_NAME_BYTES: usize = 1024;
 
 /// A route that derives objects from a source (resize, thumbnail).
 pub trait DeriveRoute: 'static {
@@ -79,32 +84,45 @@ fn guard<'e>(
     }
 }
 
-/// `finalized`: make every target from the exact generation the event names.
+/// `finalized`: make every target from the exact generation the event names. A permanent
+/// failure after the guard is recorded on the image (`common::recorded`).
 async fn on_finalized(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec) -> Step<Outcome> {
     let (data, source) = guard(event, state)?;
     let event_key = common::event_done_key(spec.route, event);
     let generation_key = common::generation_done_key(spec.route, &source);
     not_done_yet(state, &[&event_key, &generation_key]).await?;
-    let input = load(state, spec, data, &source).await?;
-    let processed = render(state, spec, &source, input).await?;
-    let bucket = common::output_bucket(&spec.bucket, &source).to_owned();
-    let variants = write(state, spec, &source, &bucket, processed.outputs).await?;
+    let step = make(state, spec, data, &source).await;
+    let outcome = common::recorded(state, spec.route, &source, step).await?;
+    mark_done(state, &[&event_key, &generation_key]).await?;
+    Ok(outcome)
+}
+
+/// load → render → write → (late) policy → announce.
+async fn make(
+    state: &AppState,
+    spec: &DeriveSpec,
+    data: &StorageObjectData,
+    source: &ObjectRef,
+) -> Step<Outcome> {
+    let input = load(state, data, source).await?;
+    let processed = render(state, spec, source, input).await?;
+    let bucket = common::output_bucket(&spec.bucket, source).to_owned();
+    let variants = write(state, spec, source, &bucket, processed.outputs).await?;
+    let written: Vec<ObjectRef> = variants
+        .iter()
+        .map(|v| ObjectRef::new(&v.bucket, &v.name))
+        .collect();
+    enforce_verdict(state, source, &written).await?;
     let count = variants.len();
     let update = (spec.update)(&processed.source, variants, processed.warnings);
-    announce(state, spec, &source, update).await?;
-    mark_done(state, &[&event_key, &generation_key]).await?;
+    announce(state, spec, source, update).await?;
     Ok(Outcome::processed(format!(
         "wrote {count} output(s) of {source} to gs://{bucket}"
     )))
 }
 
 /// Sniffs, checks the size, and downloads exactly the generation the event names.
-async fn load(
-    state: &AppState,
-    spec: &DeriveSpec,
-    data: &StorageObjectData,
-    source: &ObjectRef,
-) -> Step<Bytes> {
+async fn load(state: &AppState, data: &StorageObjectData, source: &ObjectRef) -> Step<Bytes> {
     sniff_image(state, source, || {
         format!(
             "{source} is not an image this service reads (content type {:?})",
@@ -114,11 +132,10 @@ async fn load(
     .await?;
     let max_bytes = state.settings.imaging.max_input_bytes;
     if let Some(size) = data.size.filter(|s| *s > max_bytes) {
-        let reason =
-            format!("the object has {size} bytes, over imaging.max_input_bytes = {max_bytes}");
-        return Err(publish_failure(state, spec.route, source, reason)
-            .await
-            .into());
+        return Err(HandlerError::Permanent(anyhow::anyhow!(
+            "the object has {size} bytes, over imaging.max_input_bytes = {max_bytes}"
+        ))
+        .into());
     }
     match state.backends.store.read(source).await {
         Ok(bytes) => Ok(bytes),
@@ -128,7 +145,7 @@ async fn load(
 }
 
 /// Decodes once and makes every target under the CPU semaphore. Not an image after all is a
-/// skip; any other imaging error is announced as a permanent failure.
+/// skip; any other imaging error (a decoder panic included) is permanent.
 async fn render(
     state: &AppState,
     spec: &DeriveSpec,
@@ -143,9 +160,7 @@ async fn render(
     match run_cpu(state, move || imaging::process(&input, &plan)).await? {
         Ok(processed) => Ok(processed),
         Err(e) if e.is_not_an_image() => halt(Outcome::skipped_warn(format!("{source}: {e}"))),
-        Err(e) => Err(publish_failure(state, spec.route, source, e.to_string())
-            .await
-            .into()),
+        Err(e) => Err(HandlerError::Permanent(anyhow::anyhow!("{e}")).into()),
     }
 }
 
@@ -207,6 +222,12 @@ async fn write_variant(
     meta: &ObjectMeta,
     source: &ObjectRef,
 ) -> Result<(), HandlerError> {
+    if name.len() > MAX_OBJECT_NAME_BYTES {
+        return Err(HandlerError::Permanent(anyhow::anyhow!(
+            "the output name {name:?} has {} bytes, over Cloud Storage's {MAX_OBJECT_NAME_BYTES}",
+            name.len()
+        )));
+    }
     let store = &state.backends.store;
     let context = || format!("could not write gs://{bucket}/{name}");
     let mut condition = WriteCondition::CreateOnly;

@@ -13,6 +13,7 @@ pub mod record;
 pub mod resize;
 mod step;
 pub mod thumbnail;
+pub mod verdict;
 
 pub use step::{Halt, Step, finish, halt};
 

@@ -2,15 +2,18 @@
 //! (on `image.resized`) or of the original (on `finalized`), decides the verdict from the
 //! configured thresholds, applies the policy for flagged images (record / quarantine / blur,
 //! see `moderation_policy`), and publishes `image.moderated`. No moderator configured gives
-//! the verdict `unmoderated`, never a silent `safe`.
+//! the verdict `unmoderated`, never a silent `safe`. A moderator's permanent error is
+//! recorded in the verdict (`moderation.on_error` decides flagged or `unmoderated`); the
+//! verdict is made durable before the policy acts (`verdict`).
 
 use super::common::{self, mark_done, not_done_yet, sniff_image};
-use super::moderation_policy::apply_policy;
+use super::moderation_policy::{apply_policy, planned_action};
+use super::verdict::{durable_verdict, persist_verdict};
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
 use crate::backends::ModerationImage;
-use crate::config::{ModerationTrigger, Settings};
+use crate::config::{ModerationOnError, ModerationTrigger, Settings};
 use crate::domain::{Likelihood, Moderation, ObjectRef, PipelineEvent, PipelineEventType};
-use crate::domain::{RecordKey, SafeSearchCategory, StageUpdate, VariantInfo, Verdict};
+use crate::domain::{RecordKey, SafeSearchCategory, StageUpdate, Verdict};
 use crate::error::{BackendContext, HandlerError};
 use crate::events::types::{PUBSUB_PUBLISHED, STORAGE_FINALIZED};
 use crate::routes;
@@ -39,27 +42,41 @@ fn accepts(event: &IncomingEvent, settings: &Settings) -> bool {
     }
 }
 
-/// What to moderate: the source object, the image to show the moderator, the known variants.
-struct Subject {
-    source: ObjectRef,
-    image: ModerationImage,
-    variants: Vec<VariantInfo>,
-}
-
 fn handle<'a>(event: &'a IncomingEvent, state: &'a AppState) -> BoxFuture<'a, HandlerResult> {
     Box::pin(async move { finish(moderate(event, state).await) })
 }
 
+/// The verdict is made durable (on the record, for this source generation) before anything
+/// is moved or blurred; a redelivery reuses it, re-applies the idempotent policy and
+/// publishes the same result. A permanent failure is recorded on the image.
 async fn moderate(event: &IncomingEvent, state: &AppState) -> Step<Outcome> {
     let done_key = common::event_done_key(NAME, event);
     not_done_yet(state, &[&done_key]).await?;
-    let subject = subject(event, state).await?;
-    let mut moderation = assess(state, &subject.image).await?;
+    let source = source_of(event, state)?;
+    let step = judge_and_publish(event, state, &source).await;
+    let step = common::recorded(state, NAME, &source, step).await?;
+    mark_done(state, &[&done_key]).await?;
+    Ok(step)
+}
+
+async fn judge_and_publish(
+    event: &IncomingEvent,
+    state: &AppState,
+    source: &ObjectRef,
+) -> Step<Outcome> {
+    let moderation = match durable_verdict(state, source).await? {
+        Some(moderation) => moderation,
+        None => {
+            let image = subject(event, state, source).await?;
+            let moderation = assess(state, &image).await?;
+            persist_verdict(state, &event.ce.id, source, &moderation).await?;
+            moderation
+        }
+    };
     if moderation.verdict == Verdict::Flagged {
-        moderation.action = apply_policy(state, &subject.source, &subject.variants).await?;
+        apply_policy(state, source).await?;
     }
     let verdict = moderation.verdict;
-    let source = &subject.source;
     let announcement = PipelineEvent::new(
         PipelineEventType::Moderated,
         NAME,
@@ -73,7 +90,6 @@ async fn moderate(event: &IncomingEvent, state: &AppState) -> Step<Outcome> {
         .publish(&[announcement])
         .await
         .context_for(|| "could not publish image.moderated".to_owned())?;
-    mark_done(state, &[&done_key]).await?;
     Ok(Outcome::processed(format!(
         "{source} is {}",
         verdict.as_str()
@@ -87,18 +103,39 @@ async fn assess(state: &AppState, image: &ModerationImage) -> Result<Moderation,
             likelihoods: None,
             backend: "none".to_owned(),
             action: None,
+            error: None,
         });
     };
-    let likelihoods = moderator
-        .assess(image)
-        .await
-        .context_for(|| format!("the {} moderator failed", moderator.name()))?;
-    Ok(Moderation {
-        verdict: likelihoods.verdict(&thresholds(&state.settings)),
-        likelihoods: Some(likelihoods),
-        backend: moderator.name().to_owned(),
-        action: None,
-    })
+    let settings = &state.settings.moderation;
+    let mut moderation = match moderator.assess(image).await {
+        Ok(likelihoods) => Moderation {
+            verdict: likelihoods.verdict(&thresholds(&state.settings)),
+            likelihoods: Some(likelihoods),
+            backend: moderator.name().to_owned(),
+            action: None,
+            error: None,
+        },
+        Err(e) if e.is_transient() => {
+            let context = format!("the {} moderator failed", moderator.name());
+            return Err(HandlerError::Transient(
+                anyhow::Error::new(e).context(context),
+            ));
+        }
+        Err(e) => Moderation {
+            verdict: match settings.on_error {
+                ModerationOnError::FailOpen => Verdict::Unmoderated,
+                ModerationOnError::FailClosed => Verdict::Flagged,
+            },
+            likelihoods: None,
+            backend: moderator.name().to_owned(),
+            action: None,
+            error: Some(format!("the {} moderator failed: {e}", moderator.name())),
+        },
+    };
+    if moderation.verdict == Verdict::Flagged {
+        moderation.action = planned_action(settings.policy);
+    }
+    Ok(moderation)
 }
 
 /// Thresholds from the settings (typed at load).
@@ -111,23 +148,32 @@ fn thresholds(settings: &Settings) -> BTreeMap<SafeSearchCategory, Likelihood> {
         .collect()
 }
 
-/// What to moderate: the original (storage `finalized`) or a variant (`image.resized`).
-async fn subject(event: &IncomingEvent, state: &AppState) -> Step<Subject> {
+/// The source object the event is about, pinned to its generation (halts with `skipped`
+/// for derived objects and events without variants).
+fn source_of(event: &IncomingEvent, state: &AppState) -> Step<ObjectRef> {
+    if let Some((_, source)) = common::source_object(event, &state.settings)? {
+        return Ok(source);
+    }
+    let data = event.pipeline_event_data()?;
+    Ok(ObjectRef::new(&data.bucket, &data.name).at_generation(data.generation))
+}
+
+/// What to show the moderator: the original (storage `finalized`) or a variant (`image.resized`).
+async fn subject(
+    event: &IncomingEvent,
+    state: &AppState,
+    source: &ObjectRef,
+) -> Step<ModerationImage> {
     match common::source_object(event, &state.settings)? {
-        Some((data, source)) => {
-            sniff_image(state, &source, || format!("{source} is not an image")).await?;
-            let image = if data.size.is_some_and(|s| s <= MAX_INLINE_BYTES) {
-                ModerationImage::Bytes(state.backends.store.read(&source).await?)
+        Some((data, _)) => {
+            sniff_image(state, source, || format!("{source} is not an image")).await?;
+            Ok(if data.size.is_some_and(|s| s <= MAX_INLINE_BYTES) {
+                ModerationImage::Bytes(state.backends.store.read(source).await?)
             } else {
                 ModerationImage::StorageUri {
                     bucket: source.bucket.clone(),
                     name: source.name.clone(),
                 }
-            };
-            Ok(Subject {
-                source,
-                image,
-                variants: Vec::new(),
             })
         }
         None => resized_subject(event, state).await,
@@ -135,7 +181,7 @@ async fn subject(event: &IncomingEvent, state: &AppState) -> Step<Subject> {
 }
 
 /// The configured variant of an `image.resized` event (else the smallest one).
-async fn resized_subject(event: &IncomingEvent, state: &AppState) -> Step<Subject> {
+async fn resized_subject(event: &IncomingEvent, state: &AppState) -> Step<ModerationImage> {
     let data = event.pipeline_event_data()?;
     let StageUpdate::Resized { variants, .. } = data.update else {
         return halt(Outcome::skipped("not an image.resized event"));
@@ -148,24 +194,17 @@ async fn resized_subject(event: &IncomingEvent, state: &AppState) -> Step<Subjec
     else {
         return halt(Outcome::skipped("image.resized carried no variants"));
     };
-    let bytes = match state
+    match state
         .backends
         .store
         .read(&ObjectRef::new(&variant.bucket, &variant.name))
         .await
     {
-        Ok(bytes) => bytes,
-        Err(e) if e.is_not_found() => {
-            return halt(Outcome::skipped(format!(
-                "variant gs://{}/{} no longer exists",
-                variant.bucket, variant.name
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Subject {
-        source: ObjectRef::new(&data.bucket, &data.name).at_generation(data.generation),
-        image: ModerationImage::Bytes(bytes),
-        variants,
-    })
+        Ok(bytes) => Ok(ModerationImage::Bytes(bytes)),
+        Err(e) if e.is_not_found() => halt(Outcome::skipped(format!(
+            "variant gs://{}/{} no longer exists",
+            variant.bucket, variant.name
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }

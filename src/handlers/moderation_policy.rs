@@ -1,104 +1,196 @@
 //! What happens to a flagged image (`moderation.policy`): `record` only flags it,
 //! `quarantine` moves the original and its outputs under the quarantine prefix/bucket,
 //! `blur` replaces the outputs with strongly blurred ones (the original is left alone).
+//! Every step is idempotent, so moderation and a late derive stage may both apply it:
+//! a source is deleted only once a copy of exactly its bytes is known to exist, and an
+//! output already blurred (marked in its metadata) is not blurred again.
 
 use super::common::{self, run_cpu};
-use crate::config::ModerationPolicy;
-use crate::domain::naming::{quarantine_name, thumbnail_name};
+use crate::config::{ModerationPolicy, Settings};
+use crate::domain::naming::{quarantine_name, quarantine_name_for_generation};
+use crate::domain::naming::{thumbnail_name, variant_name};
 use crate::domain::record::{BLURRED_ACTION, QUARANTINED_ACTION};
-use crate::domain::{ObjectMeta, ObjectRef, PutOutcome, VariantInfo, WriteCondition};
+use crate::domain::{ObjectInfo, ObjectMeta, ObjectRef, PutOutcome, WriteCondition};
 use crate::error::{BackendContext, HandlerError};
 use crate::imaging;
 use crate::state::AppState;
 use bytes::Bytes;
 
-/// Applies the configured policy; the action taken, recorded in `Moderation::action`.
-pub async fn apply_policy(
-    state: &AppState,
-    source: &ObjectRef,
-    variants: &[VariantInfo],
-) -> Result<Option<String>, HandlerError> {
-    let mut outputs: Vec<ObjectRef> = variants
-        .iter()
-        .map(|v| ObjectRef::new(&v.bucket, &v.name))
+/// Custom-metadata key on an output the blur policy replaced (value `"true"`).
+pub const BLURRED_MARKER_KEY: &str = "image-pipeline-blurred";
+
+/// The `Moderation::action` the configured policy takes on a flagged image (known before
+/// anything is moved, so the verdict can be made durable first).
+pub fn planned_action(policy: ModerationPolicy) -> Option<String> {
+    match policy {
+        ModerationPolicy::Record => None,
+        ModerationPolicy::Quarantine => Some(QUARANTINED_ACTION.to_owned()),
+        ModerationPolicy::Blur => Some(BLURRED_ACTION.to_owned()),
+    }
+}
+
+/// Every output the configured routes make of `source` (whether or not it exists yet).
+fn all_outputs(settings: &Settings, source: &ObjectRef) -> Vec<ObjectRef> {
+    let resize_bucket = common::output_bucket(&settings.resize.bucket, source);
+    let mut outputs: Vec<ObjectRef> = settings
+        .resize
+        .sizes
+        .keys()
+        .map(|size| {
+            let name = variant_name(&settings.resize.prefix, size, &source.name);
+            ObjectRef::new(resize_bucket, name)
+        })
         .collect();
-    let settings = &state.settings;
     let thumb_bucket = common::output_bucket(&settings.thumbnail.bucket, source);
     outputs.push(ObjectRef::new(
         thumb_bucket,
         thumbnail_name(&settings.thumbnail.prefix, &source.name),
     ));
-    match settings.moderation.policy {
-        ModerationPolicy::Record => Ok(None),
-        ModerationPolicy::Quarantine => {
-            for obj in outputs.iter().chain(std::iter::once(source)) {
-                quarantine(state, obj, source).await?;
-            }
-            Ok(Some(QUARANTINED_ACTION.to_owned()))
+    outputs
+}
+
+/// Applies the configured policy to the source and every output that exists now.
+pub async fn apply_policy(state: &AppState, source: &ObjectRef) -> Result<(), HandlerError> {
+    let outputs = all_outputs(&state.settings, source);
+    apply_to_outputs(state, source, &outputs).await?;
+    if state.settings.moderation.policy == ModerationPolicy::Quarantine {
+        quarantine(state, source, source).await?;
+    }
+    Ok(())
+}
+
+/// Applies the configured policy to some outputs of `source` (a late derive stage's own).
+pub async fn apply_to_outputs(
+    state: &AppState,
+    source: &ObjectRef,
+    outputs: &[ObjectRef],
+) -> Result<(), HandlerError> {
+    for obj in outputs {
+        match state.settings.moderation.policy {
+            ModerationPolicy::Record => {}
+            ModerationPolicy::Quarantine => quarantine(state, obj, source).await?,
+            ModerationPolicy::Blur => blur(state, obj, source).await?,
         }
-        ModerationPolicy::Blur => {
-            for obj in &outputs {
-                blur(state, obj, source).await?;
-            }
-            Ok(Some(BLURRED_ACTION.to_owned()))
-        }
+    }
+    Ok(())
+}
+
+/// The live object and its bytes, pinned to one generation; `None` when it is gone.
+async fn read_live(
+    state: &AppState,
+    obj: &ObjectRef,
+) -> Result<Option<(ObjectInfo, Bytes)>, HandlerError> {
+    let store = &state.backends.store;
+    let info = match store.stat(obj).await {
+        Ok(info) => info,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let pinned = ObjectRef::new(&obj.bucket, &obj.name).at_generation(info.generation);
+    match store.read(&pinned).await {
+        Ok(bytes) => Ok(Some((info, bytes))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// Copies `obj` to `<quarantine prefix>/<name>` (create-only), then deletes that generation.
+/// Copies `obj` under the quarantine prefix, then deletes that generation, but only once a
+/// copy of exactly its bytes exists there. An unrelated object already at the quarantine
+/// name (an earlier upload of the same name, a decoy) is left alone: the copy goes to
+/// `<prefix>/generation-<g>/<name>` instead. If that is taken by other bytes too, the
+/// original is kept and the error is permanent (an operator must look).
 async fn quarantine(
     state: &AppState,
     obj: &ObjectRef,
     source: &ObjectRef,
 ) -> Result<(), HandlerError> {
-    let store = &state.backends.store;
-    let info = match store.stat(obj).await {
-        Ok(info) => info,
-        Err(e) if e.is_not_found() => return Ok(()), // already moved or never made
-        Err(e) => return Err(e.into()),
-    };
-    let pinned = ObjectRef::new(&obj.bucket, &obj.name).at_generation(info.generation);
-    let bytes = match store.read(&pinned).await {
-        Ok(bytes) => bytes,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e.into()),
+    let Some((info, bytes)) = read_live(state, obj).await? else {
+        return Ok(()); // already moved or never made
     };
     let moderation = &state.settings.moderation;
     let bucket = common::output_bucket(&moderation.quarantine_bucket, source).to_owned();
-    let name = quarantine_name(&moderation.quarantine_prefix, &obj.name);
+    let prefix = &moderation.quarantine_prefix;
+    let names = [
+        quarantine_name(prefix, &obj.name),
+        quarantine_name_for_generation(prefix, &obj.name, info.generation),
+    ];
     let content_type = info
         .content_type
         .clone()
         .unwrap_or_else(|| "application/octet-stream".into());
     let meta = ObjectMeta::derived_from(source, content_type);
-    store
-        .put(&bucket, &name, bytes, &meta, WriteCondition::CreateOnly)
-        .await
-        .context_for(|| format!("could not copy {obj} into quarantine"))?;
-    store
-        .delete(&pinned)
-        .await
-        .context_for(|| format!("could not remove {obj} after quarantining it"))?;
-    Ok(())
+    for name in &names {
+        if copy_exists(state, &bucket, name, &bytes, &meta).await? {
+            let pinned = ObjectRef::new(&obj.bucket, &obj.name).at_generation(info.generation);
+            state
+                .backends
+                .store
+                .delete(&pinned)
+                .await
+                .context_for(|| format!("could not remove {obj} after quarantining it"))?;
+            return Ok(());
+        }
+    }
+    Err(HandlerError::Permanent(anyhow::anyhow!(
+        "{obj} was NOT quarantined: gs://{bucket}/{} and gs://{bucket}/{} hold other bytes; \
+         the original is kept",
+        names[0],
+        names[1]
+    )))
 }
 
-/// Replaces an output with a blurred re-encode, only if it is still the generation we read.
-async fn blur(state: &AppState, obj: &ObjectRef, source: &ObjectRef) -> Result<(), HandlerError> {
+/// Writes `bytes` create-only at `name`; true when the object there now holds exactly them.
+async fn copy_exists(
+    state: &AppState,
+    bucket: &str,
+    name: &str,
+    bytes: &Bytes,
+    meta: &ObjectMeta,
+) -> Result<bool, HandlerError> {
     let store = &state.backends.store;
-    let info = match store.stat(obj).await {
-        Ok(info) => info,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e.into()),
+    let written = store
+        .put(
+            bucket,
+            name,
+            bytes.clone(),
+            meta,
+            WriteCondition::CreateOnly,
+        )
+        .await
+        .context_for(|| format!("could not copy into quarantine at gs://{bucket}/{name}"))?;
+    if let PutOutcome::Written(_) = written {
+        return Ok(true);
+    }
+    let existing = ObjectRef::new(bucket, name);
+    Ok(read_live(state, &existing)
+        .await?
+        .is_some_and(|(_, theirs)| theirs == *bytes))
+}
+
+/// Replaces an output with a blurred re-encode, only if it is still the generation we read
+/// and not blurred already.
+async fn blur(state: &AppState, obj: &ObjectRef, source: &ObjectRef) -> Result<(), HandlerError> {
+    let Some((info, bytes)) = read_live(state, obj).await? else {
+        return Ok(());
     };
-    let pinned = ObjectRef::new(&obj.bucket, &obj.name).at_generation(info.generation);
-    let bytes = store.read(&pinned).await?;
+    if info
+        .metadata
+        .get(BLURRED_MARKER_KEY)
+        .is_some_and(|v| v == "true")
+    {
+        return Ok(());
+    }
     let sigma = state.settings.moderation.blur_sigma;
     let encode = common::encode_options(&state.settings);
     let blurred = run_cpu(state, move || imaging::blur(&bytes, sigma, &encode))
         .await?
         .map_err(|e| HandlerError::Permanent(anyhow::anyhow!("could not blur {obj}: {e}")))?;
-    let meta = ObjectMeta::derived_from(source, blurred.format.content_type());
-    let written = store
+    let mut meta = ObjectMeta::derived_from(source, blurred.format.content_type());
+    meta.metadata
+        .insert(BLURRED_MARKER_KEY.to_owned(), "true".to_owned());
+    let written = state
+        .backends
+        .store
         .put(
             &obj.bucket,
             &obj.name,

@@ -107,6 +107,7 @@ fn the_table_shows_variants_thumbnail_verdict_time_and_each_reason() {
         likelihoods: None,
         backend: "none".to_owned(),
         action: None,
+        error: None,
     });
     record.status = RecordStatus::Processed;
     let mut done = FileOutcome::new(Path::new("photo.jpg"));

@@ -12,7 +12,7 @@ use image_pipeline::domain::{
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -105,11 +105,7 @@ impl ObjectStore for MemoryStore {
         meta: &ObjectMeta,
         condition: WriteCondition,
     ) -> BackendResult<PutOutcome> {
-        if self
-            .fail_next_puts
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        if take_one(&self.fail_next_puts) {
             return Err(unavailable());
         }
         {
@@ -182,6 +178,16 @@ impl Records for MemoryRecords {
 #[derive(Default)]
 pub struct MemoryPublisher {
     pub published: Mutex<Vec<PipelineEvent>>,
+    /// The next N publishes fail with a transient 503.
+    pub fail_next: AtomicUsize,
+    /// Every publish is refused for good (a Pub/Sub 403: no permission on the topic).
+    pub refuse_all: AtomicBool,
+}
+
+fn take_one(counter: &AtomicUsize) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 impl MemoryPublisher {
@@ -201,20 +207,47 @@ impl MemoryPublisher {
 #[async_trait]
 impl Publisher for MemoryPublisher {
     async fn publish(&self, events: &[PipelineEvent]) -> BackendResult<()> {
+        if self.refuse_all.load(Ordering::SeqCst) {
+            return Err(BackendError::Http {
+                service: "fake pubsub",
+                status: 403,
+                message: "injected: permission denied on the topic".into(),
+                retry_after: None,
+            });
+        }
+        if take_one(&self.fail_next) {
+            return Err(BackendError::Http {
+                service: "fake pubsub",
+                status: 503,
+                message: "injected fault".into(),
+                retry_after: None,
+            });
+        }
         self.published.lock().unwrap().extend_from_slice(events);
         Ok(())
     }
 }
 
+#[derive(Default)]
 pub struct FakeModerator {
     pub answer: SafeSearch,
     pub calls: AtomicUsize,
+    /// Every call is refused for good (a Vision 400: the image cannot be read).
+    pub refuse_all: AtomicBool,
 }
 
 #[async_trait]
 impl Moderator for FakeModerator {
     async fn assess(&self, _image: &ModerationImage) -> BackendResult<SafeSearch> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.refuse_all.load(Ordering::SeqCst) {
+            return Err(BackendError::Http {
+                service: "fake vision",
+                status: 400,
+                message: "injected: bad image data".into(),
+                retry_after: None,
+            });
+        }
         Ok(self.answer.clone())
     }
     fn name(&self) -> &'static str {

@@ -54,7 +54,7 @@ pub async fn spawn_app_with_moderator(env: &[(&str, &str)], answer: Option<SafeS
     let moderator = answer.map(|answer| {
         Arc::new(FakeModerator {
             answer,
-            calls: Default::default(),
+            ..FakeModerator::default()
         })
     });
     let backends = Backends {

@@ -9,4 +9,5 @@ mod lifecycle;
 mod pipeline;
 mod policies;
 mod push;
+mod recovery;
 mod routing;

@@ -211,6 +211,43 @@ async fn derived_object_events_are_skipped_before_anything_is_downloaded() {
 }
 
 #[actix_web::test]
+async fn the_derived_marker_and_prefixes_are_not_trusted_in_an_upload_only_bucket() {
+    let outputs_elsewhere = [
+        ("PIPELINE_RESIZE__BUCKET", "outputs"),
+        ("PIPELINE_THUMBNAIL__BUCKET", "outputs"),
+        ("PIPELINE_MODERATION__QUARANTINE_BUCKET", "outputs"),
+    ];
+    let app = spawn_app(&outputs_elsewhere).await;
+    let mut marked_meta = ObjectMeta {
+        content_type: "image/jpeg".into(),
+        ..Default::default()
+    };
+    marked_meta
+        .metadata
+        .insert(DERIVED_MARKER_KEY.into(), "true".into());
+    let marked = app
+        .store
+        .insert(BUCKET, "thumbnails/evil.jpg", &jpeg(300, 200), &marked_meta);
+
+    for path in ["/resize", "/thumbnail", "/record"] {
+        let (status, body) = app
+            .storage_event(path, FINALIZED, &marked, &next_event_id())
+            .await;
+
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("processed")),
+            "{path}: {body}"
+        );
+    }
+    assert!(
+        app.store
+            .get("outputs", "thumbnails/thumbnails/evil.jpg")
+            .is_some()
+    );
+}
+
+#[actix_web::test]
 async fn non_image_is_skipped_after_sniffing_even_with_an_image_content_type() {
     let app = spawn_app(&[]).await;
 

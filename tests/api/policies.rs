@@ -4,7 +4,7 @@ use crate::helpers::*;
 use image_pipeline::domain::{Likelihood, PipelineEvent, RecordStatus, SafeSearch, StageUpdate};
 use std::sync::atomic::Ordering;
 
-fn racy() -> SafeSearch {
+pub(crate) fn racy() -> SafeSearch {
     SafeSearch {
         racy: Likelihood::VeryLikely,
         ..SafeSearch::default()
@@ -29,7 +29,7 @@ async fn moderate(app: &TestApp, name: &str) -> (u16, serde_json::Value, Vec<Pip
     (status, body, all)
 }
 
-async fn record_all(app: &TestApp, events: &[PipelineEvent]) {
+pub(crate) async fn record_all(app: &TestApp, events: &[PipelineEvent]) {
     for event in events {
         app.deliver("/record", event, &next_event_id()).await;
     }
@@ -183,4 +183,41 @@ async fn no_moderator_gives_unmoderated_never_safe() {
     let moderation = moderation_of(&events);
     assert_eq!(moderation.verdict.as_str(), "unmoderated");
     assert!(moderation.likelihoods.is_none());
+}
+
+#[actix_web::test]
+async fn quarantine_never_deletes_the_original_when_a_decoy_holds_the_quarantine_name() {
+    let app = spawn_app_with_moderator(
+        &[("PIPELINE_MODERATION__POLICY", "quarantine")],
+        Some(racy()),
+    )
+    .await;
+    let decoy = b"not the flagged image".to_vec();
+    let meta = image_pipeline::domain::ObjectMeta::default();
+    app.store.insert(BUCKET, "quarantine/d.jpg", &decoy, &meta);
+    let original = jpeg(1200, 900);
+    let (info, _, _) = app
+        .upload_and_notify("/resize", "d.jpg", &original, "image/jpeg")
+        .await;
+    let resized = app.publisher.take().remove(0);
+
+    let (status, body) = app.deliver("/moderate", &resized, &next_event_id()).await;
+
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("processed")),
+        "{body}"
+    );
+    let (_, decoy_after) = app.store.get(BUCKET, "quarantine/d.jpg").unwrap();
+    assert_eq!(decoy_after, decoy, "the decoy is left alone");
+    let kept = format!("quarantine/generation-{}/d.jpg", info.generation);
+    let (_, copy) = app
+        .store
+        .get(BUCKET, &kept)
+        .expect("the original's bytes are kept");
+    assert_eq!(copy, original);
+    assert!(
+        app.store.get(BUCKET, "d.jpg").is_none(),
+        "moved out of public view"
+    );
 }

@@ -76,6 +76,9 @@ fn moderation(m: &Moderation) -> Value {
     if let Some(action) = &m.action {
         f.insert("action".into(), string(action));
     }
+    if let Some(error) = &m.error {
+        f.insert("error".into(), string(error));
+    }
     map(f)
 }
 
@@ -202,6 +205,7 @@ fn read_moderation(f: &Fields) -> Moderation {
         likelihoods,
         backend: get_str(f, "backend").unwrap_or_default(),
         action: get_str(f, "action"),
+        error: get_str(f, "error"),
     }
 }
 

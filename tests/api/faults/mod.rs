@@ -112,8 +112,21 @@ fn red_jpeg(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
-/// What is wrong with one upload at the end (empty when all is well).
-async fn check_upload(google: &Google, name: &str, flagged: bool) -> Vec<String> {
+/// Whether `bucket/name` exists at the end is `want`; else the problem.
+async fn expect_object(google: &Google, bucket: &str, name: &str, want: bool) -> Option<String> {
+    let found = google::read_object(&google.gcs_url, bucket, name)
+        .await
+        .is_some();
+    (found != want).then(|| {
+        let state = if want { "missing" } else { "still public" };
+        format!("gs://{bucket}/{name} is {state}")
+    })
+}
+
+/// What is wrong with one upload at the end (empty when all is well). A flagged upload
+/// under `quarantine` must have every output and the original moved under `quarantine/`
+/// (in the uploads bucket) and none left public.
+async fn check_upload(google: &Google, name: &str, flagged: bool, policy: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let outputs = [
         "resized/large",
@@ -121,14 +134,19 @@ async fn check_upload(google: &Google, name: &str, flagged: bool) -> Vec<String>
         "resized/small",
         "thumbnails",
     ];
+    let quarantined = flagged && policy == "quarantine";
     for prefix in outputs {
         let output = format!("{prefix}/{name}");
-        if google::read_object(&google.gcs_url, DERIVED, &output)
-            .await
-            .is_none()
-        {
-            problems.push(format!("{name}: output {output} is missing"));
+        problems.extend(expect_object(google, DERIVED, &output, !quarantined).await);
+        if quarantined {
+            let moved = format!("quarantine/{output}");
+            problems.extend(expect_object(google, UPLOADS, &moved, true).await);
         }
+    }
+    if quarantined {
+        problems.extend(expect_object(google, UPLOADS, name, false).await);
+        let moved = format!("quarantine/{name}");
+        problems.extend(expect_object(google, UPLOADS, &moved, true).await);
     }
     let key = format!("images/{UPLOADS}%2F{name}");
     let documents = google.documents.lock().unwrap();
@@ -157,8 +175,21 @@ async fn check_upload(google: &Google, name: &str, flagged: bool) -> Vec<String>
 
 #[actix_web::test]
 async fn every_upload_ends_complete_and_recorded_under_injected_faults() {
+    run_harness(Knobs::from_env()).await;
+}
+
+#[actix_web::test]
+async fn flagged_uploads_end_quarantined_and_nothing_public_under_injected_faults() {
+    let knobs = Knobs {
+        uploads: 10,
+        policy: "quarantine".to_owned(),
+        ..Knobs::from_env()
+    };
+    run_harness(knobs).await;
+}
+
+async fn run_harness(knobs: Knobs) {
     // Arrange: fake-gcs-server, the proxy, the service, Eventarc, the fakes.
-    let knobs = Knobs::from_env();
     let gcs = fake_gcs::FakeGcs::start(&[UPLOADS, DERIVED]).await;
     let (listener, proxy_url) = proxy::bind().await;
     let app_url = start_service(&proxy_url, &knobs.policy).await;
@@ -193,7 +224,8 @@ async fn every_upload_ends_complete_and_recorded_under_injected_faults() {
     // Assert
     let mut problems = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        problems.extend(check_upload(&google, name, i % FLAGGED_EVERY == 0).await);
+        let flagged = i % FLAGGED_EVERY == 0;
+        problems.extend(check_upload(&google, name, flagged, &knobs.policy).await);
     }
     let records = google
         .documents
