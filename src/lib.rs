@@ -11,6 +11,7 @@ pub mod events;
 pub mod handlers;
 pub mod imaging;
 pub mod memory;
+pub mod metrics;
 pub mod process;
 pub mod router;
 pub mod routes;

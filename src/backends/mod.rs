@@ -117,6 +117,22 @@ pub trait ObjectStore: Send + Sync {
     ) -> BackendResult<PutOutcome>;
     /// Deletes the object (that generation if set). `Ok(false)` when it did not exist.
     async fn delete(&self, obj: &ObjectRef) -> BackendResult<bool>;
+    /// One page of the live objects whose names start with `prefix`, in name order; pass
+    /// the previous page's `next_page_token` for the next (gcp-contracts.md §7).
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        page_token: Option<&str>,
+    ) -> BackendResult<ObjectPage>;
+}
+
+/// One page of [`ObjectStore::list`].
+#[derive(Debug, Clone, Default)]
+pub struct ObjectPage {
+    pub objects: Vec<ObjectInfo>,
+    /// `None` on the last page.
+    pub next_page_token: Option<String>,
 }
 
 /// One record per source image, plus a small ledger of handled events.

@@ -78,5 +78,5 @@ pub use plan::process;
 pub use sniff::sniff;
 pub use types::{
     Anchor, EncodeOptions, Fit, ImageFormat, Limits, Output, OutputFormat, Plan, Processed,
-    ResizeFilter, SourceInfo, Target,
+    ResizeFilter, SourceInfo, StageTimings, Target,
 };

@@ -11,7 +11,8 @@ use super::orient;
 use super::pixels::Raster;
 use super::resize::{Resampler, Window};
 use super::smart_crop;
-use super::{Anchor, Fit, ImageFormat, ImagingError, Output, Plan, Processed};
+use super::{Anchor, Fit, ImageFormat, ImagingError, Output, Plan, Processed, StageTimings};
+use std::time::Instant;
 
 /// The decode keeps at least this many source pixels per output pixel (per axis) for the
 /// largest output, so Lanczos has detail to work with beyond the DCT scaling's own filter.
@@ -59,7 +60,10 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
         eighths,
         fast_chroma: geometry::chroma_replication_is_invisible(max_scale, eighths),
     };
+    let mut timings = StageTimings::default();
+    let started = Instant::now();
     let decoded = decode(input, &header, &plan.limits, scale)?;
+    timings.decode = started.elapsed();
     let mut warnings = decoded.warnings;
     // A damaged source is re-encoded, never passed on as is.
     let clean = warnings.is_empty();
@@ -151,6 +155,7 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
             }
             _ => None,
         };
+        let started = Instant::now();
         let resized = if window.is_none()
             && (src.width, src.height) == (layout.out_width, layout.out_height)
         {
@@ -164,6 +169,7 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
                 plan.encode.filter,
             )?)
         };
+        timings.resize += started.elapsed();
         let stored = resized.as_ref().unwrap_or(src);
         let upright;
         let upright_ref = if orientation == 1 {
@@ -172,7 +178,9 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
             upright = orient::apply(stored.clone(), orientation);
             &upright
         };
+        let started = Instant::now();
         let bytes = encode(upright_ref, encoding, &plan.encode, carry)?;
+        timings.encode += started.elapsed();
         outputs[i] = Some(Output {
             label: target.label.clone(),
             bytes,
@@ -191,6 +199,7 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
         source: header.info,
         outputs: outputs.into_iter().flatten().collect(),
         warnings,
+        timings,
     })
 }
 

@@ -4,6 +4,7 @@
 mod fakes;
 mod helpers;
 mod lifecycle;
+mod metrics;
 mod pipeline;
 mod policies;
 mod push;
