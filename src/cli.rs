@@ -22,11 +22,15 @@ struct Cli {
 enum Command {
     /// Serve CloudEvents over HTTP on $PIPELINE_SERVER__HOST:$PORT (the default).
     Serve,
-    /// Run the whole pipeline locally on FILEs and print what was made.
+    /// Run the whole pipeline locally on FILEs and folders (their images, recursively) and
+    /// print what was made.
     Process {
         /// One JSON object (the record) per line instead of a table.
         #[arg(long)]
         json: bool,
+        /// The service's log on stderr (otherwise it goes to <data dir>/process.log).
+        #[arg(short, long)]
+        verbose: bool,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -50,7 +54,11 @@ pub fn run() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(buffers_kept),
         Command::CheckConfig => check_config(),
-        Command::Process { json, files } => process(json, files),
+        Command::Process {
+            json,
+            verbose,
+            files,
+        } => crate::process::run(json, verbose, files),
         Command::Bench {
             input,
             outdir,
@@ -113,10 +121,6 @@ fn check_config() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn process(json: bool, files: Vec<PathBuf>) -> ExitCode {
-    crate::process::run(json, files)
 }
 
 fn bench(input: &std::path::Path, outdir: &std::path::Path, iterations: u32) -> ExitCode {
