@@ -34,6 +34,12 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// The events local delivery gave up on (data/dead-letter/): list them, or replay them
+    /// in-process (a file is removed only when its route succeeds).
+    DeadLetters {
+        #[command(subcommand)]
+        action: DeadLetterAction,
+    },
     /// Load and validate the configuration, print it resolved, exit non-zero if invalid.
     CheckConfig,
     /// The fixed benchmark job of ../shared/bench/compare.py.
@@ -42,6 +48,17 @@ enum Command {
         outdir: PathBuf,
         #[arg(default_value_t = 8)]
         iterations: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeadLetterAction {
+    /// One line per dead letter, oldest first.
+    List,
+    /// Run each dead letter's route again; `--id` replays one.
+    Replay {
+        #[arg(long)]
+        id: Option<String>,
     },
 }
 
@@ -54,6 +71,7 @@ pub fn run() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(buffers_kept),
         Command::CheckConfig => check_config(),
+        Command::DeadLetters { action } => dead_letters(action),
         Command::Process {
             json,
             verbose,
@@ -120,6 +138,21 @@ fn check_config() -> ExitCode {
             eprintln!("image-pipeline: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn dead_letters(action: DeadLetterAction) -> ExitCode {
+    let env: crate::config::EnvMap = std::env::vars().collect();
+    let settings = match crate::process::process_settings(&env) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("image-pipeline: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match action {
+        DeadLetterAction::List => crate::dead_letters::run(settings, false, None),
+        DeadLetterAction::Replay { id } => crate::dead_letters::run(settings, true, id),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod backends;
 pub mod cli;
 pub mod cloudevent;
 pub mod config;
+pub mod dead_letters;
 pub mod domain;
 pub mod error;
 pub mod events;

@@ -202,6 +202,39 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
     respond(&response, state.settings.server.malformed_status)
 }
 
+/// Handles one event as a POST to `path` would, without HTTP: for the CLI's replays and
+/// backfill (same parsing, route choice, deadline and metrics as the server).
+pub async fn handle_in_process(
+    state: &AppState,
+    path: &str,
+    headers: &actix_web::http::header::HeaderMap,
+    body: web::Bytes,
+) -> EventResponse {
+    let name = path.trim_start_matches('/');
+    let ce = match events::push::from_http(headers, body) {
+        Ok(ce) => ce,
+        Err(e) => return EventResponse::malformed(name, format!("malformed CloudEvent: {e}")),
+    };
+    let incoming = match events::parse(&ce) {
+        Ok(data) => IncomingEvent { ce, data },
+        Err(e) => return EventResponse::malformed(name, format!("event data: {e}")),
+    };
+    let mut results = Vec::new();
+    for route in enabled_routes(state).filter(|r| name.is_empty() || r.name() == name) {
+        if (route.accepts)(&incoming, &state.settings) {
+            results.push(run_route(route, &incoming, state).await);
+        }
+    }
+    match (name, results.len()) {
+        ("", _) | (_, 1) => combine(&incoming.ce.ty, results),
+        _ => EventResponse::skipped(
+            name,
+            format!("no enabled route {path} handles {} events", incoming.ce.ty),
+            true,
+        ),
+    }
+}
+
 /// `POST /` answers with the most serious of its routes' outcomes (retry > rejected > ...).
 fn combine(ce_type: &str, results: Vec<EventResponse>) -> EventResponse {
     let Some(worst) = results.iter().map(|r| r.outcome).max() else {

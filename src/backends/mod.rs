@@ -192,6 +192,8 @@ pub trait LocalControl: Send + Sync {
     fn dead_letters(&self) -> std::io::Result<Vec<DeadLetter>>;
     /// The folder dead letters are written to.
     fn dead_letter_dir(&self) -> PathBuf;
+    /// Removes a dead letter (after it was replayed); `Ok(false)` when it was not there.
+    fn remove_dead_letter(&self, delivery_id: &str) -> std::io::Result<bool>;
 }
 
 /// The implementations in use; cloned into every handler call.

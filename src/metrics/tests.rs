@@ -102,6 +102,9 @@ impl crate::backends::LocalControl for FixedLocal {
     fn dead_letter_dir(&self) -> std::path::PathBuf {
         std::path::PathBuf::new()
     }
+    fn remove_dead_letter(&self, _delivery_id: &str) -> std::io::Result<bool> {
+        Ok(false)
+    }
 }
 
 fn dead_letter() -> crate::backends::DeadLetter {
