@@ -40,6 +40,24 @@ enum Command {
         #[command(subcommand)]
         action: DeadLetterAction,
     },
+    /// Run the configured routes on images already in a bucket (either profile).
+    Backfill {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Print counts, bytes and Vision calls (with their list price); change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// At most this many objects per second (0 = no limit).
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Stop after this many objects.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     /// Load and validate the configuration, print it resolved, exit non-zero if invalid.
     CheckConfig,
     /// The fixed benchmark job of ../shared/bench/compare.py.
@@ -72,6 +90,27 @@ pub fn run() -> ExitCode {
         Command::Serve => serve(buffers_kept),
         Command::CheckConfig => check_config(),
         Command::DeadLetters { action } => dead_letters(action),
+        Command::Backfill {
+            bucket,
+            prefix,
+            dry_run,
+            rate,
+            concurrency,
+            limit,
+        } => {
+            let options = crate::backfill::Options {
+                bucket,
+                prefix,
+                dry_run,
+                rate_per_sec: rate,
+                concurrency,
+                limit,
+            };
+            match load_settings() {
+                Ok(settings) => crate::backfill::command::run(settings, options),
+                Err(code) => code,
+            }
+        }
         Command::Process {
             json,
             verbose,

@@ -2,6 +2,7 @@
 //! This file only declares modules; `main.rs` calls [`cli::run`].
 
 pub mod backends;
+pub mod backfill;
 pub mod cli;
 pub mod cloudevent;
 pub mod config;
