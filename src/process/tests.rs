@@ -255,7 +255,7 @@ fn a_folder_is_run_recursively_on_its_images_and_skips_hidden_and_other_files() 
     std::fs::write(shoot.join("notes.txt"), "not an image").unwrap();
 
     // Act
-    let outcomes = run(dir.path(), &[shoot.clone()]);
+    let outcomes = run(dir.path(), std::slice::from_ref(&shoot));
 
     // Assert
     let files: Vec<(String, Status)> = outcomes
