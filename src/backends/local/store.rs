@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Objects per page of `list` (Cloud Storage's default).
-const LIST_PAGE_SIZE: usize = 1000;
+pub(crate) const LIST_PAGE_SIZE: usize = 1000;
 
 pub(crate) struct LocalStore {
     shared: Arc<Shared>,
