@@ -8,8 +8,8 @@
 # describe or a policy read, so a second run changes nothing.
 #
 # Usage: deploy/deploy.sh --project PROJECT_ID [--region REGION] [--dry-run]
-#                         [--phase infra|build|triggers|all] [--same-bucket]
-#                         [--allow-dirty] [--transport eventarc|notifications]
+#                         [--phase infra|build|triggers|metrics|all] [--same-bucket]
+#                         [--allow-dirty] [--transport eventarc|notifications] [--metrics]
 #   --dry-run      print every command (guards included) and run none of them
 #   --phase        run one phase only (default all: infra, then build, then triggers)
 #   --same-bucket  write derived images into the upload bucket (default: a second bucket)
@@ -17,6 +17,7 @@
 #                  with HEAD, so avoid this outside experiments)
 #   --transport    eventarc (default): Eventarc triggers; notifications: a Cloud Storage
 #                  notification and plain push subscriptions (deploy/transport_notifications.sh)
+#   --metrics      add the Managed Service for Prometheus sidecar (deploy/metrics_sidecar.sh)
 # Other settings come from the environment, see deploy/config.sh.
 set -euo pipefail
 
@@ -26,6 +27,7 @@ repo_root="$(cd "$here/.." && pwd)"
 PROJECT_ID="${PROJECT_ID:-${GOOGLE_CLOUD_PROJECT:-}}"
 phase=all
 allow_dirty=0
+metrics=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --project) PROJECT_ID="$2"; shift 2 ;;
@@ -39,12 +41,13 @@ while [[ $# -gt 0 ]]; do
     --allow-dirty) allow_dirty=1; shift ;;
     --transport) TRANSPORT="$2"; shift 2 ;;
     --transport=*) TRANSPORT="${1#*=}"; shift ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --metrics) metrics=1; shift ;;
+    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
 [[ -n "$PROJECT_ID" ]] || { echo "error: --project PROJECT_ID is required" >&2; exit 2; }
-case "$phase" in infra | build | triggers | all) ;; *) echo "error: unknown phase $phase" >&2; exit 2 ;; esac
+case "$phase" in infra | build | triggers | metrics | all) ;; *) echo "error: unknown phase $phase" >&2; exit 2 ;; esac
 
 # shellcheck source=deploy/lib.sh
 source "$here/lib.sh"
@@ -55,6 +58,8 @@ source "$here/config.sh"
 [[ "$TRANSPORT" =~ ^(eventarc|notifications)$ ]] || die "--transport must be eventarc or notifications"
 # shellcheck source=deploy/transport_notifications.sh
 source "$here/transport_notifications.sh"
+# shellcheck source=deploy/metrics_sidecar.sh
+source "$here/metrics_sidecar.sh"
 
 if ! ((DRY_RUN)); then
   command -v gcloud >/dev/null || die "gcloud is not installed (https://cloud.google.com/sdk/docs/install)"
@@ -237,6 +242,7 @@ log "image-pipeline deploy: project=$PROJECT_ID region=$REGION upload=gs://$UPLO
 case "$phase" in
   infra) phase_infra ;;
   build) phase_build ;;
+  metrics) phase_metrics ;;
   triggers) phase_triggers ;;
   # One per line: inside `a && b` bash ignores set -e in a, and a failed grant
   # would not stop the deploy.
@@ -244,6 +250,9 @@ case "$phase" in
     phase_infra
     phase_build
     phase_triggers
+    if ((metrics)); then
+      phase_metrics
+    fi
     ;;
 esac
 log "done. Watch it work: README.md, section 'Watch it work'."

@@ -394,7 +394,8 @@ class FlagsExistInGcloud(unittest.TestCase):
 
     def test_every_flag_is_known_to_gcloud(self):
         commands = (m.parse_dry_run(dry_run("deploy.sh")) + m.parse_dry_run(dry_run("teardown.sh"))
-                    + m.parse_dry_run(dry_run("deploy.sh", "--transport", "notifications")))
+                    + m.parse_dry_run(dry_run("deploy.sh", "--transport", "notifications"))
+                    + m.parse_dry_run(dry_run("deploy.sh", "--metrics")))
         for svc in m.cloudbuild_services(m.load_cloudbuild()).values():
             commands.append(m.Command(svc.deploy_argv))
         wanted = {}
@@ -442,6 +443,23 @@ class FlagsExistInGcloud(unittest.TestCase):
         for path, flags in sorted(wanted.items()):
             missing = sorted(f for f in flags if f not in known[path])
             self.assertFalse(missing, f"gcloud {' '.join(path)} has no flag(s) {missing}")
+
+class MetricsSidecarOptIn(unittest.TestCase):
+    """deploy.sh --metrics: the Managed Service for Prometheus sidecar, and nothing without it."""
+
+    def test_without_the_flag_no_service_gets_a_sidecar(self):
+        self.assertNotIn("--container=collector", dry_run("deploy.sh"))
+
+    def test_with_the_flag_every_service_gets_the_sidecar_once_guarded_by_a_read(self):
+        commands = m.parse_dry_run(dry_run("deploy.sh", "--metrics"))
+        sidecars = [c for c in commands if "--container=collector" in c.argv]
+        services = sorted(c.argv[4] for c in sidecars)
+        self.assertEqual(services, sorted(m.cloudbuild_services(m.load_cloudbuild())))
+        for c in sidecars:
+            self.assertEqual(c.argv[:4], ["gcloud", "run", "services", "update"])
+            self.assertIsNotNone(c.guard, "the sidecar update runs even when it is in place")
+            self.assertTrue(any("cloud-run-gmp-sidecar" in a for a in c.argv))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -22,13 +22,41 @@ struct Cli {
 enum Command {
     /// Serve CloudEvents over HTTP on $PIPELINE_SERVER__HOST:$PORT (the default).
     Serve,
-    /// Run the whole pipeline locally on FILEs and print what was made.
+    /// Run the whole pipeline locally on FILEs and folders (their images, recursively) and
+    /// print what was made.
     Process {
         /// One JSON object (the record) per line instead of a table.
         #[arg(long)]
         json: bool,
+        /// The service's log on stderr (otherwise it goes to <data dir>/process.log).
+        #[arg(short, long)]
+        verbose: bool,
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// The events local delivery gave up on (data/dead-letter/): list them, or replay them
+    /// in-process (a file is removed only when its route succeeds).
+    DeadLetters {
+        #[command(subcommand)]
+        action: DeadLetterAction,
+    },
+    /// Run the configured routes on images already in a bucket (either profile).
+    Backfill {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Print counts, bytes and Vision calls (with their list price); change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// At most this many objects per second (0 = no limit).
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Stop after this many objects.
+        #[arg(long)]
+        limit: Option<usize>,
     },
     /// Load and validate the configuration, print it resolved, exit non-zero if invalid.
     CheckConfig,
@@ -46,6 +74,17 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DeadLetterAction {
+    /// One line per dead letter, oldest first.
+    List,
+    /// Run each dead letter's route again; `--id` replays one.
+    Replay {
+        #[arg(long)]
+        id: Option<String>,
+    },
+}
+
 /// Runs the command line; the process exit code.
 pub fn run() -> ExitCode {
     crate::backends::install_tls_provider();
@@ -55,7 +94,33 @@ pub fn run() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(buffers_kept),
         Command::CheckConfig => check_config(),
-        Command::Process { json, files } => process(json, files),
+        Command::DeadLetters { action } => dead_letters(action),
+        Command::Backfill {
+            bucket,
+            prefix,
+            dry_run,
+            rate,
+            concurrency,
+            limit,
+        } => {
+            let options = crate::backfill::Options {
+                bucket,
+                prefix,
+                dry_run,
+                rate_per_sec: rate,
+                concurrency,
+                limit,
+            };
+            match load_settings() {
+                Ok(settings) => crate::backfill::command::run(settings, options),
+                Err(code) => code,
+            }
+        }
+        Command::Process {
+            json,
+            verbose,
+            files,
+        } => crate::process::run(json, verbose, files),
         Command::Bench {
             input,
             outdir,
@@ -121,8 +186,19 @@ fn check_config() -> ExitCode {
     }
 }
 
-fn process(json: bool, files: Vec<PathBuf>) -> ExitCode {
-    crate::process::run(json, files)
+fn dead_letters(action: DeadLetterAction) -> ExitCode {
+    let env: crate::config::EnvMap = std::env::vars().collect();
+    let settings = match crate::process::process_settings(&env) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("image-pipeline: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match action {
+        DeadLetterAction::List => crate::dead_letters::run(settings, false, None),
+        DeadLetterAction::Replay { id } => crate::dead_letters::run(settings, true, id),
+    }
 }
 
 fn bench(input: &std::path::Path, outdir: &std::path::Path, iterations: u32) -> ExitCode {

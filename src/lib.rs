@@ -3,9 +3,11 @@
 
 pub mod admission;
 pub mod backends;
+pub mod backfill;
 pub mod cli;
 pub mod cloudevent;
 pub mod config;
+pub mod dead_letters;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -14,6 +16,7 @@ mod fuzz_properties;
 pub mod handlers;
 pub mod imaging;
 pub mod memory;
+pub mod metrics;
 pub mod moderation_model;
 pub mod process;
 pub mod router;

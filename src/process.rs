@@ -1,16 +1,19 @@
-//! `image-pipeline process [--json] FILE...`, the local main job: starts the server on a
-//! loopback port with the local backends, puts each file into the upload bucket, waits until
-//! the event router has nothing queued or in flight, then prints each file's outcome from its
-//! record and exits non-zero if any file failed. Bad input (a directory, a missing, unreadable
-//! or empty file) is reported without uploading; the other files still run.
+//! `image-pipeline process [--json] [-v] PATH...`, the local main job: starts the server on a
+//! loopback port with the local backends, puts each file (folders: their images, see
+//! `inputs`) into the upload bucket, waits until the event router has nothing queued or in
+//! flight (a progress bar on a terminal), then prints each file's outcome from its record, a
+//! summary line, and exits non-zero if any file failed. Bad input (a missing, unreadable or
+//! empty file) is reported without uploading; the other files still run. The service's own
+//! log goes to `<data dir>/process.log` (to stderr with `-v`), never between the table rows.
 //! It owns the command's flow and nothing of the pipeline itself.
 
+mod inputs;
+mod progress;
 mod report;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests;
 
-use crate::backends::LocalControl;
 use crate::config::{EnvMap, LogFormat, Settings, StorageBackend};
 use crate::domain::{ImageRecord, ObjectMeta, PutOutcome, RecordKey, WriteCondition};
 use crate::router::upload::content_type_for;
@@ -22,16 +25,15 @@ use report::{FileOutcome, Status};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The service's log inside the data dir (without `-v`).
+const LOG_FILE: &str = "process.log";
 /// Longest wait for the pipeline to go quiet; what is still running then is reported.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
-/// Progress shows on stderr once a run has taken this long.
-const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 
 /// Runs the command with the process's environment; the exit code.
-pub fn run(json: bool, files: Vec<PathBuf>) -> ExitCode {
+pub fn run(json: bool, verbose: bool, files: Vec<PathBuf>) -> ExitCode {
     let env: EnvMap = std::env::vars().collect();
     let settings = match process_settings(&env) {
         Ok(settings) => settings,
@@ -40,29 +42,22 @@ pub fn run(json: bool, files: Vec<PathBuf>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Our own logs stay quiet unless asked for: stdout is the report.
-    let explicit = env.contains_key("RUST_LOG") || env.contains_key("PIPELINE_LOG_LEVEL");
-    let level = if explicit {
-        settings.log_level.as_str()
-    } else {
-        "warn"
-    };
-    let format = match settings.log_format {
-        LogFormat::Auto if std::io::stderr().is_terminal() => LogFormat::Pretty,
-        other => other,
-    };
-    let subscriber =
-        crate::telemetry::subscriber(format, level, &settings.gcp.project_id, std::io::stderr);
-    let _ = tracing::subscriber::set_global_default(subscriber);
+    if let Err(e) = install_log(&settings, verbose) {
+        eprintln!("image-pipeline: {e:#}");
+        return ExitCode::FAILURE;
+    }
 
+    let started = Instant::now();
     let result = actix_web::rt::System::new().block_on(process_files(settings, &files));
     match result {
         Ok(outcomes) => {
             let mut out = std::io::stdout().lock();
+            let summary = report::summary(&outcomes, started.elapsed());
             let printed = if json {
+                eprintln!("image-pipeline: {summary}");
                 report::write_json(&mut out, &outcomes)
             } else {
-                report::write_table(&mut out, &outcomes)
+                report::write_table(&mut out, &outcomes).and_then(|()| writeln!(out, "{summary}"))
             };
             if let Err(e) = printed.and_then(|()| out.flush()) {
                 eprintln!("image-pipeline: could not write the report: {e}");
@@ -79,6 +74,33 @@ pub fn run(json: bool, files: Vec<PathBuf>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The service's log: the whole of it in `<data dir>/process.log` (appended, JSON), or on
+/// stderr with `-v`. Stdout is the report's alone.
+fn install_log(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
+    let level = settings.log_level.as_str();
+    let subscriber = if verbose {
+        let format = match settings.log_format {
+            LogFormat::Auto if std::io::stderr().is_terminal() => LogFormat::Pretty,
+            other => other,
+        };
+        crate::telemetry::subscriber(format, level, &settings.gcp.project_id, std::io::stderr)
+    } else {
+        let dir = &settings.local.data_dir;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create the data dir {}", dir.display()))?;
+        let path = dir.join(LOG_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("could not open the log {}", path.display()))?;
+        let writer = std::sync::Mutex::new(file);
+        crate::telemetry::subscriber(LogFormat::Json, level, &settings.gcp.project_id, writer)
+    };
+    let _ = tracing::subscriber::set_global_default(subscriber);
+    Ok(())
 }
 
 /// The settings `process` runs with: the local profile unless another is named, the server on
@@ -116,7 +138,8 @@ pub(crate) fn read_input(path: &Path) -> Result<Bytes, String> {
         _ => format!("cannot be read: {e}"),
     })?;
     if meta.is_dir() {
-        return Err("is a directory, not a file".to_owned());
+        // Folders arrive here only when they hold no image (see `inputs::expand`).
+        return Err("is a folder with no images in it".to_owned());
     }
     if meta.len() == 0 {
         return Err("is empty (0 bytes)".to_owned());
@@ -135,8 +158,9 @@ pub async fn process_files(
 ) -> anyhow::Result<Vec<FileOutcome>> {
     let started = Instant::now();
     let bucket = settings.local.upload_bucket.clone();
-    let mut outcomes: Vec<FileOutcome> = files.iter().map(|f| FileOutcome::new(f)).collect();
-    let inputs = check_inputs(files, &mut outcomes);
+    let files = inputs::expand(files);
+    let mut outcomes: Vec<FileOutcome> = files.iter().map(|f| FileOutcome::new(&f.path)).collect();
+    let inputs = check_inputs(&files, &mut outcomes);
     if inputs.is_empty() {
         return Ok(outcomes);
     }
@@ -154,7 +178,11 @@ pub async fn process_files(
     let dead_before = local.dead_letters().map(|d| d.len()).unwrap_or_default();
 
     let uploaded = upload_all(&state, &bucket, inputs, &mut outcomes).await;
-    let idle = wait_with_progress(&local, started).await?;
+    let keys: Vec<RecordKey> = uploaded
+        .iter()
+        .map(|u| RecordKey::new(&bucket, &u.name))
+        .collect();
+    let idle = progress::wait(&state, &local, &keys, started, IDLE_TIMEOUT).await?;
     for upload in uploaded {
         let record = state
             .backends
@@ -181,14 +209,11 @@ pub async fn process_files(
 
 /// Reads every file; a bad one (or a second file of the same name) gets its reason in
 /// `outcomes` and is left out.
-fn check_inputs(files: &[PathBuf], outcomes: &mut [FileOutcome]) -> Vec<Input> {
+fn check_inputs(files: &[inputs::InputFile], outcomes: &mut [FileOutcome]) -> Vec<Input> {
     let mut inputs: Vec<Input> = Vec::new();
-    for (index, path) in files.iter().enumerate() {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let checked = read_input(path).and_then(|body| {
+    for (index, file) in files.iter().enumerate() {
+        let name = file.name.clone();
+        let checked = read_input(&file.path).and_then(|body| {
             if inputs.iter().any(|i| i.name == name) {
                 Err(format!("has the same name as an earlier file ({name})"))
             } else {
@@ -250,49 +275,6 @@ async fn upload_all(
         }
     }
     uploaded
-}
-
-/// Waits for the router to go quiet, showing progress on stderr after a moment.
-async fn wait_with_progress(
-    local: &Arc<dyn LocalControl>,
-    started: Instant,
-) -> anyhow::Result<bool> {
-    let tty = std::io::stderr().is_terminal();
-    let deadline = Instant::now() + IDLE_TIMEOUT;
-    let mut last_report = Instant::now();
-    let mut reported = false;
-    loop {
-        if local.wait_idle(Duration::from_millis(250)).await? {
-            if reported && tty {
-                eprintln!();
-            }
-            return Ok(true);
-        }
-        if Instant::now() >= deadline {
-            eprintln!("image-pipeline: the pipeline did not go quiet in {IDLE_TIMEOUT:?}");
-            return Ok(false);
-        }
-        let elapsed = started.elapsed();
-        let every = if tty {
-            Duration::ZERO
-        } else {
-            Duration::from_secs(5)
-        };
-        if elapsed >= PROGRESS_AFTER && (!reported || last_report.elapsed() >= every) {
-            let pending = local.pending().await.unwrap_or_default();
-            let line = format!(
-                "image-pipeline: processing, {pending} events in flight ({}s)",
-                elapsed.as_secs()
-            );
-            if tty {
-                eprint!("\r{line}   ");
-            } else {
-                eprintln!("{line}");
-            }
-            reported = true;
-            last_report = Instant::now();
-        }
-    }
 }
 
 /// What a record says about one file (used by the report).

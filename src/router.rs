@@ -9,6 +9,7 @@ use crate::cloudevent::CloudEvent;
 use crate::config::{MalformedStatus, Profile};
 use crate::events::{self, EventDataError};
 use crate::handlers::{HandlerResult, IncomingEvent, Outcome, ROUTES, Route};
+use crate::metrics;
 use crate::state::AppState;
 use crate::telemetry::TraceContext;
 use actix_web::http::StatusCode;
@@ -107,6 +108,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     cfg.app_data(web::Data::new(state.clone()))
         .app_data(web::PayloadConfig::new(limit))
         .route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics_text))
         .route("/", web::post().to(dispatch));
     // Uploads over HTTP start the local pipeline (`curl -T`); never mounted under `gcp`.
     if state.settings.profile == Profile::Local && state.local.is_some() {
@@ -140,17 +142,25 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
+/// Prometheus text exposition (see `metrics.rs`; scraping on Cloud Run: README).
+async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&state.local).await)
+}
+
 async fn handle_one(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
     route: &'static Route,
 ) -> HttpResponse {
+    let _in_flight = state.metrics.in_flight();
     let span = event_span(&req, route.name());
     let response = async {
         let incoming = match parse_event(&req, body, route.name()) {
             Ok(incoming) => incoming,
-            Err(response) => return response,
+            Err(response) => return counted(&state, route.name(), response),
         };
         if !(route.accepts)(&incoming, &state.settings) {
             let detail = format!(
@@ -158,7 +168,8 @@ async fn handle_one(
                 route.name(),
                 incoming.ce.ty
             );
-            return EventResponse::skipped(route.name(), detail, false);
+            let response = EventResponse::skipped(route.name(), detail, false);
+            return counted(&state, route.name(), response);
         }
         run_route(route, &incoming, &state).await
     }
@@ -169,15 +180,19 @@ async fn handle_one(
 }
 
 async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let _in_flight = state.metrics.in_flight();
     let span = event_span(&req, "dispatch");
     let response = async {
         let incoming = match parse_event(&req, body, "dispatch") {
             Ok(incoming) => incoming,
-            Err(response) => return response,
+            Err(response) => return counted(&state, "dispatch", response),
         };
         let mut results = Vec::new();
         for route in enabled_routes(&state).filter(|r| (r.accepts)(&incoming, &state.settings)) {
             results.push(run_route(route, &incoming, &state).await);
+        }
+        if results.is_empty() {
+            return counted(&state, "dispatch", combine(&incoming.ce.ty, results));
         }
         combine(&incoming.ce.ty, results)
     }
@@ -185,6 +200,39 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
     .await;
     span.in_scope(|| log_response(&response));
     respond(&response, state.settings.server.malformed_status)
+}
+
+/// Handles one event as a POST to `path` would, without HTTP: for the CLI's replays and
+/// backfill (same parsing, route choice, deadline and metrics as the server).
+pub async fn handle_in_process(
+    state: &AppState,
+    path: &str,
+    headers: &actix_web::http::header::HeaderMap,
+    body: web::Bytes,
+) -> EventResponse {
+    let name = path.trim_start_matches('/');
+    let ce = match events::push::from_http(headers, body) {
+        Ok(ce) => ce,
+        Err(e) => return EventResponse::malformed(name, format!("malformed CloudEvent: {e}")),
+    };
+    let incoming = match events::parse(&ce) {
+        Ok(data) => IncomingEvent { ce, data },
+        Err(e) => return EventResponse::malformed(name, format!("event data: {e}")),
+    };
+    let mut results = Vec::new();
+    for route in enabled_routes(state).filter(|r| name.is_empty() || r.name() == name) {
+        if (route.accepts)(&incoming, &state.settings) {
+            results.push(run_route(route, &incoming, state).await);
+        }
+    }
+    match (name, results.len()) {
+        ("", _) | (_, 1) => combine(&incoming.ce.ty, results),
+        _ => EventResponse::skipped(
+            name,
+            format!("no enabled route {path} handles {} events", incoming.ce.ty),
+            true,
+        ),
+    }
 }
 
 /// `POST /` answers with the most serious of its routes' outcomes (retry > rejected > ...).
@@ -208,9 +256,18 @@ fn combine(ce_type: &str, results: Vec<EventResponse>) -> EventResponse {
     }
 }
 
+/// Counts an event answered without running a route (malformed, not accepted).
+fn counted(state: &AppState, route: &'static str, response: EventResponse) -> EventResponse {
+    state.metrics.event(route, response.outcome, Duration::ZERO);
+    response
+}
+
+/// Runs one route's handler under the deadline, timed and counted by route and outcome.
 async fn run_route(route: &Route, incoming: &IncomingEvent, state: &AppState) -> EventResponse {
+    let started = std::time::Instant::now();
     let deadline = Duration::from_secs(state.settings.server.handler_deadline_secs);
-    let result = match tokio::time::timeout(deadline, (route.handle)(incoming, state)).await {
+    let handler = metrics::ROUTE.scope(route.name(), (route.handle)(incoming, state));
+    let result = match tokio::time::timeout(deadline, handler).await {
         Ok(result) => result,
         Err(_) => Err(crate::error::HandlerError::Transient(anyhow::anyhow!(
             "the {} route did not finish within server.handler_deadline_secs = {}",
@@ -218,7 +275,10 @@ async fn run_route(route: &Route, incoming: &IncomingEvent, state: &AppState) ->
             deadline.as_secs()
         ))),
     };
-    EventResponse::from_result(route.name(), result)
+    let response = EventResponse::from_result(route.name(), result);
+    let elapsed = started.elapsed();
+    state.metrics.event(route.name(), response.outcome, elapsed);
+    response
 }
 
 /// Parses the CloudEvent and its payload; `Err` is the response to give instead.

@@ -4,6 +4,7 @@
 
 use crate::backends::{Backends, LocalHandle};
 use crate::config::Settings;
+use crate::metrics::{self, Metrics};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -15,17 +16,22 @@ pub struct AppState {
     pub cpu: Arc<Semaphore>,
     /// The embedded local runtime (event router, SQLite), when a local backend is in use.
     pub local: LocalHandle,
+    /// What `GET /metrics` reports; the backends above already record their stages into it.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
+    /// The state for `backends`, wrapped so their I/O stages are timed into fresh metrics.
     pub fn new(settings: Arc<Settings>, backends: Backends) -> Self {
+        let metrics = Arc::new(Metrics::new());
         let permits = match settings.server.cpu_concurrency {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
         Self {
             settings,
-            backends,
+            backends: metrics::instrument::backends(backends, &metrics),
+            metrics,
             cpu: Arc::new(Semaphore::new(permits)),
             local: None,
         }

@@ -118,6 +118,22 @@ pub trait ObjectStore: Send + Sync {
     ) -> BackendResult<PutOutcome>;
     /// Deletes the object (that generation if set). `Ok(false)` when it did not exist.
     async fn delete(&self, obj: &ObjectRef) -> BackendResult<bool>;
+    /// One page of the live objects whose names start with `prefix`, in name order; pass
+    /// the previous page's `next_page_token` for the next (gcp-contracts.md §7).
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        page_token: Option<&str>,
+    ) -> BackendResult<ObjectPage>;
+}
+
+/// One page of [`ObjectStore::list`].
+#[derive(Debug, Clone, Default)]
+pub struct ObjectPage {
+    pub objects: Vec<ObjectInfo>,
+    /// `None` on the last page.
+    pub next_page_token: Option<String>,
 }
 
 /// One record per source image, plus a small ledger of handled events.
@@ -177,6 +193,8 @@ pub trait LocalControl: Send + Sync {
     fn dead_letters(&self) -> std::io::Result<Vec<DeadLetter>>;
     /// The folder dead letters are written to.
     fn dead_letter_dir(&self) -> PathBuf;
+    /// Removes a dead letter (after it was replayed); `Ok(false)` when it was not there.
+    fn remove_dead_letter(&self, delivery_id: &str) -> std::io::Result<bool>;
 }
 
 /// The implementations in use; cloned into every handler call.

@@ -158,7 +158,10 @@ async fn render(
         targets: spec.targets.clone(),
     };
     match run_cpu(state, move || imaging::process(&input, &plan)).await? {
-        Ok(processed) => Ok(processed),
+        Ok(processed) => {
+            state.metrics.imaging(&processed.timings);
+            Ok(processed)
+        }
         Err(e) if e.is_not_an_image() => halt(Outcome::skipped_warn(format!("{source}: {e}"))),
         Err(e) => Err(HandlerError::Permanent(anyhow::anyhow!("{e}")).into()),
     }

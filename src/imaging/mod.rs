@@ -95,5 +95,5 @@ pub use sniff::sniff;
 pub use strip::strip_metadata;
 pub use types::{
     Anchor, EncodeOptions, Fit, ImageFormat, Limits, Output, OutputFormat, Plan, Processed,
-    ResizeFilter, SourceInfo, Target,
+    ResizeFilter, SourceInfo, StageTimings, Target,
 };

@@ -15,7 +15,10 @@ use super::pixels::Raster;
 use super::resize::{Resampler, Window};
 use super::smart_crop;
 use super::strip;
-use super::{Anchor, Fit, ImageFormat, ImagingError, Output, Plan, Processed, Target};
+use super::{
+    Anchor, Fit, ImageFormat, ImagingError, Output, Plan, Processed, StageTimings, Target,
+};
+use std::time::Instant;
 
 /// The decode keeps at least this many source pixels per output pixel (per axis) for the
 /// largest output, so Lanczos has detail to work with beyond the DCT scaling's own filter.
@@ -45,8 +48,11 @@ pub(crate) struct Prepared {
 pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
     let header = header::read(input, &plan.limits)?;
     let prepared = prepare(header, plan);
+    let started = Instant::now();
     let decoded = decode(input, &prepared.header, &plan.limits, prepared.scale)?;
+    let decode_time = started.elapsed();
     let mut job = Job::new(input, plan, &prepared, decoded);
+    job.timings.decode = decode_time;
     // Largest first, so fit-inside results can feed the smaller outputs (see `pick_hub`).
     let mut order: Vec<usize> = (0..plan.targets.len()).collect();
     order.sort_by_key(|&i| {
@@ -61,6 +67,7 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
         source: prepared.header.info,
         outputs: outputs.into_iter().flatten().collect(),
         warnings: job.warnings,
+        timings: job.timings,
     })
 }
 
@@ -119,6 +126,8 @@ struct Job<'a> {
     /// Fit-inside outputs made so far, largest first, that smaller ones may be resized from.
     hubs: Vec<Raster>,
     warnings: Vec<String>,
+    /// Where the time went, for the service's stage metrics.
+    timings: StageTimings,
 }
 
 impl<'a> Job<'a> {
@@ -156,6 +165,7 @@ impl<'a> Job<'a> {
             resampler: Resampler::default(),
             hubs: Vec::new(),
             warnings,
+            timings: StageTimings::default(),
         }
     }
 
@@ -194,7 +204,9 @@ impl<'a> Job<'a> {
         {
             return Ok(output(bytes, true));
         }
+        let started = Instant::now();
         let resized = self.resize(target, layout)?;
+        self.timings.resize += started.elapsed();
         let stored = resized
             .as_ref()
             .unwrap_or_else(|| self.hub_or_source(layout));
@@ -205,7 +217,9 @@ impl<'a> Job<'a> {
             upright = orient::apply(stored.clone(), orientation);
             &upright
         };
+        let started = Instant::now();
         let bytes = encode(upright_ref, encoding, &plan.encode, self.carry())?;
+        self.timings.encode += started.elapsed();
         if target.fit == Fit::Inside
             && let Some(r) = resized
         {

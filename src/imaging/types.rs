@@ -209,4 +209,21 @@ pub struct Processed {
     /// Things an operator should know about that did not stop processing
     /// (a truncated JPEG, a colour profile that could not be carried, ...).
     pub warnings: Vec<String>,
+    /// Where the CPU time went (for the service's stage metrics; not part of the result).
+    pub timings: StageTimings,
+}
+
+/// Wall time of [`process`](super::process)'s stages, summed over the targets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimings {
+    pub decode: std::time::Duration,
+    pub resize: std::time::Duration,
+    pub encode: std::time::Duration,
+}
+
+/// Timings are measurements, not results: two equal results may take different times.
+impl PartialEq for StageTimings {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
 }

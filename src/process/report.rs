@@ -175,3 +175,25 @@ pub fn write_json(out: &mut dyn Write, outcomes: &[FileOutcome]) -> std::io::Res
     }
     Ok(())
 }
+
+/// The last line: `processed 3, flagged 1, failed 0 (skipped 1) in 4.2s`. Failed counts
+/// every file that made nothing usable (failed, incomplete, bad input).
+pub fn summary(outcomes: &[FileOutcome], elapsed: Duration) -> String {
+    let count = |status: Status| outcomes.iter().filter(|o| o.status == status).count();
+    let failed = outcomes
+        .iter()
+        .filter(|o| o.status.is_failure() && o.status != Status::Skipped)
+        .count();
+    let skipped = count(Status::Skipped);
+    let skipped = match skipped {
+        0 => String::new(),
+        n => format!(" (skipped {n}: not images)"),
+    };
+    format!(
+        "processed {}, flagged {}, failed {}{skipped} in {:.1}s",
+        count(Status::Processed),
+        count(Status::Flagged),
+        failed,
+        elapsed.as_secs_f64()
+    )
+}

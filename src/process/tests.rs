@@ -63,7 +63,7 @@ fn a_directory_a_missing_file_and_an_empty_file_are_refused_with_their_reasons()
     let missing = read_input(&dir.path().join("nope.jpg")).unwrap_err();
     let zero = read_input(&empty).unwrap_err();
 
-    assert_eq!(as_dir, "is a directory, not a file");
+    assert_eq!(as_dir, "is a folder with no images in it");
     assert_eq!(missing, "no such file");
     assert_eq!(zero, "is empty (0 bytes)");
 }
@@ -113,7 +113,10 @@ fn the_table_shows_variants_thumbnail_verdict_time_and_each_reason() {
     let mut done = FileOutcome::new(Path::new("photo.jpg"));
     done.apply_record(Some(record), true, Duration::from_millis(1500));
     let mut bad = FileOutcome::new(Path::new("dir"));
-    bad.set(Status::BadInput, "is a directory, not a file".to_owned());
+    bad.set(
+        Status::BadInput,
+        "is a folder with no images in it".to_owned(),
+    );
     let mut out = Vec::new();
 
     // Act
@@ -139,7 +142,7 @@ fn the_table_shows_variants_thumbnail_verdict_time_and_each_reason() {
         );
     }
     assert!(
-        lines[2].contains("bad input: is a directory, not a file"),
+        lines[2].contains("bad input: is a folder with no images in it"),
         "{}",
         lines[2]
     );
@@ -193,7 +196,7 @@ fn a_whole_run_reports_every_file_and_bad_input_does_not_stop_the_others() {
     assert_eq!(
         statuses,
         vec![
-            (Status::BadInput, Some("is a directory, not a file")),
+            (Status::BadInput, Some("is a folder with no images in it")),
             (Status::BadInput, Some("no such file")),
             (Status::BadInput, Some("is empty (0 bytes)")),
             (Status::Skipped, Some("not an image")),
@@ -242,4 +245,43 @@ fn a_real_image_is_processed_end_to_end_and_a_corrupt_one_fails_with_its_reason(
     assert!(data.join("resized/large/photo.png").is_file());
     assert!(data.join("thumbnails/photo.png").is_file());
     assert_eq!(outcomes[1].status, Status::Failed, "{:?}", outcomes[1]);
+}
+
+#[test]
+fn a_folder_is_run_recursively_on_its_images_and_skips_hidden_and_other_files() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let shoot = dir.path().join("shoot");
+    std::fs::create_dir_all(shoot.join("day2")).unwrap();
+    std::fs::create_dir_all(shoot.join(".thumbs")).unwrap();
+    std::fs::write(shoot.join("a.png"), png_bytes(320, 240)).unwrap();
+    std::fs::write(shoot.join("day2/b.png"), png_bytes(240, 320)).unwrap();
+    std::fs::write(shoot.join(".hidden.png"), png_bytes(8, 8)).unwrap();
+    std::fs::write(shoot.join(".thumbs/c.png"), png_bytes(8, 8)).unwrap();
+    std::fs::write(shoot.join("notes.txt"), "not an image").unwrap();
+
+    // Act
+    let outcomes = run(dir.path(), std::slice::from_ref(&shoot));
+
+    // Assert
+    let files: Vec<(String, Status)> = outcomes
+        .iter()
+        .map(|o| (o.file.clone(), o.status))
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            (shoot.join("a.png").display().to_string(), Status::Processed),
+            (
+                shoot.join("day2/b.png").display().to_string(),
+                Status::Processed
+            ),
+        ]
+    );
+    let uploads = dir.path().join("data/buckets/uploads");
+    assert!(uploads.join("shoot/day2/b.png").is_file());
+    assert!(uploads.join("thumbnails/shoot/day2/b.png").is_file());
+    assert!(!uploads.join("shoot/.hidden.png").exists());
+    let summary = report::summary(&outcomes, Duration::from_millis(1500));
+    assert_eq!(summary, "processed 2, flagged 0, failed 0 in 1.5s");
 }

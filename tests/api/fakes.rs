@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use image_pipeline::backends::{
-    BackendError, BackendResult, ModerationImage, Moderator, ObjectStore, Publisher, Records,
+    BackendError, BackendResult, ModerationImage, Moderator, ObjectPage, ObjectStore, Publisher,
+    Records,
 };
 use image_pipeline::domain::record::{ApplyResult, StageEvent};
 use image_pipeline::domain::{
@@ -133,6 +134,22 @@ impl ObjectStore for MemoryStore {
         }
         let key = (obj.bucket.clone(), obj.name.clone());
         Ok(self.objects.lock().unwrap().remove(&key).is_some())
+    }
+    /// One page with everything (the fake needs no paging).
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        _page_token: Option<&str>,
+    ) -> BackendResult<ObjectPage> {
+        let objects = self.objects.lock().unwrap();
+        let matching = objects
+            .iter()
+            .filter(|((b, n), _)| b == bucket && n.starts_with(prefix));
+        Ok(ObjectPage {
+            objects: matching.map(|(_, (info, _))| info.clone()).collect(),
+            next_page_token: None,
+        })
     }
 }
 

@@ -6,6 +6,7 @@ mod fakes;
 mod faults;
 mod helpers;
 mod lifecycle;
+mod metrics;
 mod pipeline;
 mod policies;
 mod push;

@@ -5,7 +5,7 @@
 use super::http::with_query;
 use super::retry::Idempotency;
 use super::{GcpContext, Service, base_url};
-use crate::backends::{BackendError, BackendResult, ObjectStore};
+use crate::backends::{BackendError, BackendResult, ObjectPage, ObjectStore};
 use crate::domain::{ObjectInfo, ObjectMeta, ObjectRef, PutOutcome, WriteCondition};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -144,6 +144,48 @@ impl ObjectStore for GcsStore {
             Err(e) => Err(e),
         }
     }
+
+    /// `objects.list` (`GET /storage/v1/b/BUCKET/o?prefix=&pageToken=`): live generations
+    /// only (no `versions=true`), in name order.
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        page_token: Option<&str>,
+    ) -> BackendResult<ObjectPage> {
+        let url = format!(
+            "{}/storage/v1/b/{}/o",
+            base_url(&self.ctx.settings.storage_endpoint),
+            utf8_percent_encode(bucket, PATH_SEGMENT)
+        );
+        let mut query: Vec<(&str, String)> = vec![("prefix", prefix.to_owned())];
+        query.extend(page_token.map(|t| ("pageToken", t.to_owned())));
+        let response = self
+            .ctx
+            .send(Service::Storage, Idempotency::Idempotent, || {
+                self.ctx.client.get(with_query(&url, &query))
+            })
+            .await?;
+        let page: ObjectList = response.json(Service::Storage)?;
+        Ok(ObjectPage {
+            objects: page
+                .items
+                .into_iter()
+                .map(ObjectResource::into_info)
+                .collect::<BackendResult<_>>()?,
+            next_page_token: page.next_page_token.filter(|t| !t.is_empty()),
+        })
+    }
+}
+
+/// `objects.list`'s answer (an empty bucket has no `items` at all).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectList {
+    #[serde(default)]
+    items: Vec<ObjectResource>,
+    #[serde(default)]
+    next_page_token: Option<String>,
 }
 
 /// 404 of an object means it is gone (deleted, or that generation was overwritten).

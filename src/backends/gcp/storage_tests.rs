@@ -259,3 +259,46 @@ async fn storage_503_is_retried_and_403_is_permanent() {
     assert!(!denied.is_transient());
     assert!(denied.to_string().contains("no storage.objects.get"));
 }
+
+#[tokio::test]
+async fn list_returns_the_objects_under_the_prefix_with_their_metadata() {
+    let gcs = FakeGcs::start(&[BUCKET]).await;
+    let store = GcsStore::new(context(&gcs.url).await);
+    for name in ["cats/a.png", "cats/b.png", "dogs/c.png"] {
+        put(&store, name, b"png", WriteCondition::CreateOnly).await;
+    }
+
+    let page = store.list(BUCKET, "cats/", None).await.unwrap();
+
+    let names: Vec<&str> = page.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["cats/a.png", "cats/b.png"]);
+    assert!(
+        page.objects
+            .iter()
+            .all(|o| o.is_derived() && o.generation > 0)
+    );
+    assert_eq!(page.next_page_token, None);
+}
+
+#[tokio::test]
+async fn list_sends_the_page_token_and_hands_back_the_next_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/storage/v1/b/uploads/o"))
+        .and(query_param("prefix", "p/"))
+        .and(query_param("pageToken", "t1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "items": [{"bucket": "uploads", "name": "p/z.png", "generation": "7"}],
+            "nextPageToken": "t2"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = GcsStore::new(context(&server.uri()).await);
+
+    let page = store.list(BUCKET, "p/", Some("t1")).await.unwrap();
+
+    assert_eq!(page.objects[0].name, "p/z.png");
+    assert_eq!(page.objects[0].generation, 7);
+    assert_eq!(page.next_page_token.as_deref(), Some("t2"));
+}

@@ -294,6 +294,19 @@ impl LocalControl for LocalRuntime {
     fn dead_letter_dir(&self) -> PathBuf {
         self.shared.data_dir.join("dead-letter")
     }
+
+    fn remove_dead_letter(&self, delivery_id: &str) -> std::io::Result<bool> {
+        // Ids are hex (db::random_hex_id); anything else cannot name one of our files.
+        if delivery_id.is_empty() || !delivery_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(false);
+        }
+        let file = self.dead_letter_dir().join(format!("{delivery_id}.json"));
+        match std::fs::remove_file(file) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl Drop for LocalRuntime {

@@ -121,3 +121,30 @@ pub(crate) fn next_generation(conn: &Connection, now_us: i64) -> rusqlite::Resul
     )?;
     Ok(next)
 }
+
+/// Up to `limit` live objects of `bucket` whose names start with `prefix` and sort after
+/// `after` (the listing's page token), in name order.
+pub(crate) fn list(
+    conn: &Connection,
+    bucket: &str,
+    prefix: &str,
+    after: &str,
+    limit: usize,
+) -> rusqlite::Result<Vec<ObjectRow>> {
+    let mut statement = conn.prepare(
+        "SELECT name FROM objects
+         WHERE bucket = ?1 AND substr(name, 1, length(?2)) = ?2 AND name > ?3
+         ORDER BY name LIMIT ?4",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let names = statement
+        .query_map(params![bucket, prefix, after, limit], |row| {
+            row.get::<_, String>(0)
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut rows = Vec::with_capacity(names.len());
+    for name in names {
+        rows.extend(get(conn, bucket, &name)?);
+    }
+    Ok(rows)
+}

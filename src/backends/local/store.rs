@@ -14,7 +14,7 @@ use super::Shared;
 use super::db::{self, sql_error};
 use super::names::{self, TEMP_PREFIX};
 use super::objects::{self, ObjectRow};
-use crate::backends::{BackendError, BackendResult, ObjectStore};
+use crate::backends::{BackendError, BackendResult, ObjectPage, ObjectStore};
 use crate::domain::{ObjectInfo, ObjectMeta, ObjectRef, PutOutcome, WriteCondition};
 use crate::events::types::{STORAGE_DELETED, STORAGE_FINALIZED};
 use async_trait::async_trait;
@@ -25,6 +25,9 @@ use rusqlite::TransactionBehavior;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Objects per page of `list` (Cloud Storage's default).
+pub(crate) const LIST_PAGE_SIZE: usize = 1000;
 
 pub(crate) struct LocalStore {
     shared: Arc<Shared>,
@@ -205,6 +208,35 @@ impl ObjectStore for LocalStore {
             .await?;
         self.shared.wake.notify_one();
         Ok(deleted)
+    }
+
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        page_token: Option<&str>,
+    ) -> BackendResult<ObjectPage> {
+        names::check_bucket(bucket)?;
+        let (bucket, prefix) = (bucket.to_owned(), prefix.to_owned());
+        // The token is the last name of the previous page: names are unique and ordered.
+        let after = page_token.unwrap_or_default().to_owned();
+        let context = format!("could not list gs://{bucket}/{prefix}");
+        let mut rows = self
+            .shared
+            .db
+            .call(context.clone(), move |conn| {
+                objects::list(conn, &bucket, &prefix, &after, LIST_PAGE_SIZE + 1)
+                    .map_err(sql_error(context))
+            })
+            .await?;
+        let more = rows.len() > LIST_PAGE_SIZE;
+        rows.truncate(LIST_PAGE_SIZE);
+        let next_page_token = more.then(|| rows.last().map(|r| r.name.clone())).flatten();
+        let objects = rows.iter().map(ObjectRow::info).collect();
+        Ok(ObjectPage {
+            objects,
+            next_page_token,
+        })
     }
 }
 

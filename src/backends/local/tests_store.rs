@@ -261,3 +261,47 @@ async fn a_write_to_a_bucket_no_trigger_watches_queues_nothing() {
 
     assert_eq!(runtime.pending_deliveries().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn list_pages_through_the_prefix_in_name_order_and_ends_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = open(dir.path());
+    let store = runtime.store();
+    // One more than a page, under the prefix, plus one outside it.
+    for i in 0..=super::store::LIST_PAGE_SIZE {
+        let name = format!("p/{i:05}.png");
+        store
+            .put(
+                "uploads",
+                &name,
+                Bytes::from("x"),
+                &meta("image/png"),
+                Overwrite,
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .put(
+            "uploads",
+            "q.png",
+            Bytes::from("x"),
+            &meta("image/png"),
+            Overwrite,
+        )
+        .await
+        .unwrap();
+
+    let first = store.list("uploads", "p/", None).await.unwrap();
+    let token = first.next_page_token.clone().unwrap();
+    let second = store.list("uploads", "p/", Some(&token)).await.unwrap();
+
+    assert_eq!(first.objects.len(), super::store::LIST_PAGE_SIZE);
+    assert_eq!(first.objects[0].name, "p/00000.png");
+    let names: Vec<&str> = second.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [format!("p/{:05}.png", super::store::LIST_PAGE_SIZE)]
+    );
+    assert_eq!(second.next_page_token, None);
+}

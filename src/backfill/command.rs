@@ -1,0 +1,109 @@
+//! The `backfill` command's face: starts the pipeline (locally with event delivery, so
+//! follow-up events flow), prints the dry run or drives the run with a progress bar on a
+//! terminal and JSON lines otherwise, and removes the cursor when a run completes.
+
+use super::{Options, Summary, VISION_PRICING_URL, vision_cost_usd};
+use crate::config::Settings;
+use crate::startup::Application;
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// Runs the command; the exit code (non-zero when an object failed).
+pub fn run(settings: Settings, options: Options) -> ExitCode {
+    let result = actix_web::rt::System::new().block_on(backfill(settings, options));
+    match result {
+        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("image-pipeline backfill: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The whole job; its summary (also printed).
+pub async fn backfill(settings: Settings, options: Options) -> anyhow::Result<Summary> {
+    let cursor_file = super::cursor_path(&settings, &options);
+    let app = Application::build(settings.clone())
+        .await
+        .context("could not set up the pipeline")?;
+    let state = app.state().clone();
+    let local = state.local.clone();
+    let handle = app.handle();
+    let server = actix_web::rt::spawn(app.run_until_stopped());
+
+    let objects = super::snapshot(&state, &options).await?;
+    let cursor = super::read_cursor(&cursor_file);
+    let mut summary = Summary::default();
+    let work = super::plan(
+        &settings,
+        &options,
+        objects,
+        cursor.as_deref(),
+        &mut summary,
+    );
+    if options.dry_run {
+        print_dry_run(&options, &summary);
+    } else {
+        let bar = std::io::stderr()
+            .is_terminal()
+            .then(|| object_bar(work.len() as u64));
+        let report = |h: &super::Handled| match &bar {
+            Some(bar) => bar.inc(1),
+            None => println!("{}", serde_json::to_string(h).unwrap_or_default()),
+        };
+        super::run_work(&state, &options, work, &cursor_file, &mut summary, report).await?;
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        if let Some(local) = &local {
+            local.wait_idle(super::IDLE_TIMEOUT).await?;
+        }
+        if summary.failed == 0 {
+            // Complete: the next run starts from the beginning (and the ledger skips it all).
+            let _ = std::fs::remove_file(&cursor_file);
+        }
+        println!("{}", serde_json::json!({ "summary": summary }));
+    }
+    if let Some(local) = &local {
+        local.stop();
+    }
+    handle.stop(true).await;
+    let _ = server.await;
+    Ok(summary)
+}
+
+fn object_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let template = "{bar:30} {pos}/{len} objects  {per_sec}  ETA {eta}  {elapsed}";
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn print_dry_run(options: &Options, summary: &Summary) {
+    let prefix = if options.prefix.is_empty() {
+        String::new()
+    } else {
+        options.prefix.clone()
+    };
+    println!(
+        "dry run: gs://{}/{prefix}: {} objects listed, {} derived (skipped), {} done by an \
+         earlier run (cursor), {} to process ({} bytes)",
+        options.bucket,
+        summary.listed,
+        summary.derived_skipped,
+        summary.before_cursor,
+        summary.candidates,
+        summary.candidate_bytes,
+    );
+    println!(
+        "Vision SafeSearch calls: {} (list price ${:.2}: first 1,000 units/month free, then \
+         $1.50 per 1,000; {VISION_PRICING_URL})",
+        summary.vision_calls,
+        vision_cost_usd(summary.vision_calls)
+    );
+}
