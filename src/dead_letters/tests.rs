@@ -19,6 +19,11 @@ fn settings(dir: &Path) -> Settings {
         ),
         ("PIPELINE_LOCAL__DELIVERY_MAX_ATTEMPTS".into(), "1".into()),
         ("PIPELINE_LOCAL__DELIVERY_TIMEOUT_SECS".into(), "2".into()),
+        // No model here: the expected verdict is `unmoderated` whatever the machine's cache holds.
+        (
+            "PIPELINE_MODERATION__MODEL_DIR".into(),
+            dir.join("no-model").display().to_string(),
+        ),
     ]);
     crate::process::process_settings(&env).unwrap()
 }

@@ -7,6 +7,7 @@
 //! (`Classifier::load`) and classifying decoded pixels. Must not download anything (that is
 //! `fetch`, run by hand or by CI) and must not decide verdicts (the domain does).
 
+mod build;
 pub mod command;
 pub mod fetch;
 mod graph;
