@@ -7,10 +7,7 @@
 
 use super::build::Builder;
 use super::kernels::{self, Activation, ConvParams, Tensor};
-use super::preprocess::INPUT_SIZE;
-use super::tfjs::{Layer, Model, Weight};
-use serde_json::Value;
-use std::collections::HashMap;
+use super::tfjs::Model;
 
 #[derive(Debug)]
 pub(super) enum Kind {
