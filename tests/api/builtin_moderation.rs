@@ -50,7 +50,8 @@ fn process_all(
     let photos: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
     photos.iter().for_each(|p| png(p, 640, 480));
     let output = Command::new(BIN)
-        .args(["process", "--json"])
+        // --verbose: the service's log, where the model warning goes, on stderr.
+        .args(["process", "--json", "--verbose"])
         .args(&photos)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
