@@ -17,7 +17,7 @@ mod tests;
 use crate::config::{EnvMap, LogFormat, Settings, StorageBackend};
 use crate::domain::{ImageRecord, ObjectMeta, PutOutcome, RecordKey, WriteCondition};
 use crate::router::upload::content_type_for;
-use crate::startup::Application;
+use crate::startup::InProcess;
 use crate::state::AppState;
 use anyhow::Context;
 use bytes::Bytes;
@@ -165,16 +165,12 @@ pub async fn process_files(
         return Ok(outcomes);
     }
 
-    let app = Application::build(settings)
-        .await
-        .context("could not start the pipeline")?;
-    let state = app.state().clone();
+    let running = InProcess::start(settings).await?;
+    let state = running.state.clone();
     let local = state
         .local
         .clone()
         .context("the local runtime is not running (a bug)")?;
-    let handle = app.handle();
-    let server = actix_web::rt::spawn(app.run_until_stopped());
     let dead_before = local.dead_letters().map(|d| d.len()).unwrap_or_default();
 
     let uploaded = upload_all(&state, &bucket, inputs, &mut outcomes).await;
@@ -202,8 +198,7 @@ pub async fn process_files(
     }
 
     local.stop();
-    handle.stop(true).await;
-    let _ = server.await;
+    running.stop().await;
     Ok(outcomes)
 }
 

@@ -88,3 +88,34 @@ impl Application {
         self.server.await
     }
 }
+
+/// A server started inside a command (`process`, `backfill`, `dead-letters`): the state its
+/// handlers share, and the one way to stop it when the command is done.
+pub struct InProcess {
+    pub state: AppState,
+    handle: ServerHandle,
+    server: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl InProcess {
+    /// Builds the server from `settings` and runs it (local delivery included) on this runtime.
+    pub async fn start(settings: Settings) -> anyhow::Result<Self> {
+        let app = Application::build(settings)
+            .await
+            .context("could not start the pipeline")?;
+        let state = app.state().clone();
+        let handle = app.handle();
+        let server = actix_web::rt::spawn(app.run_until_stopped());
+        Ok(Self {
+            state,
+            handle,
+            server,
+        })
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.server.await;
+    }
+}

@@ -4,8 +4,7 @@
 
 use super::{Options, Summary, VISION_PRICING_URL, vision_cost_usd};
 use crate::config::Settings;
-use crate::startup::Application;
-use anyhow::Context;
+use crate::startup::InProcess;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -26,13 +25,9 @@ pub fn run(settings: Settings, options: Options) -> ExitCode {
 /// The whole job; its summary (also printed).
 pub async fn backfill(settings: Settings, options: Options) -> anyhow::Result<Summary> {
     let cursor_file = super::cursor_path(&settings, &options);
-    let app = Application::build(settings.clone())
-        .await
-        .context("could not set up the pipeline")?;
-    let state = app.state().clone();
+    let running = InProcess::start(settings.clone()).await?;
+    let state = running.state.clone();
     let local = state.local.clone();
-    let handle = app.handle();
-    let server = actix_web::rt::spawn(app.run_until_stopped());
 
     let objects = super::snapshot(&state, &options).await?;
     let cursor = super::read_cursor(&cursor_file);
@@ -70,8 +65,7 @@ pub async fn backfill(settings: Settings, options: Options) -> anyhow::Result<Su
     if let Some(local) = &local {
         local.stop();
     }
-    handle.stop(true).await;
-    let _ = server.await;
+    running.stop().await;
     Ok(summary)
 }
 

@@ -11,7 +11,7 @@ mod tests;
 use crate::backends::DeadLetter;
 use crate::config::Settings;
 use crate::router::{self, WireOutcome};
-use crate::startup::Application;
+use crate::startup::InProcess;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use anyhow::Context;
 use std::process::ExitCode;
@@ -79,16 +79,12 @@ pub async fn list_local(settings: &Settings) -> anyhow::Result<Vec<DeadLetter>> 
 
 /// Replays every dead letter (or the one with `id`), then waits for their follow-ups.
 pub async fn replay_local(settings: Settings, id: Option<&str>) -> anyhow::Result<Vec<Replayed>> {
-    let app = Application::build(settings)
-        .await
-        .context("could not start the pipeline")?;
-    let state = app.state().clone();
+    let running = InProcess::start(settings).await?;
+    let state = running.state.clone();
     let local = state
         .local
         .clone()
         .context("dead letters are the local profile's (storage.backend = local)")?;
-    let handle = app.handle();
-    let server = actix_web::rt::spawn(app.run_until_stopped());
     let letters: Vec<DeadLetter> = local
         .dead_letters()?
         .into_iter()
@@ -119,8 +115,7 @@ pub async fn replay_local(settings: Settings, id: Option<&str>) -> anyhow::Resul
     }
     local.wait_idle(IDLE_TIMEOUT).await?;
     local.stop();
-    handle.stop(true).await;
-    let _ = server.await;
+    running.stop().await;
     Ok(replayed)
 }
 
