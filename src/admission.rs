@@ -74,7 +74,15 @@ pub struct MemoryPermit {
 impl MemoryPermit {
     /// The bytes this permit holds (rounded up to KiB).
     pub fn bytes(&self) -> u64 {
-        u64::from(self.permit.num_permits() as u32) * UNIT_BYTES
+        self.permit.num_permits() as u64 * UNIT_BYTES
+    }
+
+    /// Gives back all but `bytes` (rounded up to KiB): the decode is over and only its
+    /// encoded outputs are still held while they are written.
+    pub fn shrink_to(&mut self, bytes: u64) {
+        let keep = usize::try_from(bytes.div_ceil(UNIT_BYTES)).unwrap_or(usize::MAX);
+        let release = self.permit.num_permits().saturating_sub(keep.max(1));
+        drop(self.permit.split(release));
     }
 }
 

@@ -173,3 +173,19 @@ fn the_default_budget_is_three_quarters_of_the_cgroup_limit() {
     assert_eq!(configured, 384 * MIB);
     assert_eq!(fallback, FALLBACK_BUDGET_BYTES);
 }
+
+#[tokio::test]
+async fn a_shrunk_permit_gives_back_all_but_what_it_keeps() {
+    // Arrange
+    let admission = MemoryAdmission::new(100 * MIB);
+    let mut permit = admission.acquire(80 * MIB, soon(100)).await.unwrap();
+
+    // Act
+    permit.shrink_to(3 * MIB);
+
+    // Assert
+    assert_eq!(permit.bytes(), 3 * MIB);
+    assert_eq!(admission.in_use_bytes(), 3 * MIB);
+    drop(permit);
+    assert_eq!(admission.in_use_bytes(), 0);
+}

@@ -1,7 +1,9 @@
 //! Shared state handed to every handler: settings, the backends, the CPU semaphore that
-//! bounds how many images are decoded at once, and the local runtime's control handle when
-//! one runs (start-up and `process` use it; handlers never do).
+//! bounds how many images are decoded at once, the memory budget that bounds what they hold,
+//! and the local runtime's control handle when one runs (start-up and `process` use it;
+//! handlers never do).
 
+use crate::admission::{MemoryAdmission, resolve_budget_bytes};
 use crate::backends::{Backends, LocalHandle};
 use crate::config::Settings;
 use crate::metrics::{self, Metrics};
@@ -14,6 +16,8 @@ pub struct AppState {
     pub backends: Backends,
     /// Permits for CPU-heavy work; taken before decoding, released before network I/O.
     pub cpu: Arc<Semaphore>,
+    /// The memory budget: a job takes its estimated peak before it downloads its source.
+    pub admission: MemoryAdmission,
     /// The embedded local runtime (event router, SQLite), when a local backend is in use.
     pub local: LocalHandle,
     /// What `GET /metrics` reports; the backends above already record their stages into it.
@@ -28,11 +32,16 @@ impl AppState {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        let admission =
+            MemoryAdmission::new(resolve_budget_bytes(settings.server.memory_budget_bytes));
+        let budget = admission.clone();
+        metrics.set_memory_provider(move || budget.in_use_bytes());
         Self {
             settings,
             backends: metrics::instrument::backends(backends, &metrics),
             metrics,
             cpu: Arc::new(Semaphore::new(permits)),
+            admission,
             local: None,
         }
     }

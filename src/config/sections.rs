@@ -47,6 +47,9 @@ pub struct ServerSettings {
     pub port: u16,
     /// Largest request body accepted; larger ones get 413 without being read.
     pub body_limit_bytes: usize,
+    /// A request body not received in full within this many seconds fails (the connection
+    /// is not held by a client that sends its headers and then trickles the body).
+    pub body_read_timeout_secs: u64,
     /// Status for a malformed event: 200 (`rejected`, acked) or 400 (redelivered by Eventarc).
     pub malformed_status: MalformedStatus,
     /// Deadline for one event's handling; keep it below the push ack deadline.
@@ -55,8 +58,11 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Images decoded at once; 0 means the number of CPU cores.
     pub cpu_concurrency: usize,
-    /// Memory one image may use while encoding variants in parallel.
-    pub memory_budget_bytes: u64,
+    /// Memory all images in work may hold at once (`crate::admission`); each job is admitted
+    /// by its estimated peak before it downloads anything. Unset: 3/4 of the cgroup memory
+    /// limit (Cloud Run's `--memory`), else 768 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_budget_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -83,20 +83,29 @@ impl Settings {
             deadline,
             "must be 1..=3600",
         );
+        let body_secs = s.body_read_timeout_secs;
+        let rule = "must be between 1 and 3600";
+        p.range(
+            (1..=3600).contains(&body_secs),
+            &key("body_read_timeout_secs"),
+            body_secs,
+            rule,
+        );
         let shutdown = s.shutdown_timeout_secs;
         let rule = "must stay below Cloud Run's 10 s kill";
         p.range(shutdown <= 9, &key("shutdown_timeout_secs"), shutdown, rule);
         let cpus = s.cpu_concurrency;
         let rule = "is absurd (0 = number of cores)";
         p.range(cpus <= 1024, &key("cpu_concurrency"), cpus, rule);
-        let budget = s.memory_budget_bytes;
-        let rule = "must be at least 16 MiB";
-        p.range(
-            budget >= 16 << 20,
-            &key("memory_budget_bytes"),
-            budget,
-            rule,
-        );
+        if let Some(budget) = s.memory_budget_bytes {
+            let rule = "must be at least 16 MiB";
+            p.range(
+                budget >= 16 << 20,
+                &key("memory_budget_bytes"),
+                budget,
+                rule,
+            );
+        }
     }
 
     fn check_imaging(&self, p: &mut Problems) {

@@ -138,6 +138,17 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    run_blocking(&state.cpu, move |_| work()).await
+}
+
+/// [`run_cpu`] for work that checks, between its stages, whether it is still wanted: the
+/// flag turns true once the awaiting request is gone (its deadline passed), so a long job
+/// stops at its next stage instead of running on unseen while redeliveries start more.
+pub async fn run_cpu_stoppable<F, R>(state: &AppState, work: F) -> Result<R, HandlerError>
+where
+    F: FnOnce(&AtomicBool) -> R + Send + 'static,
+    R: Send + 'static,
+{
     run_blocking(&state.cpu, work).await
 }
 
@@ -153,11 +164,12 @@ impl Drop for CancelOnDrop {
 /// [`run_cpu`] on a given semaphore. The permit moves into the blocking closure, so it is
 /// held until the work really ends even when the handler's future is dropped at its
 /// deadline (the blocking thread cannot be stopped); then nothing not yet started starts:
-/// work the deadline overtook before it began is skipped. A panic is permanent (the same
-/// input panics again); a cancelled or aborted task is transient.
+/// work the deadline overtook before it began is skipped, and work that began sees the
+/// flag it is given turn true. A panic is permanent (the same input panics again); a
+/// cancelled or aborted task is transient.
 pub(crate) async fn run_blocking<F, R>(cpu: &Arc<Semaphore>, work: F) -> Result<R, HandlerError>
 where
-    F: FnOnce() -> R + Send + 'static,
+    F: FnOnce(&AtomicBool) -> R + Send + 'static,
     R: Send + 'static,
 {
     let permit = cpu.clone().acquire_owned().await.map_err(|e| {
@@ -167,7 +179,7 @@ where
     let _cancel_on_drop = CancelOnDrop(cancelled.clone());
     let joined = spawn_blocking_with_span(move || {
         let _permit = permit;
-        (!cancelled.load(Ordering::Relaxed)).then(work)
+        (!cancelled.load(Ordering::Relaxed)).then(|| work(&cancelled))
     })
     .await;
     match joined {
@@ -283,8 +295,11 @@ mod tests {
     use std::time::Duration;
 
     /// Blocking work that counts how many copies of it run at once.
-    fn instrumented(running: Arc<AtomicUsize>, peak: Arc<AtomicUsize>) -> impl FnOnce() + Send {
-        move || {
+    fn instrumented(
+        running: Arc<AtomicUsize>,
+        peak: Arc<AtomicUsize>,
+    ) -> impl FnOnce(&AtomicBool) + Send {
+        move |_| {
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(now, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(300));
@@ -308,11 +323,37 @@ mod tests {
         assert_eq!(peak.load(Ordering::SeqCst), 1, "never two at once");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_that_began_sees_its_stop_flag_once_the_handler_gives_up() {
+        let cpu = Arc::new(Semaphore::new(1));
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Stages of 10 ms, checking the flag between them (bounded: 500 stages at most).
+        let work = move |stop: &AtomicBool| {
+            let stages_done = (0..500)
+                .find(|_| {
+                    std::thread::sleep(Duration::from_millis(10));
+                    stop.load(Ordering::Relaxed)
+                })
+                .unwrap_or(500);
+            tx.send(stages_done).unwrap();
+        };
+
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), run_blocking(&cpu, work));
+        assert!(gave_up.await.is_err(), "the handler gave up first");
+        let wait = move || rx.recv_timeout(Duration::from_secs(10));
+        let stages_done = tokio::task::spawn_blocking(wait).await.unwrap().unwrap();
+
+        assert!(
+            stages_done < 100,
+            "stopped after {stages_done} of 500 stages"
+        );
+    }
+
     #[tokio::test]
     async fn a_panic_in_blocking_work_is_permanent() {
         let cpu = Arc::new(Semaphore::new(1));
 
-        let result = run_blocking(&cpu, || -> u8 { panic!("decoder bug") }).await;
+        let result = run_blocking(&cpu, |_| -> u8 { panic!("decoder bug") }).await;
 
         assert!(result.is_err_and(|e| !e.is_transient()));
         assert_eq!(cpu.available_permits(), 1, "the permit came back");

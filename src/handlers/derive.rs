@@ -2,22 +2,26 @@
 //! announce them, or remove them when the source is deleted. Create-only writes make a crash
 //! between "wrote a variant" and "published" safe to retry; variants of an older source
 //! generation are replaced, variants of a newer one are never touched.
-//! `finalized` runs in stages: guard → load → render → write → announce.
+//! `finalized` runs in stages: guard → load (admitted by its memory, `admit`) → render →
+//! write → announce.
 
-use super::common::{self, mark_done, not_done_yet, run_cpu, sniff_image};
+use super::admit::{self, Admitted};
+use super::common::{self, mark_done, not_done_yet, run_cpu_stoppable};
 use super::verdict::enforce_verdict;
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
+use crate::admission::MemoryPermit;
 use crate::config::Settings;
 use crate::domain::{ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType, PutOutcome};
 use crate::domain::{RecordKey, StageUpdate, VariantInfo, WriteCondition};
 use crate::error::{BackendContext, HandlerError};
 use crate::events::storage::StorageObjectData;
 use crate::events::types::{STORAGE_DELETED, STORAGE_FINALIZED};
-use crate::imaging::{self, Output, Plan, Processed, SourceInfo, Target};
+use crate::imaging::{self, ImagingError, Output, Plan, Processed, SourceInfo, Target};
 use crate::routes::RouteSpec;
 use crate::state::AppState;
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, try_join_all};
+use std::sync::atomic::AtomicBool;
 
 /// Cloud Storage's limit on an object name: 1024 bytes of UTF-8 ("Object naming" in the
 /// Cloud Storage docs); a longer derived name can never be written, so it is permanent.
@@ -104,10 +108,16 @@ async fn make(
     data: &StorageObjectData,
     source: &ObjectRef,
 ) -> Step<Outcome> {
-    let input = load(state, data, source).await?;
-    let processed = render(state, spec, source, input).await?;
+    let plan = Plan {
+        limits: common::imaging_limits(&state.settings),
+        encode: common::encode_options(&state.settings),
+        targets: spec.targets.clone(),
+    };
+    let admitted = admit::load(state, data, source, &plan).await?;
+    let (processed, outputs_permit) = render(state, source, plan, admitted).await?;
     let bucket = common::output_bucket(&spec.bucket, source).to_owned();
     let variants = write(state, spec, source, &bucket, processed.outputs).await?;
+    drop(outputs_permit);
     let written: Vec<ObjectRef> = variants
         .iter()
         .map(|v| ObjectRef::new(&v.bucket, &v.name))
@@ -121,49 +131,37 @@ async fn make(
     )))
 }
 
-/// Sniffs, checks the size, and downloads exactly the generation the event names.
-async fn load(state: &AppState, data: &StorageObjectData, source: &ObjectRef) -> Step<Bytes> {
-    sniff_image(state, source, || {
-        format!(
-            "{source} is not an image this service reads (content type {:?})",
-            data.content_type.as_deref().unwrap_or("none")
-        )
-    })
-    .await?;
-    let max_bytes = state.settings.imaging.max_input_bytes;
-    if let Some(size) = data.size.filter(|s| *s > max_bytes) {
-        return Err(HandlerError::Permanent(anyhow::anyhow!(
-            "the object has {size} bytes, over imaging.max_input_bytes = {max_bytes}"
-        ))
-        .into());
-    }
-    match state.backends.store.read(source).await {
-        Ok(bytes) => Ok(bytes),
-        Err(e) if e.is_not_found() => halt(Outcome::skipped(format!("{source} no longer exists"))),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Decodes once and makes every target under the CPU semaphore. Not an image after all is a
-/// skip; any other imaging error (a decoder panic included) is permanent.
+/// Decodes once and makes every target under the CPU semaphore, holding the job's share of
+/// the memory budget until the decode really ends, then only what its outputs take while
+/// they are written. Not an image after all is a skip; a job stopped because its request
+/// was abandoned is transient; any other imaging error (a decoder panic included) is
+/// permanent.
 async fn render(
     state: &AppState,
-    spec: &DeriveSpec,
     source: &ObjectRef,
-    input: Bytes,
-) -> Step<Processed> {
-    let plan = Plan {
-        limits: common::imaging_limits(&state.settings),
-        encode: common::encode_options(&state.settings),
-        targets: spec.targets.clone(),
+    plan: Plan,
+    admitted: Admitted,
+) -> Step<(Processed, MemoryPermit)> {
+    let Admitted { input, mut permit } = admitted;
+    let work = move |stop: &AtomicBool| {
+        let processed = imaging::process_until(&input, &plan, stop);
+        drop(input);
+        let output_bytes = processed.as_ref().map_or(0, |p| {
+            p.outputs.iter().map(|o| o.bytes.len() as u64).sum::<u64>()
+        });
+        permit.shrink_to(output_bytes);
+        (processed, permit)
     };
-    match run_cpu(state, move || imaging::process(&input, &plan)).await? {
-        Ok(processed) => {
+    match run_cpu_stoppable(state, work).await? {
+        (Ok(processed), permit) => {
             state.metrics.imaging(&processed.timings);
-            Ok(processed)
+            Ok((processed, permit))
         }
-        Err(e) if e.is_not_an_image() => halt(Outcome::skipped_warn(format!("{source}: {e}"))),
-        Err(e) => Err(HandlerError::Permanent(anyhow::anyhow!("{e}")).into()),
+        (Err(e), _) if e.is_not_an_image() => halt(Outcome::skipped_warn(format!("{source}: {e}"))),
+        (Err(e @ ImagingError::Stopped { .. }), _) => {
+            Err(HandlerError::Transient(anyhow::anyhow!("{e}")).into())
+        }
+        (Err(e), _) => Err(HandlerError::Permanent(anyhow::anyhow!("{e}")).into()),
     }
 }
 

@@ -5,6 +5,7 @@
 //! two of them share lives here, in `common` (ledger, sniffing, CPU work) or `derive`
 //! (resize and thumbnail), and shared vocabulary lives in `crate::domain`.
 
+pub mod admit;
 pub mod common;
 pub mod derive;
 pub mod moderate;

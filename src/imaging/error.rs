@@ -1,5 +1,6 @@
-//! The imaging layer's error type. Every variant is permanent: a retry with the same bytes
-//! fails the same way, so callers record it and move on (a `rejected` or `skipped` outcome).
+//! The imaging layer's error type. Every variant but [`ImagingError::Stopped`] is
+//! permanent: a retry with the same bytes fails the same way, so callers record it and move
+//! on (a `rejected` or `skipped` outcome).
 
 /// Why an image could not be processed.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,11 @@ pub enum ImagingError {
     /// A real image in a format or variant this build does not handle (AVIF, HEIC, ...).
     #[error("unsupported image: {reason}")]
     Unsupported { reason: String },
+
+    /// The caller asked the job to stop (its request was abandoned); checked between
+    /// stages. Not about the image: the same job run again can succeed.
+    #[error("stopped after {stage}: the request that asked for this work is gone")]
+    Stopped { stage: &'static str },
 
     /// An encoder failed to write an output.
     #[error("could not encode {format} output: {reason}")]

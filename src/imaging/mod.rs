@@ -90,7 +90,7 @@ pub use blur::blur;
 pub use error::ImagingError;
 pub use estimate::{HEADER_PREFIX_BYTES, PeakEstimate, estimate_peak};
 pub use header::probe;
-pub use plan::process;
+pub use plan::{process, process_until};
 pub use sniff::sniff;
 pub use strip::strip_metadata;
 pub use types::{

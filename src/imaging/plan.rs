@@ -18,6 +18,7 @@ use super::strip;
 use super::{
     Anchor, Fit, ImageFormat, ImagingError, Output, Plan, Processed, StageTimings, Target,
 };
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// The decode keeps at least this many source pixels per output pixel (per axis) for the
@@ -46,10 +47,25 @@ pub(crate) struct Prepared {
 
 /// Decodes `input` once and produces every target of `plan`, in the plan's order.
 pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
+    process_until(input, plan, &AtomicBool::new(false))
+}
+
+/// [`process`] that stops at the next stage boundary (after the decode, after each output)
+/// once `stop` is set: a job nobody awaits any more gives its CPU and memory back early.
+pub fn process_until(
+    input: &[u8],
+    plan: &Plan,
+    stop: &AtomicBool,
+) -> Result<Processed, ImagingError> {
+    let check = |stage: &'static str| match stop.load(Ordering::Relaxed) {
+        true => Err(ImagingError::Stopped { stage }),
+        false => Ok(()),
+    };
     let header = header::read(input, &plan.limits)?;
     let prepared = prepare(header, plan);
     let started = Instant::now();
     let decoded = decode(input, &prepared.header, &plan.limits, prepared.scale)?;
+    check("decode")?;
     let decode_time = started.elapsed();
     let mut job = Job::new(input, plan, &prepared, decoded);
     job.timings.decode = decode_time;
@@ -62,6 +78,7 @@ pub fn process(input: &[u8], plan: &Plan) -> Result<Processed, ImagingError> {
     let mut outputs: Vec<Option<Output>> = vec![None; plan.targets.len()];
     for i in order {
         outputs[i] = Some(job.render(i)?);
+        check("an output")?;
     }
     Ok(Processed {
         source: prepared.header.info,

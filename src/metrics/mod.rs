@@ -18,8 +18,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::Duration;
 
 tokio::task_local! {
@@ -191,11 +190,6 @@ impl Metrics {
         if let Ok(mut slot) = self.memory_provider.write() {
             *slot = Some(Box::new(provider));
         }
-    }
-
-    /// Reads the memory budget in use from a counter its owner keeps up to date.
-    pub fn read_memory_from(&self, in_use_bytes: Arc<AtomicU64>) {
-        self.set_memory_provider(move || in_use_bytes.load(Ordering::Relaxed));
     }
 
     /// The text exposition, with the gauges read now. Errors of the local runtime leave

@@ -1,5 +1,6 @@
 use super::*;
-use std::sync::atomic::AtomicU64;
+use crate::admission::MemoryAdmission;
+use std::sync::Arc;
 
 fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -47,15 +48,17 @@ async fn imaging_timings_land_in_the_decode_resize_and_encode_stages() {
 }
 
 #[tokio::test]
-async fn the_memory_gauge_reads_the_shared_counter_at_each_scrape() {
+async fn the_memory_gauge_reads_the_admission_budget_in_use_at_each_scrape() {
     let metrics = Metrics::new();
-    let in_use = Arc::new(AtomicU64::new(0));
-    metrics.read_memory_from(in_use.clone());
+    let admission = MemoryAdmission::new(1 << 30);
+    let budget = admission.clone();
+    metrics.set_memory_provider(move || budget.in_use_bytes());
     let series = "image_pipeline_memory_budget_in_use_bytes ";
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
 
-    in_use.store(48 << 20, Ordering::Relaxed);
+    let permit = admission.acquire(48 << 20, deadline).await.unwrap();
     let first = metrics.render(&None).await;
-    in_use.store(0, Ordering::Relaxed);
+    drop(permit);
     let second = metrics.render(&None).await;
 
     assert_eq!(

@@ -12,8 +12,8 @@ use image_pipeline::domain::{
     SafeSearch, WriteCondition,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -25,6 +25,9 @@ pub struct MemoryStore {
     pub fail_next_puts: AtomicUsize,
     /// The next write of this object name fails with a transient 503.
     pub fail_once_for: Mutex<Option<String>>,
+    /// When set, every whole-object read waits for one permit of this gate (a download
+    /// that stalls until the test lets it go).
+    pub read_gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
 }
 
 fn unavailable() -> BackendError {
@@ -92,6 +95,10 @@ impl ObjectStore for MemoryStore {
     }
     async fn read(&self, obj: &ObjectRef) -> BackendResult<Bytes> {
         self.reads.fetch_add(1, Ordering::SeqCst);
+        let gate = self.read_gate.lock().unwrap().clone();
+        if let Some(gate) = gate {
+            gate.acquire().await.unwrap().forget();
+        }
         Ok(self.live(obj)?.1)
     }
     async fn read_prefix(&self, obj: &ObjectRef, max_bytes: u64) -> BackendResult<Bytes> {
@@ -251,12 +258,20 @@ pub struct FakeModerator {
     pub calls: AtomicUsize,
     /// Every call is refused for good (a Vision 400: the image cannot be read).
     pub refuse_all: AtomicBool,
+    /// The `gs://` URIs it was asked to read itself (images too big to send inline).
+    pub uris: Mutex<Vec<String>>,
 }
 
 #[async_trait]
 impl Moderator for FakeModerator {
-    async fn assess(&self, _image: &ModerationImage) -> BackendResult<SafeSearch> {
+    async fn assess(&self, image: &ModerationImage) -> BackendResult<SafeSearch> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if let ModerationImage::StorageUri { bucket, name } = image {
+            self.uris
+                .lock()
+                .unwrap()
+                .push(format!("gs://{bucket}/{name}"));
+        }
         if self.refuse_all.load(Ordering::SeqCst) {
             return Err(BackendError::Http {
                 service: "fake vision",

@@ -18,6 +18,7 @@ pub const PUBLISHED: &str = "google.cloud.pubsub.topic.v1.messagePublished";
 
 static EVENT_IDS: AtomicU64 = AtomicU64::new(1);
 
+#[derive(Clone)]
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,

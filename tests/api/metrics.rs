@@ -3,7 +3,7 @@
 use crate::helpers::*;
 use image_pipeline::domain::SafeSearch;
 
-async fn scrape(app: &TestApp) -> String {
+pub async fn scrape(app: &TestApp) -> String {
     let response = app
         .client
         .get(format!("{}/metrics", app.address))
@@ -15,7 +15,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The value of the sample line that starts with `series` (name and labels), if any.
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }

@@ -11,6 +11,7 @@ mod limits;
 mod metadata_out;
 mod orientation;
 mod peak_memory;
+mod stop;
 
 use std::io::Cursor;
 
