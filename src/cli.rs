@@ -150,6 +150,9 @@ fn serve(buffers_kept: bool) -> ExitCode {
     if !buffers_kept {
         tracing::info!("the C library refused the allocator policy; image buffers are not reused");
     }
+    if let Some(warning) = crate::startup::exposure_warning(&settings) {
+        tracing::warn!("{warning}");
+    }
     let result = actix_web::rt::System::new().block_on(async move {
         Application::build(settings)
             .await?

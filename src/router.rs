@@ -3,6 +3,7 @@
 //! holds [`respond`], the ONE function that turns an outcome into an HTTP status and body.
 //! It contains no per-route logic. `upload` is the local profile's upload endpoint.
 
+pub(crate) mod body_deadline;
 pub(crate) mod upload;
 
 use crate::cloudevent::CloudEvent;

@@ -3,14 +3,35 @@
 //! `server.shutdown_timeout_secs` (Cloud Run kills 10 s after SIGTERM). No handler logic here.
 
 use crate::backends::{Backends, LocalHandle};
-use crate::config::Settings;
+use crate::config::{Profile, Settings};
 use crate::router;
+use crate::router::body_deadline::with_body_deadline;
 use crate::state::AppState;
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::{App, HttpServer};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// A warning for the operator when the local profile listens beyond loopback: its upload,
+/// object and event routes have no authentication, so whoever reaches the port can write
+/// any object (derived outputs included) and post forged events.
+pub fn exposure_warning(settings: &Settings) -> Option<String> {
+    let host = settings.server.host.as_str();
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (settings.profile == Profile::Local && !loopback).then(|| {
+        format!(
+            "the local profile listens on {host}: its uploads and events need no authentication, \
+             so anyone who can reach this port can write objects and post events. Bind \
+             127.0.0.1 (server.host), or publish the container's port on loopback only \
+             (docker run -p 127.0.0.1:8080:8080)"
+        )
+    })
+}
 
 pub struct Application {
     port: u16,
@@ -47,11 +68,16 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = AppState::new(settings.clone(), backends).with_local(local);
         let app_state = state.clone();
+        let body_timeout = Duration::from_secs(settings.server.body_read_timeout_secs);
         let server = HttpServer::new(move || {
             let state = app_state.clone();
-            App::new().configure(move |cfg| router::configure(cfg, &state))
+            App::new()
+                .wrap_fn(move |req, srv| srv.call(with_body_deadline(req, body_timeout)))
+                .configure(move |cfg| router::configure(cfg, &state))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        // Our own handler (`run_until_stopped`) stops local delivery before the drain.
+        .disable_signals()
         .listen(listener)
         .context("could not start the HTTP server")?
         .run();
@@ -80,12 +106,40 @@ impl Application {
     }
 
     /// Runs until SIGTERM/SIGINT (or `handle().stop()`), starting local event delivery first.
+    /// On a signal, local delivery stops before the server drains: a delivery sent to a
+    /// server that no longer accepts would fail, and a few such failures in the drain
+    /// window would dead-letter an event that only needed the next process.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         if let Some(local) = &self.state.local {
             local.start(self.loopback_url());
         }
+        let handle = self.server.handle();
+        let local = self.state.local.clone();
+        let grace_secs = self.state.settings.server.shutdown_timeout_secs;
+        actix_web::rt::spawn(async move {
+            if let Err(e) = shutdown_signal().await {
+                tracing::error!(
+                    "Cannot listen for SIGTERM/SIGINT; stop the process by killing it: {e}"
+                );
+                return;
+            }
+            tracing::info!(grace_secs, "Shutting down: in-flight requests may finish");
+            if let Some(local) = &local {
+                local.stop();
+            }
+            handle.stop(true).await;
+        });
         tracing::info!(port = self.port, "Listening");
         self.server.await
+    }
+}
+
+/// Resolves on the first SIGTERM (Cloud Run's stop) or SIGINT (Ctrl-C).
+async fn shutdown_signal() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => Ok(()),
+        interrupted = tokio::signal::ctrl_c() => interrupted,
     }
 }
 

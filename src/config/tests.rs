@@ -320,3 +320,20 @@ fn check_config_redacts_a_password_in_an_endpoint() {
         "{printed}"
     );
 }
+
+#[test]
+fn the_local_profile_listens_on_loopback_unless_told_otherwise() {
+    let local = load(&[]);
+    let exposed = load(&[("PIPELINE_SERVER__HOST", "0.0.0.0")]);
+    let cloud_run = load(&[("K_SERVICE", "image-resizer")]);
+
+    assert_eq!(local.server.host, "127.0.0.1");
+    assert_eq!(crate::startup::exposure_warning(&local), None);
+    let warning = crate::startup::exposure_warning(&exposed).unwrap();
+    assert!(
+        warning.contains("0.0.0.0") && warning.contains("-p 127.0.0.1:"),
+        "{warning}"
+    );
+    assert_eq!(cloud_run.server.host, "0.0.0.0");
+    assert_eq!(crate::startup::exposure_warning(&cloud_run), None);
+}

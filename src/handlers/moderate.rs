@@ -194,6 +194,13 @@ async fn resized_subject(event: &IncomingEvent, state: &AppState) -> Step<Modera
     else {
         return halt(Outcome::skipped("image.resized carried no variants"));
     };
+    // Too big to send inline (a size configured very large): the moderator reads it itself.
+    if variant.bytes > MAX_INLINE_BYTES {
+        return Ok(ModerationImage::StorageUri {
+            bucket: variant.bucket.clone(),
+            name: variant.name.clone(),
+        });
+    }
     match state
         .backends
         .store

@@ -221,3 +221,39 @@ async fn quarantine_never_deletes_the_original_when_a_decoy_holds_the_quarantine
         "moved out of public view"
     );
 }
+
+#[actix_web::test]
+async fn a_variant_too_big_to_send_inline_is_given_to_the_moderator_by_its_gs_uri() {
+    // Arrange: an image.resized whose variants claim 5 MiB each (a very large size setting).
+    let app = spawn_app_with_moderator(&[], Some(SafeSearch::default())).await;
+    app.upload_and_notify("/resize", "big.jpg", &jpeg(1200, 900), "image/jpeg")
+        .await;
+    let mut resized = app.publisher.take().remove(0);
+    let StageUpdate::Resized { variants, .. } = &mut resized.data.update else {
+        panic!("not image.resized: {resized:?}");
+    };
+    variants.iter_mut().for_each(|v| v.bytes = 5 << 20);
+    let reads_before = app.store.reads.load(Ordering::SeqCst);
+
+    // Act
+    let (status, body) = app.deliver("/moderate", &resized, &next_event_id()).await;
+
+    // Assert
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("processed")),
+        "{body}"
+    );
+    let moderator = app.moderator.as_ref().unwrap();
+    let uris = moderator.uris.lock().unwrap().clone();
+    assert_eq!(uris.len(), 1, "{uris:?}");
+    assert!(
+        uris[0].starts_with("gs://uploads/") && uris[0].contains("big"),
+        "{uris:?}"
+    );
+    assert_eq!(
+        app.store.reads.load(Ordering::SeqCst),
+        reads_before,
+        "not downloaded"
+    );
+}
