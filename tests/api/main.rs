@@ -2,8 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod builtin_moderation;
+mod dead_letters_gcp;
 mod fakes;
 mod faults;
+mod gcp_fakes;
 mod helpers;
 mod lifecycle;
 mod metrics;

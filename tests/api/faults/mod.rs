@@ -14,10 +14,10 @@
 
 mod eventarc;
 #[path = "../../../src/backends/gcp/fake_gcs.rs"]
-mod fake_gcs;
-mod google;
-mod plan;
-mod proxy;
+pub(crate) mod fake_gcs;
+pub(crate) mod google;
+pub(crate) mod plan;
+pub(crate) mod proxy;
 
 use crate::helpers::{jpeg, test_settings};
 use eventarc::Eventarc;
