@@ -12,6 +12,7 @@
 //! Knobs: FAULTS_UPLOADS (30), FAULTS_SHARE (0.2), FAULTS_SEED (13: the same seed replays
 //! the same fault for each call), FAULTS_DUPLICATES (0.1), FAULTS_POLICY (record).
 
+mod blur;
 mod eventarc;
 #[path = "../../../src/backends/gcp/fake_gcs.rs"]
 pub(crate) mod fake_gcs;
@@ -103,14 +104,6 @@ async fn upload(gcs_url: &str, name: &str, body: Vec<u8>) -> Value {
     response.json().await.unwrap()
 }
 
-fn red_jpeg(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_pixel(width, height, image::Rgb([230, 20, 30]));
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-        .encode_image(&img)
-        .unwrap();
-    out
-}
 
 /// Whether `bucket/name` exists at the end is `want`; else the problem.
 async fn expect_object(google: &Google, bucket: &str, name: &str, want: bool) -> Option<String> {
@@ -148,18 +141,30 @@ async fn check_upload(google: &Google, name: &str, flagged: bool, policy: &str) 
         let moved = format!("quarantine/{name}");
         problems.extend(expect_object(google, UPLOADS, &moved, true).await);
     }
+    if flagged && policy == "blur" {
+        problems.extend(check_blurred_outputs(google, name, &outputs).await);
+    }
     let key = format!("images/{UPLOADS}%2F{name}");
     let documents = google.documents.lock().unwrap();
     let Some(record) = documents.get(&key) else {
         problems.push(format!("{name}: no record"));
         return problems;
     };
-    let status = record.fields["status"]["stringValue"]
-        .as_str()
-        .unwrap_or("");
-    let verdict = record.fields["moderation"]["mapValue"]["fields"]["verdict"]["stringValue"]
-        .as_str()
-        .unwrap_or("");
+    // An incomplete record may lack these fields: report it, do not panic.
+    let field = |value: Option<&Value>| {
+        value
+            .and_then(|v| v["stringValue"].as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let status = field(record.fields.get("status"));
+    let verdict = field(
+        record
+            .fields
+            .get("moderation")
+            .map(|m| &m["mapValue"]["fields"]["verdict"]),
+    );
+    let (status, verdict) = (status.as_str(), verdict.as_str());
     let (want_status, want_verdict) = if flagged {
         ("flagged", "flagged")
     } else {
@@ -169,6 +174,21 @@ async fn check_upload(google: &Google, name: &str, flagged: bool, policy: &str) 
         problems.push(format!(
             "{name}: record {status:?} with verdict {verdict:?}, not {want_status:?}/{want_verdict:?}"
         ));
+    }
+    problems
+}
+
+/// Under `blur`: every public output of a flagged upload is blurred (`blur.rs`).
+async fn check_blurred_outputs(google: &Google, name: &str, outputs: &[&str]) -> Vec<String> {
+    let Some(original) = google::read_object(&google.gcs_url, UPLOADS, name).await else {
+        return vec![format!("{name}: the original is gone")];
+    };
+    let mut problems = Vec::new();
+    for prefix in outputs {
+        let output = format!("{prefix}/{name}");
+        if let Some(bytes) = google::read_object(&google.gcs_url, DERIVED, &output).await {
+            problems.extend(blur::check_blurred(&output, &original, &bytes));
+        }
     }
     problems
 }
@@ -183,6 +203,16 @@ async fn flagged_uploads_end_quarantined_and_nothing_public_under_injected_fault
     let knobs = Knobs {
         uploads: 10,
         policy: "quarantine".to_owned(),
+        ..Knobs::from_env()
+    };
+    run_harness(knobs).await;
+}
+
+#[actix_web::test]
+async fn flagged_uploads_end_with_every_public_output_blurred_under_injected_faults() {
+    let knobs = Knobs {
+        uploads: 10,
+        policy: "blur".to_owned(),
         ..Knobs::from_env()
     };
     run_harness(knobs).await;
@@ -212,7 +242,7 @@ async fn run_harness(knobs: Knobs) {
         .collect();
     for (i, name) in names.iter().enumerate() {
         let body = if i % FLAGGED_EVERY == 0 {
-            red_jpeg(320, 240)
+            blur::striped_red_jpeg(320, 240)
         } else {
             jpeg(640, 480)
         };
