@@ -126,3 +126,18 @@ impl GcpFakes {
         )
     }
 }
+
+impl GcpFakes {
+    /// The generation of `bucket/name` in fake-gcs-server (a rewrite changes it).
+    pub async fn generation(&self, bucket: &str, name: &str) -> Option<String> {
+        let encoded =
+            percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+        let url = format!("{}/storage/v1/b/{bucket}/o/{encoded}", self.gcs.url);
+        let response = reqwest::get(url).await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let object: Value = response.json().await.ok()?;
+        object["generation"].as_str().map(str::to_owned)
+    }
+}

@@ -1,6 +1,7 @@
 //! The one integration-test binary: the service over HTTP with in-memory fakes of the seams.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+mod backfill_gcp;
 mod builtin_moderation;
 mod dead_letters_gcp;
 mod fakes;
@@ -11,6 +12,7 @@ mod lifecycle;
 mod metrics;
 mod pipeline;
 mod policies;
+mod process_log;
 mod push;
 mod recovery;
 mod routing;

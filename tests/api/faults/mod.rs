@@ -104,7 +104,6 @@ async fn upload(gcs_url: &str, name: &str, body: Vec<u8>) -> Value {
     response.json().await.unwrap()
 }
 
-
 /// Whether `bucket/name` exists at the end is `want`; else the problem.
 async fn expect_object(google: &Google, bucket: &str, name: &str, want: bool) -> Option<String> {
     let found = google::read_object(&google.gcs_url, bucket, name)
