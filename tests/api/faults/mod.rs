@@ -192,6 +192,23 @@ async fn check_blurred_outputs(google: &Google, name: &str, outputs: &[&str]) ->
     problems
 }
 
+/// How many image records end in each status (`pending` = never finished).
+fn record_statuses(google: &Google) -> std::collections::BTreeMap<String, usize> {
+    let documents = google.documents.lock().unwrap();
+    let mut statuses = std::collections::BTreeMap::new();
+    for (key, document) in documents.iter() {
+        if key.starts_with("images/") {
+            let status = document
+                .fields
+                .get("status")
+                .and_then(|s| s["stringValue"].as_str())
+                .unwrap_or("(none)");
+            *statuses.entry(status.to_owned()).or_insert(0) += 1;
+        }
+    }
+    statuses
+}
+
 #[actix_web::test]
 async fn every_upload_ends_complete_and_recorded_under_injected_faults() {
     run_harness(Knobs::from_env()).await;
@@ -252,24 +269,23 @@ async fn run_harness(knobs: Knobs) {
 
     // Assert
     let mut problems = Vec::new();
+    let mut incomplete_uploads = 0;
     for (i, name) in names.iter().enumerate() {
         let flagged = i % FLAGGED_EVERY == 0;
-        problems.extend(check_upload(&google, name, flagged, &knobs.policy).await);
+        let found = check_upload(&google, name, flagged, &knobs.policy).await;
+        incomplete_uploads += usize::from(!found.is_empty());
+        problems.extend(found);
     }
-    let records = google
-        .documents
-        .lock()
-        .unwrap()
-        .keys()
-        .filter(|k| k.starts_with("images/"))
-        .count();
+    let statuses = record_statuses(&google);
+    let records: usize = statuses.values().sum();
     let stats = eventarc.stats();
     let rejected = stats.rejected.lock().unwrap().clone();
     let dead = stats.dead_letters.lock().unwrap().clone();
     eprintln!(
         "faults harness: seed {} share {} uploads {} | deliveries {} attempts {} redeliveries {} \
-         duplicates {} | Google calls {} faults {:?} | lost/incomplete {} rejected {} \
-         dead-lettered {} records {} | quiet {quiet} after {:.1}s\nanswers: {:?}",
+         duplicates {} | Google calls {} faults {:?} | lost/incomplete {} problems in {} \
+         uploads, rejected {} dead-lettered {} records {:?} | quiet {quiet} after {:.1}s\n\
+         answers: {:?}",
         knobs.seed,
         knobs.share,
         knobs.uploads,
@@ -280,9 +296,10 @@ async fn run_harness(knobs: Knobs) {
         plan.calls.load(Ordering::SeqCst),
         plan.injected(),
         problems.len(),
+        incomplete_uploads,
         rejected.len(),
         dead.len(),
-        records,
+        statuses,
         started.elapsed().as_secs_f64(),
         stats.answers.lock().unwrap(),
     );
