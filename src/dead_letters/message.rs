@@ -17,6 +17,11 @@
 //!   Storage notification), which the service receives as a Pub/Sub push. It is replayed as
 //!   that push, so `events::push` makes the same CloudEvent of it; its id is the message id.
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[path = "message_tests.rs"]
+mod tests;
+
 use crate::backends::gcp::ReceivedMessage;
 use crate::events::types::PUBSUB_PUBLISHED;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};

@@ -325,3 +325,55 @@ async fn list_stops_after_a_bounded_number_of_pulls_however_many_letters_keep_co
         "no returnImmediately"
     );
 }
+
+#[actix_web::test]
+async fn a_notification_transport_dead_letter_is_replayed_as_its_push_to_the_route_it_came_from() {
+    // Arrange: a Cloud Storage notification (deploy.sh --transport notifications) that
+    // the thumbnailer's push subscription gave up on.
+    let (fakes, object) = fakes_with_photo().await;
+    let attributes = json!({
+        "notificationConfig": format!("projects/_/buckets/{UPLOADS}/notificationConfigs/1"),
+        "eventType": "OBJECT_FINALIZE",
+        "payloadFormat": "JSON_API_V1",
+        "bucketId": UPLOADS,
+        "objectId": "a.jpg",
+        "objectGeneration": object["generation"],
+        "eventTime": "2026-11-26T09:59:00.000Z",
+    });
+    let letter = dead_letter(
+        "ack-1",
+        object.to_string().as_bytes(),
+        attributes,
+        "image-pipeline-thumbnail-uploads",
+    );
+    let subscription = dead_letter_subscription(vec![vec![letter]]).await;
+    let settings = fakes.settings(&subscription.uri(), &[]);
+
+    // Act
+    let replayed = gcp::replay(settings, None).await.unwrap();
+
+    // Assert
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(
+        (
+            replayed[0].path.as_str(),
+            replayed[0].outcome,
+            replayed[0].removed
+        ),
+        ("/thumbnail", WireOutcome::Processed, true),
+        "{replayed:?}"
+    );
+    assert_eq!(
+        replayed[0].delivery_id, "dl-ack-1",
+        "the message id is the event id"
+    );
+    assert_eq!(
+        ack_ids(&subscription, "acknowledge").await,
+        [("ack-1".to_owned(), None)]
+    );
+    assert!(fakes.exists(DERIVED, "thumbnails/a.jpg").await);
+    assert!(
+        !fakes.exists(DERIVED, "resized/large/a.jpg").await,
+        "only its route ran"
+    );
+}
