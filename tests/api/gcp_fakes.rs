@@ -88,22 +88,7 @@ impl GcpFakes {
 
     /// Writes `name` into `bucket` of fake-gcs-server directly; its object resource.
     pub async fn upload(&self, bucket: &str, name: &str, body: Vec<u8>) -> Value {
-        let url = format!(
-            "{}/upload/storage/v1/b/{bucket}/o?uploadType=media&name={name}",
-            self.gcs.url
-        );
-        let response = reqwest::Client::new()
-            .post(url)
-            .header("content-type", "image/jpeg")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "upload {name}: {response:?}"
-        );
-        response.json().await.unwrap()
+        crate::faults::upload(&self.gcs.url, bucket, name, body).await
     }
 
     /// Whether `bucket/name` exists in fake-gcs-server.

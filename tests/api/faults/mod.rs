@@ -92,8 +92,8 @@ async fn start_service(proxy_url: &str, policy: &str) -> String {
 
 /// Writes the original straight into fake-gcs-server (the user's upload is not what is
 /// tested) and returns its object resource, which the finalized event carries.
-async fn upload(gcs_url: &str, name: &str, body: Vec<u8>) -> Value {
-    let url = format!("{gcs_url}/upload/storage/v1/b/{UPLOADS}/o?uploadType=media&name={name}");
+pub(crate) async fn upload(gcs_url: &str, bucket: &str, name: &str, body: Vec<u8>) -> Value {
+    let url = format!("{gcs_url}/upload/storage/v1/b/{bucket}/o?uploadType=media&name={name}");
     let response = reqwest::Client::new()
         .post(url)
         .header("content-type", "image/jpeg")
@@ -266,7 +266,7 @@ async fn run_harness(knobs: Knobs) {
         } else {
             jpeg(640, 480)
         };
-        let object = upload(&gcs.url, name, body).await;
+        let object = upload(&gcs.url, UPLOADS, name, body).await;
         eventarc.storage(FINALIZED, object);
     }
     let quiet = eventarc.wait_quiet(Duration::from_secs(600)).await;
