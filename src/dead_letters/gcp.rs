@@ -92,15 +92,20 @@ async fn drain(
     };
     let mut seen = HashSet::new();
     for _ in 0..MAX_PULLS {
-        let pulled: Vec<ReceivedMessage> = subscriber
-            .pull(PULL_BATCH)
-            .await
-            .with_context(|| format!("could not pull from {name}"))?;
+        let pulled: Vec<ReceivedMessage> = match subscriber.pull(PULL_BATCH).await {
+            Ok(pulled) => pulled,
+            Err(e) => {
+                let error = anyhow::Error::new(e).context(format!("could not pull from {name}"));
+                return Err(give_back(subscriber, &drained.held, error).await);
+            }
+        };
         let ack_ids: Vec<String> = pulled.iter().map(|m| m.ack_id.clone()).collect();
-        if !ack_ids.is_empty() {
-            subscriber.modify_ack_deadline(&ack_ids, LEASE_SECS).await?;
+        drained.held.extend(ack_ids.iter().cloned());
+        if !ack_ids.is_empty()
+            && let Err(e) = subscriber.modify_ack_deadline(&ack_ids, LEASE_SECS).await
+        {
+            return Err(give_back(subscriber, &drained.held, e.into()).await);
         }
-        drained.held.extend(ack_ids);
         let mut new = 0;
         for received in pulled {
             if !seen.insert(received.message.message_id.clone()) {
@@ -148,7 +153,10 @@ pub async fn replay(settings: Settings, id: Option<&str>) -> anyhow::Result<Vec<
             drained.subscription
         );
     }
-    let running = InProcess::start(settings).await?;
+    let running = match InProcess::start(settings).await {
+        Ok(running) => running,
+        Err(e) => return Err(give_back(&subscriber, &drained.held, e).await),
+    };
     let mut replayed = Vec::new();
     let mut acked = HashSet::new();
     for letter in chosen {
@@ -224,6 +232,18 @@ async fn replay_one(
         }
     }
     result
+}
+
+/// On the way out with `error`: what is held goes back at once, not after the lease.
+async fn give_back(
+    subscriber: &PubSubSubscriber,
+    held: &[String],
+    error: anyhow::Error,
+) -> anyhow::Error {
+    match release(subscriber, held).await {
+        Ok(()) => error,
+        Err(also) => error.context(format!("{also:#}")),
+    }
 }
 
 /// Releases leases (a nack), so the messages can be pulled again at once.

@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+mod pulls;
+
 const SUBSCRIPTION: &str = "image-pipeline-dead-letter-sub";
 
 fn sub_path(verb: &str) -> String {
@@ -274,55 +276,6 @@ async fn list_shows_every_dead_letter_and_releases_them_all() {
     assert_eq!(
         released(&leases),
         BTreeSet::from(["ack-1".into(), "ack-2".into()])
-    );
-}
-
-/// Answers every pull with a batch of messages never seen before.
-struct Endless(AtomicUsize);
-
-impl Respond for Endless {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let n = self.0.fetch_add(1, Ordering::SeqCst);
-        let message = dead_letter(&format!("ack-{n}"), b"{}", json!({"eventType": "x"}), "s");
-        ResponseTemplate::new(200).set_body_json(json!({ "receivedMessages": [message] }))
-    }
-}
-
-#[actix_web::test]
-async fn list_stops_after_a_bounded_number_of_pulls_however_many_letters_keep_coming() {
-    // Arrange
-    let fakes = gcp_fakes::start().await;
-    let subscription = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(sub_path("pull")))
-        .respond_with(Endless(AtomicUsize::new(0)))
-        .expect(MAX_PULLS as u64)
-        .mount(&subscription)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(sub_path("modifyAckDeadline")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-        .mount(&subscription)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(sub_path("acknowledge")))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(0)
-        .mount(&subscription)
-        .await;
-    let settings = fakes.settings(&subscription.uri(), &[]);
-
-    // Act
-    let drained = gcp::list(&settings).await.unwrap();
-
-    // Assert (the mocks' expectations are checked when the server drops)
-    assert_eq!(drained.letters.len(), MAX_PULLS);
-    let requests = subscription.received_requests().await.unwrap();
-    let pull: Value = serde_json::from_slice(&requests[0].body).unwrap();
-    assert_eq!(
-        pull,
-        json!({ "maxMessages": PULL_BATCH }),
-        "no returnImmediately"
     );
 }
 
