@@ -49,10 +49,15 @@ impl Respond for Published {
 
 /// The dead-letter subscription: `batches` pulled in turn, acks and leases answered 200.
 async fn dead_letter_subscription(batches: Vec<Vec<Value>>) -> MockServer {
+    subscription_pulling(Pulls(Mutex::new(batches.into()))).await
+}
+
+/// A subscription whose pulls `pull` answers; acks, leases and publishes answered 200.
+async fn subscription_pulling(pull: impl Respond + 'static) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(sub_path("pull")))
-        .respond_with(Pulls(Mutex::new(batches.into())))
+        .respond_with(pull)
         .mount(&server)
         .await;
     for verb in ["acknowledge", "modifyAckDeadline"] {
@@ -123,6 +128,14 @@ async fn pulls(server: &MockServer) -> usize {
         .iter()
         .filter(|r| r.url.path() == sub_path("pull"))
         .count()
+}
+
+/// Nothing was acknowledged, and exactly `ids` were released (deadline 0).
+async fn assert_none_acked_and_released(server: &MockServer, ids: &[&str]) {
+    assert!(ack_ids(server, "acknowledge").await.is_empty());
+    let leases = ack_ids(server, "modifyAckDeadline").await;
+    let want: BTreeSet<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+    assert_eq!(released(&leases), want);
 }
 
 fn released(ids: &[(String, Option<u64>)]) -> BTreeSet<String> {
@@ -224,12 +237,7 @@ async fn a_replay_that_fails_is_released_not_acknowledged_and_id_selects_one_eve
     assert_eq!(replayed[0].delivery_id, "evt-a");
     assert_eq!(replayed[0].outcome, WireOutcome::Retry);
     assert!(!replayed[0].removed);
-    assert!(ack_ids(&subscription, "acknowledge").await.is_empty());
-    let leases = ack_ids(&subscription, "modifyAckDeadline").await;
-    assert_eq!(
-        released(&leases),
-        BTreeSet::from(["ack-1".into(), "ack-2".into()])
-    );
+    assert_none_acked_and_released(&subscription, &["ack-1", "ack-2"]).await;
 }
 
 #[actix_web::test]
@@ -271,12 +279,7 @@ async fn list_shows_every_dead_letter_and_releases_them_all() {
         "{}",
         lines[1]
     );
-    assert!(ack_ids(&subscription, "acknowledge").await.is_empty());
-    let leases = ack_ids(&subscription, "modifyAckDeadline").await;
-    assert_eq!(
-        released(&leases),
-        BTreeSet::from(["ack-1".into(), "ack-2".into()])
-    );
+    assert_none_acked_and_released(&subscription, &["ack-1", "ack-2"]).await;
 }
 
 #[actix_web::test]

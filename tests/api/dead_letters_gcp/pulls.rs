@@ -18,31 +18,16 @@ impl Respond for Endless {
 async fn list_stops_after_a_bounded_number_of_pulls_however_many_letters_keep_coming() {
     // Arrange
     let fakes = gcp_fakes::start().await;
-    let subscription = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(sub_path("pull")))
-        .respond_with(Endless(AtomicUsize::new(0)))
-        .expect(MAX_PULLS as u64)
-        .mount(&subscription)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(sub_path("modifyAckDeadline")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-        .mount(&subscription)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(sub_path("acknowledge")))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(0)
-        .mount(&subscription)
-        .await;
+    let subscription = subscription_pulling(Endless(AtomicUsize::new(0))).await;
     let settings = fakes.settings(&subscription.uri(), &[]);
 
     // Act
     let drained = gcp::list(&settings).await.unwrap();
 
-    // Assert (the mocks' expectations are checked when the server drops)
+    // Assert
     assert_eq!(drained.letters.len(), MAX_PULLS);
+    assert_eq!(pulls(&subscription).await, MAX_PULLS);
+    assert!(ack_ids(&subscription, "acknowledge").await.is_empty());
     let requests = subscription.received_requests().await.unwrap();
     let pull: Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(
@@ -70,18 +55,8 @@ impl Respond for FailsAfterFirst {
 async fn a_pull_that_fails_midway_gives_back_what_was_already_leased() {
     // Arrange
     let fakes = gcp_fakes::start().await;
-    let subscription = MockServer::start().await;
     let first = vec![dead_letter("ack-1", b"{}", json!({"eventType": "x"}), "s")];
-    Mock::given(method("POST"))
-        .and(path(sub_path("pull")))
-        .respond_with(FailsAfterFirst(Mutex::new(Some(first))))
-        .mount(&subscription)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(sub_path("modifyAckDeadline")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-        .mount(&subscription)
-        .await;
+    let subscription = subscription_pulling(FailsAfterFirst(Mutex::new(Some(first)))).await;
     let settings = fakes.settings(&subscription.uri(), &[]);
 
     // Act
@@ -90,6 +65,5 @@ async fn a_pull_that_fails_midway_gives_back_what_was_already_leased() {
     // Assert: the command fails, and the message leased by the first pull is released.
     let error = format!("{:#}", result.err().expect("the failed pull is an error"));
     assert!(error.contains("could not pull"), "{error}");
-    let leases = ack_ids(&subscription, "modifyAckDeadline").await;
-    assert_eq!(released(&leases), BTreeSet::from(["ack-1".into()]));
+    assert_none_acked_and_released(&subscription, &["ack-1"]).await;
 }
