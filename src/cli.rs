@@ -34,8 +34,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// The events local delivery gave up on (data/dead-letter/): list them, or replay them
-    /// in-process (a file is removed only when its route succeeds).
+    /// The events the pipeline gave up on (local: data/dead-letter/; PIPELINE_PROFILE=gcp:
+    /// the dead-letter subscription): list them, or replay them in-process (a dead letter
+    /// is removed, or acknowledged, only when its route succeeds).
     DeadLetters {
         #[command(subcommand)]
         action: DeadLetterAction,
@@ -78,7 +79,7 @@ enum Command {
 enum DeadLetterAction {
     /// One line per dead letter, oldest first.
     List,
-    /// Run each dead letter's route again; `--id` replays one.
+    /// Run each dead letter's route again; `--id` replays one (by CloudEvent id).
     Replay {
         #[arg(long)]
         id: Option<String>,
@@ -191,7 +192,7 @@ fn check_config() -> ExitCode {
 
 fn dead_letters(action: DeadLetterAction) -> ExitCode {
     let env: crate::config::EnvMap = std::env::vars().collect();
-    let settings = match crate::process::process_settings(&env) {
+    let settings = match crate::dead_letters::command_settings(&env) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("image-pipeline: {e:#}");

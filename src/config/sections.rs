@@ -181,6 +181,9 @@ pub struct ModerationSettings {
 pub struct PipelineSettings {
     /// Topic that carries `image.*` events.
     pub topic: String,
+    /// The subscription on the dead-letter topic that `deploy/` creates (config.sh
+    /// `DLQ_SUBSCRIPTION`); `dead-letters` reads it in the gcp profile.
+    pub dead_letter_subscription: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

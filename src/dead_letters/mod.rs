@@ -1,15 +1,20 @@
-//! `image-pipeline dead-letters list|replay [--id ID]` for the local profile: the events
-//! the local router gave up on (`data/dead-letter/`). Replay starts the server and local
-//! delivery (follow-up events must flow, as in `process`), runs each dead letter's route
-//! in-process, and removes the file only when the route succeeded (processed, duplicate or
-//! skipped); a retry or a rejection keeps it. Owns the command's flow, not the handling.
+//! `image-pipeline dead-letters list|replay [--id ID]`: the events the pipeline gave up on.
+//! Local profile: the local router's dead letters (`data/dead-letter/`). Replay starts the
+//! server and local delivery (follow-up events must flow, as in `process`), runs each dead
+//! letter's route in-process, and removes the file only when the route succeeded
+//! (processed, duplicate or skipped); a retry or a rejection keeps it. Gcp profile
+//! (`PIPELINE_PROFILE=gcp`): the dead-letter subscription `deploy/` creates (`gcp.rs`).
+//! Owns the command's flow, not the handling.
+
+pub mod gcp;
+pub mod message;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
 
 use crate::backends::DeadLetter;
-use crate::config::Settings;
+use crate::config::{EnvMap, Profile, Settings};
 use crate::router::{self, WireOutcome};
 use crate::startup::InProcess;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -31,23 +36,41 @@ pub struct Replayed {
     pub removed: bool,
 }
 
+impl Replayed {
+    /// The line `replay` prints for it.
+    pub fn line(&self, on_gcp: bool) -> String {
+        let kept = match (self.removed, on_gcp) {
+            (true, false) => "removed",
+            (false, false) => "kept",
+            (true, true) => "acknowledged",
+            (false, true) => "released (still dead-lettered)",
+        };
+        let outcome = serde_json::to_value(self.outcome).unwrap_or_default();
+        format!(
+            "{}  {}  {}  {kept}: {}",
+            self.delivery_id,
+            self.path,
+            outcome.as_str().unwrap_or_default(),
+            self.detail
+        )
+    }
+}
+
 /// `list`: one line per dead letter, oldest first; `replay`: one line per replayed one.
 pub fn run(settings: Settings, replay: bool, id: Option<String>) -> ExitCode {
     let result = actix_web::rt::System::new().block_on(async move {
+        let on_gcp = settings.profile == Profile::Gcp;
         if replay {
-            let replayed = replay_local(settings, id.as_deref()).await?;
+            let replayed = match on_gcp {
+                true => gcp::replay(settings, id.as_deref()).await?,
+                false => replay_local(settings, id.as_deref()).await?,
+            };
             for r in &replayed {
-                let kept = if r.removed { "removed" } else { "kept" };
-                let outcome = serde_json::to_value(r.outcome).unwrap_or_default();
-                println!(
-                    "{}  {}  {}  {kept}: {}",
-                    r.delivery_id,
-                    r.path,
-                    outcome.as_str().unwrap_or_default(),
-                    r.detail
-                );
+                println!("{}", r.line(on_gcp));
             }
             anyhow::Ok(replayed.iter().all(|r| r.removed))
+        } else if on_gcp {
+            list_gcp(&settings).await
         } else {
             let letters = list_local(&settings).await?;
             for l in &letters {
@@ -68,6 +91,31 @@ pub fn run(settings: Settings, replay: bool, id: Option<String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Settings for the command: the local profile unless `PIPELINE_PROFILE=gcp`; either way
+/// the in-process server listens on a free loopback port.
+pub fn command_settings(env: &EnvMap) -> anyhow::Result<Settings> {
+    if env.get("PIPELINE_PROFILE").map(String::as_str) != Some("gcp") {
+        return crate::process::process_settings(env);
+    }
+    let mut env = env.clone();
+    env.insert("PIPELINE_SERVER__HOST".to_owned(), "127.0.0.1".to_owned());
+    env.insert("PIPELINE_SERVER__PORT".to_owned(), "0".to_owned());
+    env.remove("PORT");
+    let settings = Settings::load_from(&env)?;
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// `list` in the gcp profile: one line per message, then where they were read from.
+async fn list_gcp(settings: &Settings) -> anyhow::Result<bool> {
+    let drained = gcp::list(settings).await?;
+    for line in drained.lines() {
+        println!("{line}");
+    }
+    eprintln!("image-pipeline: {}", drained.summary());
+    Ok(true)
 }
 
 /// The dead letters of the local data dir, oldest first.

@@ -2,14 +2,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod admission;
+mod backfill_gcp;
 mod builtin_moderation;
+mod dead_letters_gcp;
 mod fakes;
 mod faults;
+mod gcp_fakes;
 mod helpers;
 mod lifecycle;
 mod metrics;
 mod pipeline;
 mod policies;
+mod process_log;
 mod push;
 mod recovery;
 mod routing;

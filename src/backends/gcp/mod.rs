@@ -12,6 +12,7 @@ mod pubsub;
 mod retry;
 mod storage;
 mod storage_upload;
+mod subscriber;
 mod vision;
 
 #[cfg(test)]
@@ -39,6 +40,7 @@ mod vision_tests;
 pub use firestore::FirestoreRecords;
 pub use pubsub::PubSubPublisher;
 pub use storage::GcsStore;
+pub use subscriber::{PULL_WAIT_SECS, PubSubSubscriber, PubsubMessage, ReceivedMessage};
 pub use vision::VisionModerator;
 
 use crate::config::{GcpAuth, GcpSettings};
