@@ -22,8 +22,8 @@
 //!   - WebP: the raster plus `8·P` of decoder planes (YUV and alpha, or lossless ARGB).
 //!   - BMP: the raster. TIFF: twice the stored raster at its depth (strips and the
 //!     image) plus the 8-bit copy.
-//! - **alpha**: a raster with an alpha channel that is opaque, or flattened, is copied to
-//!   3 channels while the 4-channel one is alive: `4·P + 3·P`.
+//! - **alpha**: a raster with an alpha channel that is opaque, or flattened, is rewritten
+//!   to 3 channels in place: `4·P`, never the 4- and 3-channel rasters side by side.
 //! - **resize**: the source raster; every fit-inside output kept as a cascade hub; for the
 //!   largest target, the resizer's intermediate buffer (output width × source height, or
 //!   the transpose), the resized raster, its rotated copy, and `10` bytes per output pixel
@@ -171,7 +171,8 @@ fn png_row_bytes(h: &Header) -> u64 {
 /// An alpha raster copied to 3 channels (opaque, or flattened for alpha-less outputs).
 fn alpha_bytes(prepared: &Prepared) -> u64 {
     let (rw, rh, c) = raster(prepared);
-    if c == 4 { rw * rh * 7 } else { 0 }
+    // Dropping or flattening alpha rewrites the raster in place (`Raster::flatten`).
+    rw * rh * c
 }
 
 /// The source raster, the hubs, the largest target's transient buffers, and the outputs.
