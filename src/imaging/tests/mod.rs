@@ -7,6 +7,7 @@ mod bench_protocol;
 mod cascade;
 mod formats;
 mod hostile;
+mod libjpeg_errors;
 mod limits;
 mod metadata_out;
 mod orientation;
