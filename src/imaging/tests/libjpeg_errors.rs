@@ -16,7 +16,7 @@ fn first_scan(jpeg: &[u8]) -> (usize, usize) {
     let sos = jpeg.windows(2).position(|m| m == [0xFF, 0xDA]).unwrap();
     let header_len = usize::from(u16::from_be_bytes([jpeg[sos + 2], jpeg[sos + 3]]));
     let mut end = sos + 2 + header_len;
-    while !(jpeg[end] == 0xFF && !matches!(jpeg[end + 1], 0x00 | 0xD0..=0xD7)) {
+    while jpeg[end] != 0xFF || matches!(jpeg[end + 1], 0x00 | 0xD0..=0xD7) {
         end += 1;
     }
     (sos, end)
