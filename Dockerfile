@@ -11,11 +11,12 @@
 ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-bookworm AS chef
-# cmake and nasm build turbojpeg's vendored libjpeg-turbo (with SIMD); the C compiler
-# comes with the rust image. Pinned to the bookworm versions; bump them together with
-# the Debian release.
+# nasm assembles libjpeg's SIMD code (mozjpeg-sys); without it the build still works
+# but falls back to plain C, so the image keeps it (the deps stage checks that SIMD was
+# built). The C compiler comes with the rust image. Pinned to the bookworm version; bump
+# it together with the Debian release.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends cmake=3.25.1-1 nasm=2.16.01-1 \
+    && apt-get install -y --no-install-recommends nasm=2.16.01-1 \
     && rm -rf /var/lib/apt/lists/*
 # cargo-chef turns Cargo.toml/Cargo.lock into a recipe, so a source-only change
 # reuses the (slow, ~3 min) dependency layer instead of rebuilding every crate.
@@ -29,7 +30,10 @@ RUN cargo chef prepare --recipe-path recipe.json
 # Its own stage so cloudbuild.yaml can push it as a cache image for the next build.
 FROM chef AS deps
 COPY --from=planner /build/recipe.json recipe.json
-RUN cargo chef cook --release --locked --recipe-path recipe.json
+# mozjpeg-sys silently builds libjpeg without SIMD when nasm is missing (a slower image
+# that works): fail instead.
+RUN cargo chef cook --release --locked --recipe-path recipe.json \
+    && grep -q 'WITH_SIMD 1' target/release/build/mozjpeg-sys-*/out/include/jconfig.h
 
 FROM deps AS builder
 COPY . .

@@ -37,18 +37,13 @@ fn image_seeds() -> Vec<Vec<u8>> {
         })
         .collect();
     let rgb = img.to_rgb8();
-    let jpeg = turbojpeg::compress(
-        turbojpeg::Image {
-            pixels: rgb.as_raw().as_slice(),
-            width: 24,
-            pitch: 72,
-            height: 16,
-            format: turbojpeg::PixelFormat::RGB,
-        },
-        80,
-        turbojpeg::Subsamp::Sub2x2,
-    )
-    .unwrap();
+    let mut jpeg = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+    jpeg.set_size(24, 16);
+    jpeg.set_fastest_defaults();
+    jpeg.set_quality(80.0);
+    let mut started = jpeg.start_compress(Vec::new()).unwrap();
+    started.write_scanlines(rgb.as_raw()).unwrap();
+    let jpeg = started.finish().unwrap();
     seeds.push(jpeg.to_vec());
     seeds
 }

@@ -1,6 +1,6 @@
-//! Decoding to an 8-bit [`Raster`]: JPEG through libjpeg-turbo (with DCT scaling), PNG
-//! through `decode_png` (straight to 8 bits), every other format (and CMYK JPEG) through
-//! the `image` crate's pure-Rust decoders. Called only after the header passed the limits,
+//! Decoding to an 8-bit [`Raster`]: JPEG through libjpeg (mozjpeg's fork of libjpeg-turbo,
+//! with DCT scaling), PNG through `decode_png` (straight to 8 bits), every other format (and
+//! CMYK JPEG) through the `image` crate's pure-Rust decoders. Called only after the header passed the limits,
 //! and every decoder is held to what the header declared: libjpeg's own header must agree
 //! with ours before the raster is allocated, and `image` gets allocation limits sized for
 //! exactly this image. Must not resize or encode.
@@ -8,10 +8,10 @@
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageReader};
-use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
 use super::decode_png::decode_png;
 use super::header::Header;
+use super::libjpeg;
 use super::pixels::Raster;
 use super::{ImageFormat, ImagingError, Limits};
 
@@ -28,8 +28,8 @@ pub(crate) struct Decoded {
     pub scale: f64,
 }
 
-/// libjpeg warnings: the decoder finished and filled what it could not read with grey.
-/// Anything else libjpeg reports is a fatal error.
+/// libjpeg warnings that mean damage: the decoder finished and filled what it could not read
+/// with grey. Other warnings are passed on as they are; errors are fatal.
 const JPEG_WARNINGS: &[&str] = &[
     "Premature end of JPEG file",
     "Corrupt JPEG data",
@@ -64,63 +64,58 @@ pub(crate) fn decode(
 }
 
 fn decode_jpeg(input: &[u8], header: &Header, scale: DecodeScale) -> Result<Decoded, ImagingError> {
-    let corrupt = |e: turbojpeg::Error| ImagingError::corrupt(ImageFormat::Jpeg, e);
-    let mut decompressor = Decompressor::new().map_err(corrupt)?;
-    // Progressive files with absurd scan counts are a known CPU exhaustion attack.
-    decompressor.set_scan_limit(500).map_err(corrupt)?;
-    decompressor
-        .set_fast_upsample(scale.fast_chroma)
-        .map_err(corrupt)?;
-    let jpeg = decompressor.read_header(input).map_err(corrupt)?;
-    // libjpeg-turbo's memory limit is not reachable through the safe crate; what it allocates
-    // follows from the frame header, so that header must be the one the limits checked.
-    if (jpeg.width, jpeg.height) != (header.stored_width as usize, header.stored_height as usize) {
-        return Err(ImagingError::corrupt(
-            ImageFormat::Jpeg,
-            format!(
-                "the pixel data exceeds what the header declared (libjpeg reads {}x{})",
-                jpeg.width, jpeg.height
-            ),
-        ));
-    }
-    let factor = ScalingFactor::new(usize::from(scale.eighths.clamp(1, 8)), 8);
-    let factor = if jpeg.is_lossless {
-        ScalingFactor::ONE
-    } else {
-        factor
-    };
-    decompressor.set_scaling_factor(factor).map_err(corrupt)?;
-    let scaled = jpeg.scaled(factor);
-    let raster_scale = factor.num() as f64 / factor.denom() as f64;
-    let mut image = turbojpeg::Image {
-        pixels: vec![0u8; 3 * scaled.width * scaled.height],
-        width: scaled.width,
-        pitch: 3 * scaled.width,
-        height: scaled.height,
-        format: PixelFormat::RGB,
-    };
-    let mut warnings = Vec::new();
-    match decompressor.decompress(input, image.as_deref_mut()) {
-        Ok(()) => {}
-        Err(turbojpeg::Error::TurboJpegError(msg))
-            if JPEG_WARNINGS.iter().any(|w| msg.starts_with(w)) =>
-        {
-            warnings.push(format!(
-                "JPEG decoded with damage ({msg}); the unreadable part is grey"
+    let corrupt = |reason: String| ImagingError::corrupt(ImageFormat::Jpeg, reason);
+    let eighths = scale.eighths.clamp(1, 8);
+    let (raster, report) = libjpeg::guarded(|errors| -> Result<Raster, ImagingError> {
+        let io = |e: std::io::Error| ImagingError::corrupt(ImageFormat::Jpeg, e);
+        let mut jpeg = mozjpeg::Decompress::with_err(errors)
+            .from_mem(input)
+            .map_err(io)?;
+        // libjpeg's memory limit is not reachable through the safe crate; what it allocates
+        // follows from the frame header, so that header must be the one the limits checked.
+        if jpeg.size() != (header.stored_width as usize, header.stored_height as usize) {
+            let (width, height) = jpeg.size();
+            return Err(ImagingError::corrupt(
+                ImageFormat::Jpeg,
+                format!(
+                    "the pixel data exceeds what the header declared (libjpeg reads {width}x{height})"
+                ),
             ));
         }
-        Err(e) => return Err(corrupt(e)),
-    }
-    Ok(Decoded {
-        raster: Raster {
-            width: scaled.width as u32,
-            height: scaled.height as u32,
+        jpeg.scale(eighths);
+        jpeg.do_fancy_upsampling(!scale.fast_chroma);
+        let mut started = jpeg.rgb().map_err(io)?;
+        let (width, height) = (started.width(), started.height());
+        let mut data = vec![0u8; 3 * width * height];
+        started.read_scanlines_into(&mut data).map_err(io)?;
+        started.finish().map_err(io)?;
+        Ok(Raster {
+            width: width as u32,
+            height: height as u32,
             channels: 3,
-            data: image.pixels,
-        },
+            data,
+        })
+    })
+    .map_err(corrupt)?;
+    Ok(Decoded {
+        raster: raster?,
         icc: header.jpeg_icc.clone(),
-        warnings,
-        scale: raster_scale,
+        warnings: damage_warning(&report).into_iter().collect(),
+        scale: f64::from(eighths) / 8.0,
+    })
+}
+
+/// One warning for everything libjpeg warned about while decoding.
+fn damage_warning(report: &libjpeg::Report) -> Option<String> {
+    let first = report.warnings.first()?;
+    let more = match report.warning_count - 1 {
+        0 => String::new(),
+        n => format!("; {n} more warnings"),
+    };
+    Some(if JPEG_WARNINGS.iter().any(|w| first.starts_with(w)) {
+        format!("JPEG decoded with damage ({first}{more}); the unreadable part is grey")
+    } else {
+        format!("the JPEG decoder warned: {first}{more}")
     })
 }
 

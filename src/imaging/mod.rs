@@ -71,6 +71,7 @@ mod error;
 mod estimate;
 mod geometry;
 mod header;
+mod libjpeg;
 mod metadata;
 mod orient;
 mod pixels;

@@ -7,6 +7,7 @@ mod bench_protocol;
 mod cascade;
 mod formats;
 mod hostile;
+mod libjpeg_errors;
 mod limits;
 mod metadata_out;
 mod orientation;
@@ -16,6 +17,7 @@ mod stop;
 use std::io::Cursor;
 
 use image::{ImageEncoder, RgbImage, RgbaImage};
+use mozjpeg::ColorSpace::{JCS_CMYK, JCS_RGB};
 
 use super::{EncodeOptions, Fit, Limits, OutputFormat, Plan, Target};
 
@@ -31,16 +33,41 @@ pub(super) fn gradient(w: u32, h: u32) -> RgbImage {
 }
 
 pub(super) fn jpeg(img: &RgbImage, quality: i32) -> Vec<u8> {
-    let image = turbojpeg::Image {
-        pixels: img.as_raw().as_slice(),
-        width: img.width() as usize,
-        pitch: 3 * img.width() as usize,
-        height: img.height() as usize,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    turbojpeg::compress(image, quality, turbojpeg::Subsamp::Sub2x2)
-        .unwrap()
-        .to_vec()
+    let dims = (img.width() as usize, img.height() as usize);
+    let quality = quality.clamp(1, 100) as u8;
+    compressed_jpeg(img.as_raw(), dims, JCS_RGB, (2, 2), false, quality)
+}
+
+/// A JPEG of `pixels` (`input` layout) at libjpeg-turbo's settings, like cameras write them:
+/// `chroma` is the size of a chroma sample in pixels ((2, 2) is 4:2:0; only for YCbCr), and
+/// CMYK is stored as YCCK without subsampling.
+pub(super) fn compressed_jpeg(
+    pixels: &[u8],
+    (w, h): (usize, usize),
+    input: mozjpeg::ColorSpace,
+    chroma: (u8, u8),
+    progressive: bool,
+    quality: u8,
+) -> Vec<u8> {
+    let mut c = mozjpeg::Compress::new(input);
+    c.set_fastest_defaults();
+    if matches!(input, JCS_CMYK) {
+        c.set_color_space(mozjpeg::ColorSpace::JCS_YCCK);
+    }
+    c.set_size(w, h);
+    c.set_quality(f32::from(quality));
+    for component in c.components_mut() {
+        (component.h_samp_factor, component.v_samp_factor) = (1, 1);
+    }
+    if c.components().len() == 3 {
+        c.set_chroma_sampling_pixel_sizes(chroma, chroma);
+    }
+    if progressive {
+        c.set_progressive_mode();
+    }
+    let mut started = c.start_compress(Vec::new()).unwrap();
+    started.write_scanlines(pixels).unwrap();
+    started.finish().unwrap()
 }
 
 pub(super) fn png_rgb(img: &RgbImage) -> Vec<u8> {

@@ -116,30 +116,12 @@ fn gif_on_small_screen(side: u32) -> Vec<u8> {
 
 fn cmyk_jpeg(w: usize, h: usize) -> Vec<u8> {
     let pixels: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 251) as u8).collect();
-    let image = turbojpeg::Image {
-        pixels: pixels.as_slice(),
-        width: w,
-        pitch: 4 * w,
-        height: h,
-        format: turbojpeg::PixelFormat::CMYK,
-    };
-    turbojpeg::compress(image, 85, turbojpeg::Subsamp::None)
-        .unwrap()
-        .to_vec()
+    compressed_jpeg(&pixels, (w, h), JCS_CMYK, (1, 1), false, 85)
 }
 
 fn progressive_jpeg(img: &RgbImage) -> Vec<u8> {
-    let mut c = turbojpeg::Compressor::new().unwrap();
-    c.set_quality(85).unwrap();
-    c.set_progressive(true).unwrap();
-    let image = turbojpeg::Image {
-        pixels: img.as_raw().as_slice(),
-        width: img.width() as usize,
-        pitch: 3 * img.width() as usize,
-        height: img.height() as usize,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    c.compress_to_vec(image).unwrap()
+    let dims = (img.width() as usize, img.height() as usize);
+    compressed_jpeg(img.as_raw(), dims, JCS_RGB, (2, 2), true, 85)
 }
 
 /// Every decoder path and both routes, at sizes where the pixel buffers dominate.
