@@ -12,7 +12,7 @@ use super::header::{self, Header};
 use super::metadata::{self, Exif, MAX_CARRIED_ICC_BYTES};
 use super::orient;
 use super::pixels::Raster;
-use super::resize::{Resampler, Window};
+use super::resize::{Resampler, Window, premultiply_in_place, unpremultiplied};
 use super::smart_crop;
 use super::strip;
 use super::{
@@ -67,7 +67,7 @@ pub fn process_until(
     let decoded = decode(input, &prepared.header, &plan.limits, prepared.scale)?;
     check("decode")?;
     let decode_time = started.elapsed();
-    let mut job = Job::new(input, plan, &prepared, decoded);
+    let mut job = Job::new(input, plan, &prepared, decoded)?;
     job.timings.decode = decode_time;
     // Largest first, so fit-inside results can feed the smaller outputs (see `pick_hub`).
     let mut order: Vec<usize> = (0..plan.targets.len()).collect();
@@ -148,7 +148,12 @@ struct Job<'a> {
 }
 
 impl<'a> Job<'a> {
-    fn new(input: &'a [u8], plan: &'a Plan, prepared: &'a Prepared, decoded: Decoded) -> Self {
+    fn new(
+        input: &'a [u8],
+        plan: &'a Plan,
+        prepared: &'a Prepared,
+        decoded: Decoded,
+    ) -> Result<Self, ImagingError> {
         let header = &prepared.header;
         let mut warnings = decoded.warnings;
         let clean = warnings.is_empty();
@@ -164,13 +169,21 @@ impl<'a> Job<'a> {
                 source
             };
         }
+        // Premultiplied once here, so no resize copies the whole raster to premultiply it.
+        let resampler = match source.has_alpha() {
+            true => {
+                premultiply_in_place(&mut source)?;
+                Resampler::premultiplied()
+            }
+            false => Resampler::default(),
+        };
         let webp_out = prepared
             .encodings
             .iter()
             .any(|e| matches!(e, Encoding::WebP { .. }));
         let icc = carried_icc(decoded.icc, webp_out, &mut warnings);
         let (sw, sh) = (header.stored_width, header.stored_height);
-        Job {
+        Ok(Job {
             input,
             plan,
             prepared,
@@ -179,11 +192,11 @@ impl<'a> Job<'a> {
             clean,
             icc,
             copyright: header.exif.clone().filter(|_| plan.encode.keep_copyright),
-            resampler: Resampler::default(),
+            resampler,
             hubs: Vec::new(),
             warnings,
             timings: StageTimings::default(),
-        }
+        })
     }
 
     fn carry(&self) -> Carry<'_> {
@@ -227,13 +240,15 @@ impl<'a> Job<'a> {
         let stored = resized
             .as_ref()
             .unwrap_or_else(|| self.hub_or_source(layout));
-        let upright;
-        let upright_ref = if orientation == 1 {
-            stored
-        } else {
-            upright = orient::apply(stored.clone(), orientation);
-            &upright
+        // The job's rasters are premultiplied (`Job::new`); encoders take straight alpha,
+        // and the upright orientation. At most one copy is made for both.
+        let owned = match (stored.has_alpha(), orientation) {
+            (false, 1) => None,
+            (true, 1) => Some(unpremultiplied(stored)?),
+            (false, o) => Some(orient::apply(stored.clone(), o)),
+            (true, o) => Some(orient::apply(unpremultiplied(stored)?, o)),
         };
+        let upright_ref = owned.as_ref().unwrap_or(stored);
         let started = Instant::now();
         let bytes = encode(upright_ref, encoding, &plan.encode, self.carry())?;
         self.timings.encode += started.elapsed();

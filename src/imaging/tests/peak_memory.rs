@@ -252,3 +252,27 @@ fn a_16_bit_png_peaks_no_higher_than_the_same_png_in_8_bits() {
         "16-bit peak {peak16} vs 8-bit peak {peak8}"
     );
 }
+
+#[test]
+fn an_rgba_job_holds_its_raster_once_not_a_premultiplied_copy_beside_it() {
+    // Arrange: the same smooth 12.5 MP image with a varying alpha (kept: PNG out) and in RGB.
+    let dir = tempfile::tempdir().unwrap();
+    let rgba = DynamicImage::ImageRgba8(ImageBuffer::from_fn(5000, 2500, |x, y| {
+        Rgba([(x / 20) as u8, (y / 10) as u8, 90, (64 + x / 40) as u8])
+    }));
+    let (p4, p3) = (dir.path().join("rgba"), dir.path().join("rgb"));
+    std::fs::write(&p4, encoded(&rgba, image::ImageFormat::Png)).unwrap();
+    let rgb = DynamicImage::ImageRgb8(rgba.to_rgb8());
+    std::fs::write(&p3, encoded(&rgb, image::ImageFormat::Png)).unwrap();
+
+    // Act
+    let peak4 = measured_peak(&p4, "resize");
+    let peak3 = measured_peak(&p3, "resize");
+
+    // Assert: 4/3 of the RGB job's rasters, plus slack; a premultiplied copy of the 50 MB
+    // source would double the RGBA job's.
+    assert!(
+        peak4 <= peak3 * 8 / 5,
+        "RGBA peak {peak4} vs RGB peak {peak3}"
+    );
+}
