@@ -32,6 +32,11 @@ pub(crate) fn strip_jpeg(bytes: &[u8], keep_icc: bool) -> Option<Vec<u8>> {
     let mut start = 2;
     while let Some((marker, body)) = segments.next() {
         let whole = bytes.get(start..segments.pos)?;
+        // A marker must follow 0xFF; a segment without it is garbage the parser read as a
+        // marker, and copying it would leave a broken file (found by fuzzing): re-encode.
+        if whole.first() != Some(&0xFF) {
+            return None;
+        }
         match marker {
             0xC0..=0xCF | 0xDA..=0xDD => out.extend_from_slice(whole),
             0xE0 if body.starts_with(b"JFIF\0") && body.len() >= 14 => {
@@ -160,4 +165,37 @@ pub(crate) fn strip_webp(bytes: &[u8], keep_icc: bool) -> Option<Vec<u8>> {
     out.extend_from_slice(b"WEBP");
     out.extend_from_slice(&chunks);
     Some(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    /// SOI, a DQT-less frame is enough: the stripper works on segments, not pixels.
+    fn jpeg_with(after_soi: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![0xFF, 0xD8];
+        bytes.extend_from_slice(after_soi);
+        bytes.extend_from_slice(&[0xFF, 0xC0, 0, 5, 8, 0, 1]);
+        bytes.extend_from_slice(&[0xFF, 0xDA, 0, 2, 0x12, 0x34, 0xFF, 0xD9]);
+        bytes
+    }
+
+    #[test]
+    fn a_segment_whose_marker_lacks_its_ff_is_not_reused_but_re_encoded() {
+        // 0xC5 where a marker should start, without the 0xFF before it.
+        let input = jpeg_with(&[0xC5, 0, 4, 0xAA, 0xBB]);
+
+        assert_eq!(strip_jpeg(&input, false), None);
+    }
+
+    #[test]
+    fn a_well_formed_jpeg_strips_to_a_fixed_point() {
+        let input = jpeg_with(&[0xFF, 0xE1, 0, 6, b'E', b'x', b'i', b'f']);
+
+        let once = strip_jpeg(&input, false).unwrap();
+
+        assert!(!once.windows(4).any(|w| w == b"Exif"));
+        assert_eq!(strip_jpeg(&once, false), Some(once.clone()));
+    }
 }
