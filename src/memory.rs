@@ -11,10 +11,10 @@
 //!
 //! One arena: glibc gives threads their own arenas (up to 8 per core), and memory freed in
 //! one is kept there for that arena's next allocation. Decodes run on whichever blocking
-//! thread is free, so with many arenas each could keep its own freed image buffers and the
-//! process would hold several budgets' worth (measured: 630 MiB VmHWM against a 384 MiB
-//! admission budget at 80 in flight). With one arena, a freed buffer serves the next job
-//! whatever thread runs it, so the resident peak follows the admitted peak.
+//! thread is free, so with many arenas each could keep its own freed image buffers. With
+//! one, a freed buffer serves the next job whatever thread runs it. (In the memory
+//! benchmark this alone did not move the peak: 630 vs 632 MiB; the excess over the budget
+//! was a premultiplied copy of RGBA rasters, see `resize.rs`.)
 
 /// Allocations up to this size come from the heap (reusable) rather than a private mapping.
 const HEAP_ALLOCATION_MAX_BYTES: i32 = 256 << 20;
