@@ -10,7 +10,9 @@ use super::resize::Resampler;
 /// Longest side of the analysis copy: enough to find a face or a text block, cheap to scan.
 const ANALYSIS_SIDE_PX: u32 = 128;
 
-/// Top-left corner (in `src` pixels) of the `ww`×`wh` window with the most detail.
+/// Top-left corner (in `src` pixels) of the `ww`×`wh` window with the most detail. `src` is
+/// one of the job's rasters, premultiplied when it has alpha (`plan::Job`), so it is read
+/// as such: no premultiplied copy of the whole source just for a 128 px analysis image.
 pub(crate) fn anchor(src: &Raster, ww: f64, wh: f64) -> Result<(f64, f64), ImagingError> {
     let (w, h) = (f64::from(src.width), f64::from(src.height));
     if ww >= w - 0.5 && wh >= h - 0.5 {
@@ -21,7 +23,7 @@ pub(crate) fn anchor(src: &Raster, ww: f64, wh: f64) -> Result<(f64, f64), Imagi
         ((w * k).round() as u32).max(3),
         ((h * k).round() as u32).max(3),
     );
-    let small = Resampler::default().resize(src, None, sw, sh, ResizeFilter::Box)?;
+    let small = Resampler::premultiplied().resize(src, None, sw, sh, ResizeFilter::Box)?;
     let energy = edge_energy(&small);
     // Summed-area table, so each window's energy is four lookups.
     let (swu, shu) = (sw as usize, sh as usize);
