@@ -6,7 +6,7 @@
 //! # How it is computed
 //! With `P` the stored pixel count and `c` the channels of the raster (3, or 4 with alpha):
 //!
-//! `peak = object_bytes + FIXED_OVERHEAD_BYTES + max(decode, alpha, resize)`
+//! `peak = object_bytes + FIXED_OVERHEAD_BYTES + max(decode, resize)`
 //!
 //! - **decode** (what the decoder holds at its peak, raster included):
 //!   - JPEG through libjpeg-turbo: the raster at the decode scale (`ceil(W·s)·ceil(H·s)·3`),
@@ -22,8 +22,8 @@
 //!   - WebP: the raster plus `8·P` of decoder planes (YUV and alpha, or lossless ARGB).
 //!   - BMP: the raster. TIFF: twice the stored raster at its depth (strips and the
 //!     image) plus the 8-bit copy.
-//! - **alpha**: a raster with an alpha channel that is opaque, or flattened, is rewritten
-//!   to 3 channels in place: `4·P`, never the 4- and 3-channel rasters side by side.
+//! - alpha adds nothing: dropping or flattening it rewrites the raster in place, and
+//!   resizes premultiply it once, in place (the **resize** term holds the raster once).
 //! - **resize**: the source raster; every fit-inside output kept as a cascade hub; for the
 //!   largest target, the resizer's intermediate buffer (output width × source height, or
 //!   the transpose), the resized raster, its rotated copy, and `10` bytes per output pixel
@@ -104,9 +104,7 @@ pub(crate) fn peak_bytes(header: Header, object_bytes: u64, plan: &Plan, whole: 
         ));
     }
     let prepared = plan::prepare(header, plan);
-    let decode = decode_bytes(&prepared);
-    let alpha = alpha_bytes(&prepared);
-    object_bytes + FIXED_OVERHEAD_BYTES + decode.max(alpha).max(peak)
+    object_bytes + FIXED_OVERHEAD_BYTES + decode_bytes(&prepared).max(peak)
 }
 
 /// The decoded raster's width, height and channels (JPEG at its decode scale; 4 channels
@@ -166,13 +164,6 @@ fn decode_bytes(prepared: &Prepared) -> u64 {
 fn png_row_bytes(h: &Header) -> u64 {
     let row = u64::from(h.stored_width) * 8;
     2 * row + super::decode_png::AUXILIARY_BYTES as u64
-}
-
-/// An alpha raster copied to 3 channels (opaque, or flattened for alpha-less outputs).
-fn alpha_bytes(prepared: &Prepared) -> u64 {
-    let (rw, rh, c) = raster(prepared);
-    // Dropping or flattening alpha rewrites the raster in place (`Raster::flatten`).
-    rw * rh * c
 }
 
 /// The source raster, the hubs, the largest target's transient buffers, and the outputs.
