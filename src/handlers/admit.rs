@@ -6,6 +6,7 @@
 //! event comes back). Must not decode, and must not let go of the permit: the caller moves
 //! it into the CPU work, which holds it until the decode really ends.
 
+use super::common::read_or_skip;
 use super::{Halt, Outcome, Step, halt};
 use crate::admission::{AdmissionError, MemoryPermit};
 use crate::domain::ObjectRef;
@@ -43,7 +44,7 @@ pub async fn load(
         ))
         .into());
     }
-    let prefix = read(state, source, Some(HEADER_PREFIX_BYTES)).await?;
+    let prefix = read_or_skip(state, source, Some(HEADER_PREFIX_BYTES)).await?;
     if imaging::sniff(&prefix).is_none() {
         return halt(Outcome::skipped_warn(format!(
             "{source} is not an image this service reads (content type {:?})",
@@ -61,13 +62,13 @@ pub async fn load(
     match estimate(&prefix, object_bytes, plan, source)? {
         PeakEstimate::Bytes(peak_bytes) => {
             let permit = admit(state, peak_bytes, deadline).await?;
-            let input = read(state, source, None).await?;
+            let input = read_or_skip(state, source, None).await?;
             Ok(Admitted { input, permit })
         }
         // The header lies past the prefix: admit the download, then the rest from all of it.
         PeakEstimate::NeedMoreBytes => {
             let mut permit = admit(state, object_bytes, deadline).await?;
-            let input = read(state, source, None).await?;
+            let input = read_or_skip(state, source, None).await?;
             let peak_bytes = match estimate(&input, input.len() as u64, plan, source)? {
                 PeakEstimate::Bytes(peak_bytes) => peak_bytes,
                 PeakEstimate::NeedMoreBytes => {
@@ -113,20 +114,4 @@ fn admission_failed(e: AdmissionError) -> HandlerError {
 
 fn permanent(reason: String) -> Halt {
     HandlerError::Permanent(anyhow::anyhow!(reason)).into()
-}
-
-/// The object's first `max_bytes`, or all of it; gone since the event is a skip.
-async fn read(state: &AppState, source: &ObjectRef, max_bytes: Option<u64>) -> Step<Bytes> {
-    let store = &state.backends.store;
-    let read = match max_bytes {
-        Some(max_bytes) => store.read_prefix(source, max_bytes).await,
-        None => store.read(source).await,
-    };
-    match read {
-        Ok(bytes) => Ok(bytes),
-        Err(e) if e.is_not_found() => halt(Outcome::skipped(format!(
-            "{source} no longer exists (deleted before it was processed)"
-        ))),
-        Err(e) => Err(e.into()),
-    }
 }
