@@ -54,6 +54,13 @@ check_link() { # FILE LINE TARGET
   fi
 }
 
+# "LINE:](target)" for each inline link or image in the file's prose. Code spans are dropped
+# first: `[x](y)` inside backticks is text, not a link.
+links_in() { # FILE
+  # shellcheck disable=SC2016 # the backticks are sed's, not the shell's
+  prose "$1" | sed -E 's/`[^`]*`//g' | grep -noE '\]\([^)[:space:]]+( "[^"]*")?\)' || true
+}
+
 check_links() { # FILE
   local file=$1 number text target
   while IFS=: read -r number text; do
@@ -61,7 +68,7 @@ check_links() { # FILE
     target=${target%)}
     target=${target%% *} # drop a "title"
     check_link "$file" "$number" "$target"
-  done < <(prose "$file" | sed -E 's/`[^`]*`//g' | grep -noE '\]\([^)[:space:]]+( "[^"]*")?\)' || true)
+  done < <(links_in "$file")
 }
 
 readme_lines=$(wc -l <README.md)
