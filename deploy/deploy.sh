@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Deploys image-pipeline to a Google Cloud project: one image, four Cloud Run
-# services, eight Eventarc triggers (README.md, "Deploy to Google Cloud", walks through it).
+# services, eight Eventarc triggers (docs/deploy.md walks through it).
 #
 # Owns: the order of the phases and which resources each one creates.
 # Must not: delete anything (teardown.sh does), grant more than config.sh lists, or
@@ -255,4 +255,4 @@ case "$phase" in
     fi
     ;;
 esac
-log "done. Watch it work: README.md, section 'Watch it work'."
+log "done. Watch it work: docs/deploy.md, section 'Watch it work'."
