@@ -161,69 +161,87 @@ impl<'a> Iterator for JpegSegments<'a> {
     }
 }
 
+/// A TIFF block's integers in its declared byte order (`II` little, `MM` big endian).
+struct TiffReader<'a> {
+    bytes: &'a [u8],
+    little_endian: bool,
+}
+
+impl TiffReader<'_> {
+    fn u16_at(&self, at: usize) -> Option<u16> {
+        let b: [u8; 2] = self.bytes.get(at..at + 2)?.try_into().ok()?;
+        Some(if self.little_endian {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    }
+
+    fn u32_at(&self, at: usize) -> Option<u32> {
+        let b: [u8; 4] = self.bytes.get(at..at + 4)?.try_into().ok()?;
+        Some(if self.little_endian {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    }
+
+    /// An ASCII entry's text (inline when it fits in 4 bytes, else at its offset); `None`
+    /// when blank.
+    fn ascii(&self, entry: usize, len: u32) -> Option<Option<String>> {
+        let len = usize::try_from(len).ok()?;
+        let at = if len <= 4 {
+            entry + 8
+        } else {
+            usize::try_from(self.u32_at(entry + 8)?).ok()?
+        };
+        Some(
+            self.bytes
+                .get(at..at.saturating_add(len))
+                .map(|b| String::from_utf8_lossy(b).trim_end_matches('\0').to_owned())
+                .filter(|s| !s.trim().is_empty()),
+        )
+    }
+}
+
 /// Parses a TIFF-structured EXIF block (after the `Exif\0\0` prefix): IFD0 only, which is
 /// where orientation, artist and copyright live.
 pub(crate) fn parse_exif(tiff: &[u8]) -> Option<Exif> {
-    let le = match tiff.get(0..2)? {
+    let little_endian = match tiff.get(0..2)? {
         b"II" => true,
         b"MM" => false,
         _ => return None,
     };
-    let u16_at = |at: usize| -> Option<u16> {
-        let b = tiff.get(at..at + 2)?;
-        Some(if le {
-            u16::from_le_bytes([b[0], b[1]])
-        } else {
-            u16::from_be_bytes([b[0], b[1]])
-        })
+    let reader = TiffReader {
+        bytes: tiff,
+        little_endian,
     };
-    let u32_at = |at: usize| -> Option<u32> {
-        let b = tiff.get(at..at + 4)?;
-        Some(if le {
-            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-        } else {
-            u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-        })
-    };
-    let ifd = usize::try_from(u32_at(4)?).ok()?;
-    let count = usize::from(u16_at(ifd)?);
+    let ifd = usize::try_from(reader.u32_at(4)?).ok()?;
+    let count = usize::from(reader.u16_at(ifd)?);
     let mut exif = Exif {
         orientation: 1,
         ..Exif::default()
     };
     for i in 0..count.min(512) {
         let entry = ifd + 2 + i * 12;
-        let (Some(tag), Some(kind), Some(n)) =
-            (u16_at(entry), u16_at(entry + 2), u32_at(entry + 4))
-        else {
+        let (Some(tag), Some(kind), Some(len)) = (
+            reader.u16_at(entry),
+            reader.u16_at(entry + 2),
+            reader.u32_at(entry + 4),
+        ) else {
             break;
         };
         match (tag, kind) {
             (0x0112, 3) => {
-                let value = u16_at(entry + 8).unwrap_or(1);
+                let value = reader.u16_at(entry + 8).unwrap_or(1);
                 exif.orientation = if (1..=8).contains(&value) {
                     value as u8
                 } else {
                     1
                 };
             }
-            (0x013B | 0x8298, 2) => {
-                let n = usize::try_from(n).ok()?;
-                let at = if n <= 4 {
-                    entry + 8
-                } else {
-                    usize::try_from(u32_at(entry + 8)?).ok()?
-                };
-                let text = tiff
-                    .get(at..at.saturating_add(n))
-                    .map(|b| String::from_utf8_lossy(b).trim_end_matches('\0').to_owned())
-                    .filter(|s| !s.trim().is_empty());
-                if tag == 0x013B {
-                    exif.artist = text;
-                } else {
-                    exif.copyright = text;
-                }
-            }
+            (0x013B, 2) => exif.artist = reader.ascii(entry, len)?,
+            (0x8298, 2) => exif.copyright = reader.ascii(entry, len)?,
             _ => {}
         }
     }
