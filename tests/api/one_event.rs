@@ -1,6 +1,7 @@
 //! One event, three ways in: over HTTP (`POST /`), through `backfill`, and as a dead letter
-//! through `dead-letters replay`. They share one dispatcher, so they give one answer (the
-//! in-process paths used to answer an unknown type differently and skip the metrics).
+//! through `dead-letters replay`. They share one dispatcher, so given the same state they
+//! give one answer (the in-process paths used to answer an unknown type differently and
+//! skip the metrics).
 
 use crate::helpers::{jpeg, local_env};
 use image_pipeline::backends::DeadLetter;
@@ -81,7 +82,7 @@ async fn through_backfill(running: &InProcess, object: ObjectInfo, dir: &Path) -
 /// Writes `event` as the local router's dead letter of a delivery to `POST /`.
 fn dead_letter_of(event: &CloudEvent, settings: &Settings) -> String {
     let letter = DeadLetter {
-        delivery_id: "one-event".into(),
+        delivery_id: "0e0e0e0e".into(),
         event_id: event.id.clone(),
         event_type: event.ty.clone(),
         path: "/".into(),
@@ -93,7 +94,7 @@ fn dead_letter_of(event: &CloudEvent, settings: &Settings) -> String {
     };
     let dir = settings.local.data_dir.join("dead-letter");
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("one-event.json");
+    let file = dir.join("0e0e0e0e.json");
     std::fs::write(file, serde_json::to_vec(&letter).unwrap()).unwrap();
     letter.delivery_id
 }
@@ -117,6 +118,10 @@ fn one_event_gets_the_same_outcome_over_http_from_backfill_and_from_a_dead_lette
         let object = photo_through_the_pipeline(&running).await;
         let event = backfill::finalized_event(&object);
 
+        // The event handled once, so each way in meets the same state (the ledger has it).
+        let (first, _) = over_http(&running, &event).await;
+        assert_eq!(first, "processed");
+
         // Act: the same event three ways.
         let (http_outcome, http_detail) = over_http(&running, &event).await;
         let backfilled = through_backfill(&running, object, dir.path()).await;
@@ -128,6 +133,7 @@ fn one_event_gets_the_same_outcome_over_http_from_backfill_and_from_a_dead_lette
             .unwrap();
 
         // Assert: one outcome, from the same routes.
+        assert_eq!(http_outcome, "duplicate", "{http_detail}");
         assert_eq!(replayed.len(), 1);
         let replayed = &replayed[0];
         assert_eq!(backfilled.outcome.as_str(), http_outcome, "{backfilled:?}");
