@@ -1,7 +1,9 @@
-//! The route table and its HTTP face: mounts the enabled routes (a route not in
-//! `PIPELINE_ROUTES` is not mounted, so it answers 404), dispatches `POST /` by `ce-type`, and
-//! holds [`respond`], the ONE function that turns an outcome into an HTTP status and body.
-//! It contains no per-route logic. `upload` is the local profile's upload endpoint.
+//! The HTTP face: mounts the enabled routes (a route not in `PIPELINE_ROUTES` is not
+//! mounted, so it answers 404) and `POST /`, turns each request into a CloudEvent
+//! (`ingress`, `push`), hands it to THE dispatcher (`crate::dispatch`) with the request's
+//! trace, and holds [`respond`], the ONE function that turns an outcome into an HTTP status
+//! and body. It contains no per-route logic and chooses no routes. `upload` is the local
+//! profile's upload endpoint.
 
 pub(crate) mod body_deadline;
 pub mod ingress;
