@@ -125,6 +125,7 @@ fn one_event_gets_the_same_outcome_over_http_from_backfill_and_from_a_dead_lette
         // Act: the same event three ways.
         let (http_outcome, http_detail) = over_http(&running, &event).await;
         let backfilled = through_backfill(&running, object, dir.path()).await;
+        let metrics = running.state.metrics.render(&None).await;
         running.state.local.clone().unwrap().stop();
         running.stop().await;
         let id = dead_letter_of(&event, &settings);
@@ -142,5 +143,9 @@ fn one_event_gets_the_same_outcome_over_http_from_backfill_and_from_a_dead_lette
         assert_eq!(routes_in(&backfilled.detail), routes_in(&http_detail));
         assert_eq!(routes_in(&replayed.detail), routes_in(&http_detail));
         assert!(replayed.removed, "{replayed:?}");
+        // The backfilled event is counted like the HTTP ones (the record route: processed
+        // once, then duplicate over HTTP and from backfill).
+        let duplicates = r#"image_pipeline_events_total{route="record",outcome="duplicate"} 2"#;
+        assert!(metrics.contains(duplicates), "{metrics}");
     });
 }
