@@ -184,3 +184,23 @@ fn a_dead_letter_whose_route_is_disabled_is_kept_not_counted_as_replayed() {
         assert_eq!(list_local(&settings).await.unwrap().len(), 3);
     });
 }
+
+#[test]
+fn an_interrupted_replay_replays_nothing_more_and_keeps_the_letters() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path());
+    actix_web::rt::System::new().block_on(async {
+        upload_while_the_server_is_down(&settings).await;
+
+        // Act: Ctrl-C came before the first letter.
+        let interrupt = crate::startup::Interrupt::raised_already();
+        let replayed = replay_local_until(settings.clone(), None, &interrupt)
+            .await
+            .unwrap();
+
+        // Assert
+        assert!(replayed.is_empty(), "{replayed:?}");
+        assert_eq!(list_local(&settings).await.unwrap().len(), 3);
+    });
+}
