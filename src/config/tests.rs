@@ -20,7 +20,7 @@ fn defaults_load_without_a_config_folder_and_validate() {
     let settings = load(&[]);
 
     assert_eq!(settings.profile, Profile::Local);
-    assert_eq!(settings.routes, crate::routes::ALL.map(|r| r.name));
+    assert_eq!(settings.routes, crate::routes::RouteName::ALL);
     assert_eq!(settings.server.port, 8080);
     assert_eq!(settings.imaging.max_pixels, 100_000_000);
     assert_eq!(settings.resize.sizes["large"], BoxSize::new(1920, 1080));
@@ -48,7 +48,13 @@ fn pipeline_env_overrides_nested_keys_and_routes_take_a_comma_list() {
         ("PIPELINE_SERVER__MALFORMED_STATUS", "400"),
     ]);
 
-    assert_eq!(settings.routes, ["resize", "thumbnail"]);
+    assert_eq!(
+        settings.routes,
+        [
+            crate::routes::RouteName::Resize,
+            crate::routes::RouteName::Thumbnail
+        ]
+    );
     assert_eq!(settings.imaging.max_pixels, 50_000_000);
     assert_eq!(settings.resize.sizes["large"], BoxSize::new(2048, 2048));
     assert_eq!(settings.resize.sizes["small"], BoxSize::new(400, 300));
@@ -60,7 +66,7 @@ fn pipeline_env_overrides_nested_keys_and_routes_take_a_comma_list() {
 
 #[test]
 fn unknown_route_name_fails_validation() {
-    let error = load(&[("PIPELINE_ROUTES", "nope")]).validate().unwrap_err();
+    let error = Settings::load_from(&env(&[("PIPELINE_ROUTES", "nope")])).unwrap_err();
 
     assert!(
         error.to_string().contains("unknown route \"nope\""),

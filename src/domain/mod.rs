@@ -4,11 +4,13 @@
 pub mod moderation;
 pub mod naming;
 pub mod object;
+pub mod outcome;
 pub mod pipeline_event;
 pub mod record;
 
 pub use moderation::{Likelihood, Moderation, SafeSearch, SafeSearchCategory, Verdict};
 pub use object::{ObjectInfo, ObjectMeta, ObjectRef, PutOutcome, WriteCondition};
+pub use outcome::{Outcome, WireOutcome};
 pub use pipeline_event::{PipelineEvent, PipelineEventData, PipelineEventType};
 pub use record::{
     ApplyResult, ImageRecord, RecordKey, RecordStatus, StageEvent, StageUpdate, VariantInfo,

@@ -6,7 +6,7 @@
 use crate::gcp_fakes::{self, DERIVED, UPLOADS};
 use crate::helpers::jpeg;
 use image_pipeline::backfill::Options;
-use image_pipeline::backfill::command::backfill;
+use image_pipeline::commands::backfill::backfill;
 
 const OUTPUTS: [&str; 4] = [
     "resized/large",

@@ -42,6 +42,20 @@ pub fn test_settings(env: &[(&str, &str)]) -> Settings {
     settings
 }
 
+/// The environment of a command run on `dir` in the local profile: no config folder, the
+/// data dir inside `dir`, and no built-in model (verdicts stay `unmoderated`).
+pub fn local_env(dir: &std::path::Path) -> EnvMap {
+    let inside = |name: &str| dir.join(name).display().to_string();
+    EnvMap::from([
+        ("PIPELINE_CONFIG_DIR".to_owned(), inside("none")),
+        ("PIPELINE_LOCAL__DATA_DIR".to_owned(), inside("data")),
+        (
+            "PIPELINE_MODERATION__MODEL_DIR".to_owned(),
+            inside("no-model"),
+        ),
+    ])
+}
+
 pub async fn spawn_app(env: &[(&str, &str)]) -> TestApp {
     spawn_app_with_moderator(env, None).await
 }

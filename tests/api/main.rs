@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod admission;
+mod architecture;
 mod backfill_gcp;
 mod builtin_moderation;
 mod dead_letters_gcp;
@@ -9,8 +10,10 @@ mod fakes;
 mod faults;
 mod gcp_fakes;
 mod helpers;
+mod interrupt;
 mod lifecycle;
 mod metrics;
+mod one_event;
 mod pipeline;
 mod policies;
 mod process_log;
