@@ -4,6 +4,7 @@
 //! the emulator variables and `GOOGLE_CLOUD_PROJECT`. Loading reads files and the given
 //! environment map only; `validate` is pure. Nothing here touches the network.
 
+mod outputs;
 mod sections;
 mod validate;
 mod values;
@@ -42,6 +43,9 @@ pub struct Settings {
     pub resize: ResizeSettings,
     pub thumbnail: ThumbnailSettings,
     pub moderation: ModerationSettings,
+    /// The signing key of derived objects (a secret).
+    #[serde(default)]
+    pub derived: DerivedSettings,
     pub pipeline: PipelineSettings,
     pub storage: StorageSettings,
     pub records: RecordsSettings,
@@ -112,7 +116,8 @@ impl Settings {
 
     /// The resolved settings as TOML for `check-config`, secrets redacted. Settings hold no
     /// credentials (key files are read by gcp_auth from `GOOGLE_APPLICATION_CREDENTIALS`);
-    /// the one place a secret can hide is a password inside an endpoint URL.
+    /// the secrets are `derived.signing_key` (always written as `REDACTED`) and a password
+    /// inside an endpoint URL.
     pub fn to_pretty_toml(&self) -> Result<String, ConfigError> {
         let mut shown = self.clone();
         let g = &mut shown.gcp;

@@ -5,6 +5,7 @@ mod admission;
 mod backfill_gcp;
 mod builtin_moderation;
 mod dead_letters_gcp;
+mod derived_marker;
 mod fakes;
 mod faults;
 mod gcp_fakes;
