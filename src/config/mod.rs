@@ -205,15 +205,19 @@ fn apply_emulators(gcp: &mut GcpSettings, env: &EnvMap) -> Result<(), ConfigErro
     let services = [
         (
             "STORAGE_EMULATOR_HOST",
-            "storage",
+            EmulatedService::Storage,
             &mut gcp.storage_endpoint,
         ),
         (
             "FIRESTORE_EMULATOR_HOST",
-            "firestore",
+            EmulatedService::Firestore,
             &mut gcp.firestore_endpoint,
         ),
-        ("PUBSUB_EMULATOR_HOST", "pubsub", &mut gcp.pubsub_endpoint),
+        (
+            "PUBSUB_EMULATOR_HOST",
+            EmulatedService::Pubsub,
+            &mut gcp.pubsub_endpoint,
+        ),
     ];
     for (variable, service, endpoint) in services {
         let Some(host) = env.get(variable).filter(|v| !v.trim().is_empty()) else {
@@ -222,7 +226,7 @@ fn apply_emulators(gcp: &mut GcpSettings, env: &EnvMap) -> Result<(), ConfigErro
         *endpoint = with_scheme(host)
             .parse()
             .map_err(|e| ConfigError::Load(format!("{variable}: {e}")))?;
-        gcp.emulated.push(service.to_owned());
+        gcp.emulated.push(service);
     }
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! compiled into the binary as its defaults; these types only give the values shape.
 
 use super::values::{
-    AnchorSetting, BoxSize, Colour, Endpoint, FilterSetting, FormatSetting, MalformedStatus,
-    Threshold,
+    AnchorSetting, BoxSize, Colour, EmulatedService, Endpoint, FilterSetting, FormatSetting,
+    MalformedStatus, Threshold, TriggerEventType,
 };
 use crate::domain::{SafeSearchCategory, SigningKey};
 use serde::{Deserialize, Serialize};
@@ -187,9 +187,13 @@ pub struct ModerationSettings {
     /// Gaussian sigma of the `blur` policy.
     pub blur_sigma: f32,
     /// Cache folder of the `builtin` model (`image-pipeline models fetch` fills it);
-    /// empty means `~/.cache/image-pipeline/models`.
-    #[serde(default)]
-    pub model_dir: String,
+    /// unset (empty) means `~/.cache/image-pipeline/models`.
+    #[serde(
+        default,
+        with = "super::values::empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub model_dir: Option<PathBuf>,
 }
 
 /// How the pipeline recognises its own outputs (`crate::domain::derived`).
@@ -291,14 +295,14 @@ pub struct GcpSettings {
     pub retry_budget_secs: u64,
     /// Services pointed at an emulator by `*_EMULATOR_HOST` (no tokens sent to them).
     #[serde(default)]
-    pub emulated: Vec<String>,
+    pub emulated: Vec<EmulatedService>,
 }
 
 /// One local trigger: like an Eventarc trigger, an event filter and a destination path.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalTrigger {
-    pub event_type: String,
+    pub event_type: TriggerEventType,
     /// For storage events: the bucket to watch.
     #[serde(default)]
     pub bucket: Option<String>,

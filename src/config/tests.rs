@@ -487,3 +487,39 @@ fn a_service_built_without_start_up_still_signs_and_knows_its_outputs_in_a_share
     assert!(unkeyed.needs_signing_key());
     assert!(service.is_derived("uploads", "thumbnails/x.jpg", &meta.metadata));
 }
+
+#[test]
+fn a_local_trigger_with_an_event_type_no_route_takes_fails_at_load_naming_the_triggers() {
+    let dir = tempfile::tempdir().unwrap();
+    let trigger = "[[local.triggers]]\nevent_type = \"google.cloud.storage.object.v1.finalised\"\n\
+                   bucket = \"uploads\"\npath = \"/resize\"\n";
+    std::fs::write(dir.path().join("local.toml"), trigger).unwrap();
+
+    let error = load_error(&[("PIPELINE_CONFIG_DIR", dir.path().to_str().unwrap())]);
+
+    assert!(error.contains("local.triggers"), "{error}");
+    assert!(error.contains("finalised"), "{error}");
+}
+
+#[test]
+fn local_trigger_event_types_and_emulated_services_load_typed() {
+    let settings = load(&[("STORAGE_EMULATOR_HOST", "127.0.0.1:4443")]);
+
+    assert_eq!(
+        settings.local.triggers[0].event_type,
+        TriggerEventType::StorageFinalized
+    );
+    assert_eq!(settings.gcp.emulated, [EmulatedService::Storage]);
+}
+
+#[test]
+fn an_empty_model_dir_is_unset_and_a_set_one_is_a_path() {
+    let unset = load(&[("PIPELINE_MODERATION__MODEL_DIR", "")]);
+    let set = load(&[("PIPELINE_MODERATION__MODEL_DIR", "/srv/models")]);
+
+    assert_eq!(unset.moderation.model_dir, None);
+    assert_eq!(
+        set.moderation.model_dir.as_deref(),
+        Some(std::path::Path::new("/srv/models"))
+    );
+}

@@ -246,7 +246,7 @@ impl Settings {
                 None => p.check(false, || {
                     format!("local trigger path {:?} is not a route of this binary", t.path)
                 }),
-                Some(route) => p.check(route.accepts_type(&t.event_type), || {
+                Some(route) => p.check(route.accepts_type(t.event_type.as_str()), || {
                     format!(
                         "local trigger {} -> {:?}: the {name} route does not accept that event type",
                         t.event_type, t.path
