@@ -4,6 +4,7 @@
 //! the emulator variables and `GOOGLE_CLOUD_PROJECT`. Loading reads files and the given
 //! environment map only; `validate` is pure. Nothing here touches the network.
 
+mod fields;
 mod outputs;
 mod sections;
 mod validate;

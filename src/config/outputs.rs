@@ -114,3 +114,7 @@ fn create_key(path: &Path) -> std::io::Result<SigningKey> {
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+#[path = "outputs_tests.rs"]
+mod tests;

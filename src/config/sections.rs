@@ -90,7 +90,7 @@ pub struct ResizeSettings {
     /// Output bucket; unset (empty) means the source object's bucket.
     #[serde(
         default,
-        with = "super::values::empty_as_none",
+        with = "super::fields::empty_as_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub bucket: Option<String>,
@@ -108,7 +108,7 @@ pub struct ThumbnailSettings {
     /// Output bucket; unset (empty) means the source object's bucket.
     #[serde(
         default,
-        with = "super::values::empty_as_none",
+        with = "super::fields::empty_as_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub bucket: Option<String>,
@@ -180,7 +180,7 @@ pub struct ModerationSettings {
     /// Unset (empty) means the source bucket.
     #[serde(
         default,
-        with = "super::values::empty_as_none",
+        with = "super::fields::empty_as_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub quarantine_bucket: Option<String>,
@@ -190,7 +190,7 @@ pub struct ModerationSettings {
     /// unset (empty) means `~/.cache/image-pipeline/models`.
     #[serde(
         default,
-        with = "super::values::empty_as_none",
+        with = "super::fields::empty_as_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub model_dir: Option<PathBuf>,
@@ -207,7 +207,7 @@ pub struct DerivedSettings {
     /// then uses `<data_dir>/derived-signing.key` (made on first start).
     #[serde(
         default,
-        with = "super::values::signing_key_setting",
+        with = "super::fields::signing_key_setting",
         skip_serializing_if = "Option::is_none"
     )]
     pub signing_key: Option<SigningKey>,
