@@ -42,6 +42,7 @@ pub struct Application {
 impl Application {
     /// Picks the backends from the settings, binds, and prepares the server (not yet running).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = settings.with_local_signing_key()?;
         let (backends, local) = Backends::from_settings(&settings)
             .await
             .context("could not set up the backends")?;

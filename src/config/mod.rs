@@ -4,6 +4,8 @@
 //! the emulator variables and `GOOGLE_CLOUD_PROJECT`. Loading reads files and the given
 //! environment map only; `validate` is pure. Nothing here touches the network.
 
+mod fields;
+mod outputs;
 mod sections;
 mod validate;
 mod values;
@@ -44,6 +46,9 @@ pub struct Settings {
     pub resize: ResizeSettings,
     pub thumbnail: ThumbnailSettings,
     pub moderation: ModerationSettings,
+    /// The signing key of derived objects (a secret).
+    #[serde(default)]
+    pub derived: DerivedSettings,
     pub pipeline: PipelineSettings,
     pub storage: StorageSettings,
     pub records: RecordsSettings,
@@ -126,7 +131,8 @@ impl Settings {
 
     /// The resolved settings as TOML for `check-config`, secrets redacted. Settings hold no
     /// credentials (key files are read by gcp_auth from `GOOGLE_APPLICATION_CREDENTIALS`);
-    /// the one place a secret can hide is a password inside an endpoint URL.
+    /// the secrets are `derived.signing_key` (always written as `REDACTED`) and a password
+    /// inside an endpoint URL.
     pub fn to_pretty_toml(&self) -> Result<String, ConfigError> {
         let mut shown = self.clone();
         let g = &mut shown.gcp;
@@ -222,15 +228,19 @@ fn apply_emulators(gcp: &mut GcpSettings, env: &EnvMap) -> Result<(), ConfigErro
     let services = [
         (
             "STORAGE_EMULATOR_HOST",
-            "storage",
+            EmulatedService::Storage,
             &mut gcp.storage_endpoint,
         ),
         (
             "FIRESTORE_EMULATOR_HOST",
-            "firestore",
+            EmulatedService::Firestore,
             &mut gcp.firestore_endpoint,
         ),
-        ("PUBSUB_EMULATOR_HOST", "pubsub", &mut gcp.pubsub_endpoint),
+        (
+            "PUBSUB_EMULATOR_HOST",
+            EmulatedService::Pubsub,
+            &mut gcp.pubsub_endpoint,
+        ),
     ];
     for (variable, service, endpoint) in services {
         let Some(host) = env.get(variable).filter(|v| !v.trim().is_empty()) else {
@@ -239,7 +249,7 @@ fn apply_emulators(gcp: &mut GcpSettings, env: &EnvMap) -> Result<(), ConfigErro
         *endpoint = with_scheme(host)
             .parse()
             .map_err(|e| ConfigError::Load(format!("{variable}: {e}")))?;
-        gcp.emulated.push(service.to_owned());
+        gcp.emulated.push(service);
     }
     Ok(())
 }

@@ -2,12 +2,17 @@
 //! exposes a [`Route`]: its entry in the registry (`crate::routes`), which events it accepts
 //! and how it handles one. Handlers speak only to the seams in `AppState::backends`; they
 //! never see HTTP and never pick a status code. Route modules do not import each other: what
-//! two of them share lives here, in `common` (ledger, sniffing, CPU work) or `derive`
-//! (resize and thumbnail), and shared vocabulary lives in `crate::domain`.
+//! two of them share lives here, by concern: `ledger` (duplicates), `guard` (derived objects,
+//! gone objects, non-images), `cpu` (CPU work and its options), `failure` (recording a
+//! permanent failure), `derive` (resize and thumbnail); shared vocabulary lives in
+//! `crate::domain`.
 
 pub mod admit;
-pub mod common;
+pub mod cpu;
 pub mod derive;
+pub mod failure;
+pub mod guard;
+pub mod ledger;
 pub mod moderate;
 pub mod moderation_policy;
 pub mod record;

@@ -5,8 +5,9 @@
 //! a source is deleted only once a copy of exactly its bytes is known to exist, and an
 //! output already blurred (marked in its metadata) is not blurred again.
 
-use super::common::{self, run_cpu};
+use super::cpu::{self, run_cpu};
 use crate::config::{ModerationPolicy, Settings};
+use crate::domain::derived::output_bucket;
 use crate::domain::naming::{quarantine_name, quarantine_name_for_generation};
 use crate::domain::naming::{thumbnail_name, variant_name};
 use crate::domain::record::{BLURRED_ACTION, QUARANTINED_ACTION};
@@ -31,7 +32,7 @@ pub fn planned_action(policy: ModerationPolicy) -> Option<String> {
 
 /// Every output the configured routes make of `source` (whether or not it exists yet).
 fn all_outputs(settings: &Settings, source: &ObjectRef) -> Vec<ObjectRef> {
-    let resize_bucket = common::output_bucket(&settings.resize.bucket, source);
+    let resize_bucket = output_bucket(settings.resize.bucket.as_deref(), source);
     let mut outputs: Vec<ObjectRef> = settings
         .resize
         .sizes
@@ -41,7 +42,7 @@ fn all_outputs(settings: &Settings, source: &ObjectRef) -> Vec<ObjectRef> {
             ObjectRef::new(resize_bucket, name)
         })
         .collect();
-    let thumb_bucket = common::output_bucket(&settings.thumbnail.bucket, source);
+    let thumb_bucket = output_bucket(settings.thumbnail.bucket.as_deref(), source);
     outputs.push(ObjectRef::new(
         thumb_bucket,
         thumbnail_name(&settings.thumbnail.prefix, &source.name),
@@ -108,7 +109,7 @@ async fn quarantine(
         return Ok(()); // already moved or never made
     };
     let moderation = &state.settings.moderation;
-    let bucket = common::output_bucket(&moderation.quarantine_bucket, source).to_owned();
+    let bucket = output_bucket(moderation.quarantine_bucket.as_deref(), source).to_owned();
     let prefix = &moderation.quarantine_prefix;
     let names = [
         quarantine_name(prefix, &obj.name),
@@ -118,8 +119,10 @@ async fn quarantine(
         .content_type
         .clone()
         .unwrap_or_else(|| "application/octet-stream".into());
-    let meta = ObjectMeta::derived_from(source, content_type);
     for name in &names {
+        let meta = state
+            .derived
+            .output_meta(source, &bucket, name, content_type.clone());
         if copy_exists(state, &bucket, name, &bytes, &meta).await? {
             let pinned = ObjectRef::new(&obj.bucket, &obj.name).at_generation(info.generation);
             state
@@ -181,11 +184,14 @@ async fn blur(state: &AppState, obj: &ObjectRef, source: &ObjectRef) -> Result<(
         return Ok(());
     }
     let sigma = state.settings.moderation.blur_sigma;
-    let encode = common::encode_options(&state.settings);
+    let encode = cpu::encode_options(&state.settings);
     let blurred = run_cpu(state, move || imaging::blur(&bytes, sigma, &encode))
         .await?
         .map_err(|e| HandlerError::Permanent(anyhow::anyhow!("could not blur {obj}: {e}")))?;
-    let mut meta = ObjectMeta::derived_from(source, blurred.format.content_type());
+    let content_type = blurred.format.content_type();
+    let mut meta = state
+        .derived
+        .output_meta(source, &obj.bucket, &obj.name, content_type);
     meta.metadata
         .insert(BLURRED_MARKER_KEY.to_owned(), "true".to_owned());
     let written = state

@@ -6,6 +6,7 @@ mod architecture;
 mod backfill_gcp;
 mod builtin_moderation;
 mod dead_letters_gcp;
+mod derived_marker;
 mod fakes;
 mod faults;
 mod gcp_fakes;
