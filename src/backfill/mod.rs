@@ -16,9 +16,8 @@ mod tests;
 use crate::cloudevent::CloudEvent;
 use crate::config::{ModerationBackend, Settings};
 use crate::dispatch::{self, Target};
-use crate::domain::ObjectInfo;
 use crate::domain::WireOutcome;
-use crate::domain::naming::derived_prefix_of;
+use crate::domain::{DerivedOutputs, ObjectInfo};
 use crate::events::storage::StorageObjectData;
 use crate::events::storage_event::storage_event;
 use crate::events::types::STORAGE_FINALIZED;
@@ -92,16 +91,6 @@ pub async fn snapshot(state: &AppState, options: &Options) -> anyhow::Result<Vec
     }
 }
 
-/// The pipeline's own outputs, by marker or by name.
-fn is_derived(settings: &Settings, object: &ObjectInfo) -> bool {
-    let prefixes = [
-        settings.resize.prefix.as_str(),
-        &settings.thumbnail.prefix,
-        &settings.moderation.quarantine_prefix,
-    ];
-    object.is_derived() || derived_prefix_of(&prefixes, &object.name).is_some()
-}
-
 /// Where an interrupted run of this bucket and prefix resumes from.
 pub fn cursor_path(settings: &Settings, options: &Options) -> PathBuf {
     let key = hex(&Sha256::digest(format!(
@@ -130,9 +119,12 @@ pub fn plan(
     summary: &mut Summary,
 ) -> Vec<ObjectInfo> {
     summary.listed = objects.len() as u64;
+    // The routes' own rule (a signed marker or an output place), so backfill and the routes
+    // agree on what is an output, whichever bucket holds it.
+    let derived = DerivedOutputs::from_settings(settings);
     let mut work = Vec::new();
     for object in objects {
-        if is_derived(settings, &object) {
+        if derived.is_derived_object(&object) {
             summary.derived_skipped += 1;
         } else if cursor.is_some_and(|c| object.name.as_str() <= c) {
             summary.before_cursor += 1;

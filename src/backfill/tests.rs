@@ -95,11 +95,13 @@ fn the_dry_run_counts_objects_bytes_and_vision_calls_and_changes_nothing() {
     let settings = settings(dir.path(), &[]);
 
     let mut summary = Summary::default();
-    let objects = actix_web::rt::System::new().block_on(async {
+    // The service's settings carry the data folder's signing key (outputs share the bucket).
+    let (objects, settings) = actix_web::rt::System::new().block_on(async {
         let app = crate::startup::Application::build(settings.clone())
             .await
             .unwrap();
-        snapshot(app.state(), &options(true)).await.unwrap()
+        let objects = snapshot(app.state(), &options(true)).await.unwrap();
+        (objects, app.state().settings.clone())
     });
     let work = plan(&settings, &options(true), objects, None, &mut summary);
 

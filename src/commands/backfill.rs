@@ -35,8 +35,10 @@ pub async fn backfill_until(
     let objects = job::snapshot(&state, &options).await?;
     let cursor = job::read_cursor(&cursor_file);
     let mut summary = Summary::default();
+    // The service's settings: in the local profile they carry the data folder's signing key,
+    // which is what tells a signed output from an upload.
     let work = job::plan(
-        &settings,
+        &state.settings,
         &options,
         objects,
         cursor.as_deref(),
