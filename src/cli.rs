@@ -126,8 +126,8 @@ fn exit_code(label: &str, ended: CommandResult) -> ExitCode {
 
 async fn run_command(command: Command, env: &EnvMap, buffers_kept: bool) -> CommandResult {
     match command {
-        Command::Serve => commands::serve::run(load(env)?, buffers_kept).await,
-        Command::CheckConfig => commands::check_config::run(&load(env)?),
+        Command::Serve => commands::serve::run(Settings::load(env)?, buffers_kept).await,
+        Command::CheckConfig => commands::check_config::run(&Settings::load(env)?),
         Command::Bench {
             input,
             outdir,
@@ -168,7 +168,7 @@ async fn run_command(command: Command, env: &EnvMap, buffers_kept: bool) -> Comm
                 concurrency,
                 limit,
             };
-            let settings = load(env)?;
+            let settings = Settings::load(env)?;
             interruptible(|i| async move { backfill_command::run(settings, options, &i).await })
                 .await
         }
@@ -182,13 +182,6 @@ where
     Fut: Future<Output = CommandResult>,
 {
     command(Interrupt::listen()).await
-}
-
-/// The settings of the environment (and the config folder), validated.
-fn load(env: &EnvMap) -> Result<Settings, CommandError> {
-    let settings = Settings::load_from(env)?;
-    settings.validate()?;
-    Ok(settings)
 }
 
 fn settings_of(settings: anyhow::Result<Settings>) -> Result<Settings, CommandError> {

@@ -1,6 +1,9 @@
 //! Builds the HTTP server from settings and backends, and knows its own port (tests bind
-//! port 0). Graceful shutdown on SIGTERM/SIGINT is actix's, bounded by
-//! `server.shutdown_timeout_secs` (Cloud Run kills 10 s after SIGTERM). No handler logic here.
+//! port 0). `serve`: graceful shutdown on SIGTERM/SIGINT is actix's, bounded by
+//! `server.shutdown_timeout_secs` (Cloud Run kills 10 s after SIGTERM). A command that runs
+//! the server inside itself (`InProcess`) leaves signals to its [`Interrupt`]: the first
+//! Ctrl-C stops new work and drains as long as the server would, the second exits at once.
+//! No handler logic here.
 
 use crate::backends::{Backends, LocalControl, LocalHandle};
 use crate::config::{Profile, Settings};

@@ -64,10 +64,10 @@ pub struct Settings {
 pub type EnvMap = BTreeMap<String, String>;
 
 impl Settings {
-    /// Loads from the process environment and the config folder, then validates.
-    pub fn load() -> Result<Self, ConfigError> {
-        let env: EnvMap = std::env::vars().collect();
-        let settings = Self::load_from(&env)?;
+    /// Loads from `env` (the process environment) and the config folder, then validates:
+    /// the settings of `serve`, `check-config` and `backfill`.
+    pub fn load(env: &EnvMap) -> Result<Self, ConfigError> {
+        let settings = Self::load_from(env)?;
         settings.validate()?;
         Ok(settings)
     }

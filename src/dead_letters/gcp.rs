@@ -183,7 +183,7 @@ pub async fn replay_renewing(
     let replaying = replay_chosen(&running, &subscriber, &chosen, &held, interrupt);
     let mut replayed = tokio::select! {
         replayed = replaying => replayed,
-        () = keep_leases(&subscriber, &held, renew_every) => unreachable!("renews forever"),
+        never = keep_leases(&subscriber, &held, renew_every) => match never {},
     };
     if id.is_none() {
         replayed.extend(
@@ -235,7 +235,7 @@ async fn keep_leases(
     subscriber: &PubSubSubscriber,
     held: &Mutex<Vec<String>>,
     renew_every: Duration,
-) {
+) -> std::convert::Infallible {
     loop {
         tokio::time::sleep(renew_every).await;
         let ack_ids = held.lock().map(|h| h.clone()).unwrap_or_default();
