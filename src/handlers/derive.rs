@@ -3,15 +3,18 @@
 //! between "wrote a variant" and "published" safe to retry; variants of an older source
 //! generation are replaced, variants of a newer one are never touched.
 //! `finalized` runs in stages: guard → load (admitted by its memory, `admit`) → render →
-//! write → announce.
+//! write → re-check that the source generation is still live (else remove what it wrote) →
+//! announce.
 
 use super::admit::{self, Admitted};
 use super::common::{self, mark_done, not_done_yet, run_cpu_stoppable};
+use super::outputs::{made_from, stat_live};
 use super::verdict::enforce_verdict;
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
 use crate::admission::MemoryPermit;
 use crate::config::Settings;
-use crate::domain::{ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType, PutOutcome};
+use crate::domain::PutOutcome;
+use crate::domain::{ObjectInfo, ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType};
 use crate::domain::{RecordKey, StageUpdate, VariantInfo, WriteCondition};
 use crate::error::{BackendContext, HandlerError};
 use crate::events::storage::StorageObjectData;
@@ -101,7 +104,7 @@ async fn on_finalized(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec
     Ok(outcome)
 }
 
-/// load → render → write → (late) policy → announce.
+/// load → render → write → source still live → (late) policy → announce.
 async fn make(
     state: &AppState,
     spec: &DeriveSpec,
@@ -122,6 +125,7 @@ async fn make(
         .iter()
         .map(|v| ObjectRef::new(&v.bucket, &v.name))
         .collect();
+    still_live(state, source, &written).await?;
     enforce_verdict(state, source, &written).await?;
     let count = variants.len();
     let update = (spec.update)(&processed.source, variants, processed.warnings);
@@ -259,6 +263,45 @@ async fn write_variant(
     )))
 }
 
+/// Halts when the source generation stopped being the live object while its outputs were
+/// written (deleted or overwritten meanwhile): the `deleted` event's handler may have looked
+/// for outputs before they existed, so the outputs of this generation are removed here, and
+/// nothing is announced. Outputs of a newer generation are never touched. A delete after
+/// this check is found by the `deleted` event's handler, which runs after the delete.
+async fn still_live(state: &AppState, source: &ObjectRef, written: &[ObjectRef]) -> Step<()> {
+    let live = ObjectRef::new(&source.bucket, &source.name);
+    let live_generation = stat_live(state, &live).await?.map(|info| info.generation);
+    if live_generation == source.generation {
+        return Ok(());
+    }
+    let mut removed = 0;
+    for output in written {
+        removed +=
+            usize::from(remove_output_if(state, output, |info| made_from(info, source)).await?);
+    }
+    halt(Outcome::skipped(format!(
+        "{source} was deleted or replaced while it was processed; removed the {removed} \
+         output(s) made from it"
+    )))
+}
+
+/// Deletes the live `output` when `remove` accepts it; whether it was deleted.
+async fn remove_output_if(
+    state: &AppState,
+    output: &ObjectRef,
+    remove: impl FnOnce(&ObjectInfo) -> bool,
+) -> Result<bool, HandlerError> {
+    let Some(existing) = stat_live(state, output).await?.filter(remove) else {
+        return Ok(false);
+    };
+    state
+        .backends
+        .store
+        .delete(&output.clone().at_generation(existing.generation))
+        .await
+        .context_for(|| format!("could not delete {output}"))
+}
+
 /// `deleted`: remove the outputs made from this (or an older) source generation.
 async fn on_deleted(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec) -> Step<Outcome> {
     let (_, source) = guard(event, state)?;
@@ -267,23 +310,13 @@ async fn on_deleted(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec) 
     for target in &spec.targets {
         let name = (spec.name_for)(&state.settings, &target.label, &source.name);
         let output = ObjectRef::new(&bucket, &name);
-        let existing = match state.backends.store.stat(&output).await {
-            Ok(info) => info,
-            Err(e) if e.is_not_found() => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if let (Some(made_from), Some(deleted)) = (existing.source_generation(), source.generation)
-            && made_from > deleted
-        {
-            continue; // made from a newer upload of the same name: keep it
-        }
-        let deleted = state
-            .backends
-            .store
-            .delete(&output.at_generation(existing.generation))
-            .await
-            .context_for(|| format!("could not delete gs://{bucket}/{name}"))?;
-        removed += usize::from(deleted);
+        // One made from a newer upload of the same name is kept.
+        let not_newer =
+            |existing: &ObjectInfo| match (existing.source_generation(), source.generation) {
+                (Some(made_from), Some(deleted)) => made_from <= deleted,
+                _ => true,
+            };
+        removed += usize::from(remove_output_if(state, &output, not_newer).await?);
     }
     Ok(Outcome::processed(format!(
         "removed {removed} output(s) of deleted {source}"

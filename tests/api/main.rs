@@ -8,6 +8,7 @@ mod dead_letters_gcp;
 mod fakes;
 mod faults;
 mod gcp_fakes;
+mod generations;
 mod helpers;
 mod lifecycle;
 mod metrics;

@@ -1,0 +1,66 @@
+//! Reading an output of one source generation. Outputs of every upload of a name share
+//! their names, so whatever acts on an output for a source (the moderation policy, the
+//! variant moderation reads, a derive stage cleaning up after itself) first checks the
+//! source generation its metadata records (issue 22), then works on exactly the object
+//! generation it checked. Goes through the `ObjectStore` seam only.
+
+use crate::domain::{ObjectInfo, ObjectRef};
+use crate::error::HandlerError;
+use crate::state::AppState;
+use bytes::Bytes;
+
+/// Whether an output was made from exactly `source`'s generation.
+pub fn made_from(output: &ObjectInfo, source: &ObjectRef) -> bool {
+    output.source_generation() == source.generation
+}
+
+/// The live output `obj` when it was made from `source`'s generation; `None` when it is
+/// gone or was made from another generation (the source was overwritten since).
+pub async fn stat_output(
+    state: &AppState,
+    obj: &ObjectRef,
+    source: &ObjectRef,
+) -> Result<Option<ObjectInfo>, HandlerError> {
+    Ok(stat_live(state, obj)
+        .await?
+        .filter(|info| made_from(info, source)))
+}
+
+/// [`stat_output`] and the output's bytes, read pinned to the generation checked.
+pub async fn read_output(
+    state: &AppState,
+    obj: &ObjectRef,
+    source: &ObjectRef,
+) -> Result<Option<(ObjectInfo, Bytes)>, HandlerError> {
+    read_live(state, obj, |info| made_from(info, source)).await
+}
+
+/// What the store knows of `obj`; `None` when it does not exist.
+pub async fn stat_live(
+    state: &AppState,
+    obj: &ObjectRef,
+) -> Result<Option<ObjectInfo>, HandlerError> {
+    match state.backends.store.stat(obj).await {
+        Ok(info) => Ok(Some(info)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The object and its bytes, pinned to the generation `wanted` accepted; `None` when it is
+/// gone or not wanted.
+pub async fn read_live(
+    state: &AppState,
+    obj: &ObjectRef,
+    wanted: impl FnOnce(&ObjectInfo) -> bool,
+) -> Result<Option<(ObjectInfo, Bytes)>, HandlerError> {
+    let Some(info) = stat_live(state, obj).await?.filter(wanted) else {
+        return Ok(None);
+    };
+    let pinned = ObjectRef::new(&obj.bucket, &obj.name).at_generation(info.generation);
+    match state.backends.store.read(&pinned).await {
+        Ok(bytes) => Ok(Some((info, bytes))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
