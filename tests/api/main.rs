@@ -4,6 +4,7 @@
 mod admission;
 mod backfill_gcp;
 mod builtin_moderation;
+mod container_image;
 mod dead_letters_gcp;
 mod fakes;
 mod faults;
