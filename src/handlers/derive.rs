@@ -8,7 +8,7 @@
 
 use super::admit::{self, Admitted};
 use super::common::{self, mark_done, not_done_yet, run_cpu_stoppable};
-use super::outputs::{made_from, stat_live};
+use super::outputs::{made_from, remove_output_if, stat_live};
 use super::verdict::enforce_verdict;
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
 use crate::admission::MemoryPermit;
@@ -270,8 +270,9 @@ async fn write_variant(
 /// this check is found by the `deleted` event's handler, which runs after the delete.
 async fn still_live(state: &AppState, source: &ObjectRef, written: &[ObjectRef]) -> Step<()> {
     let live = ObjectRef::new(&source.bucket, &source.name);
-    let live_generation = stat_live(state, &live).await?.map(|info| info.generation);
-    if live_generation == source.generation {
+    let live = stat_live(state, &live).await?;
+    // An event without a generation can only be checked for the object's existence.
+    if live.is_some_and(|info| source.generation.is_none_or(|g| g == info.generation)) {
         return Ok(());
     }
     let mut removed = 0;
@@ -283,23 +284,6 @@ async fn still_live(state: &AppState, source: &ObjectRef, written: &[ObjectRef])
         "{source} was deleted or replaced while it was processed; removed the {removed} \
          output(s) made from it"
     )))
-}
-
-/// Deletes the live `output` when `remove` accepts it; whether it was deleted.
-async fn remove_output_if(
-    state: &AppState,
-    output: &ObjectRef,
-    remove: impl FnOnce(&ObjectInfo) -> bool,
-) -> Result<bool, HandlerError> {
-    let Some(existing) = stat_live(state, output).await?.filter(remove) else {
-        return Ok(false);
-    };
-    state
-        .backends
-        .store
-        .delete(&output.clone().at_generation(existing.generation))
-        .await
-        .context_for(|| format!("could not delete {output}"))
 }
 
 /// `deleted`: remove the outputs made from this (or an older) source generation.

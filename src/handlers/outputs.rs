@@ -2,10 +2,11 @@
 //! their names, so whatever acts on an output for a source (the moderation policy, the
 //! variant moderation reads, a derive stage cleaning up after itself) first checks the
 //! source generation its metadata records (issue 22), then works on exactly the object
-//! generation it checked. Goes through the `ObjectStore` seam only.
+//! generation it checked (a read or a delete pinned to it). Goes through the `ObjectStore`
+//! seam only.
 
 use crate::domain::{ObjectInfo, ObjectRef};
-use crate::error::HandlerError;
+use crate::error::{BackendContext, HandlerError};
 use crate::state::AppState;
 use bytes::Bytes;
 
@@ -63,4 +64,21 @@ pub async fn read_live(
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Deletes the live `output`, pinned to the generation `remove` accepted; whether it did.
+pub async fn remove_output_if(
+    state: &AppState,
+    output: &ObjectRef,
+    remove: impl FnOnce(&ObjectInfo) -> bool,
+) -> Result<bool, HandlerError> {
+    let Some(existing) = stat_live(state, output).await?.filter(remove) else {
+        return Ok(false);
+    };
+    state
+        .backends
+        .store
+        .delete(&output.clone().at_generation(existing.generation))
+        .await
+        .context_for(|| format!("could not delete {output}"))
 }
