@@ -299,3 +299,30 @@ async fn a_source_overwritten_while_its_outputs_were_written_keeps_only_the_newe
         app.publisher.types()
     );
 }
+
+#[actix_web::test]
+async fn a_finalized_event_without_a_generation_still_makes_the_outputs_of_a_source_that_exists() {
+    // Arrange: the re-check after writing can only ask whether the source still exists.
+    let app = spawn_app(&[]).await;
+    let info = app
+        .store
+        .insert(BUCKET, "nogen.jpg", &jpeg(1200, 900), &jpeg_meta());
+    let mut data = storage_data(&info);
+    data.as_object_mut().unwrap().remove("generation");
+    let source = format!("//storage.googleapis.com/projects/_/buckets/{BUCKET}");
+
+    // Act
+    let (status, body) = app
+        .post_event("/resize", FINALIZED, &source, &next_event_id(), &data)
+        .await;
+
+    // Assert
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("processed")),
+        "{body}"
+    );
+    for output in outputs_of("nogen.jpg") {
+        assert!(app.store.get(BUCKET, &output).is_some(), "{output} missing");
+    }
+}
