@@ -326,3 +326,34 @@ async fn a_finalized_event_without_a_generation_still_makes_the_outputs_of_a_sou
         assert!(app.store.get(BUCKET, &output).is_some(), "{output} missing");
     }
 }
+
+#[actix_web::test]
+async fn a_variant_of_a_newer_upload_is_never_handed_to_the_moderator_by_its_uri() {
+    // Arrange: G1's image.resized claims variants too big to send inline (the moderator
+    // would read them itself), but G2 has replaced them by the time it arrives.
+    let app = spawn_app_with_moderator(&[], Some(racy())).await;
+    app.upload_and_notify("/resize", "big.jpg", &jpeg(1200, 900), "image/jpeg")
+        .await;
+    let mut g1_resized = app.publisher.take().remove(0);
+    let StageUpdate::Resized { variants, .. } = &mut g1_resized.data.update else {
+        panic!("not image.resized: {g1_resized:?}");
+    };
+    variants.iter_mut().for_each(|v| v.bytes = 5 << 20);
+    app.upload_and_notify("/resize", "big.jpg", &jpeg(1000, 800), "image/jpeg")
+        .await;
+
+    // Act
+    let (status, body) = app
+        .deliver("/moderate", &g1_resized, &next_event_id())
+        .await;
+
+    // Assert
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("skipped")),
+        "{body}"
+    );
+    let moderator = app.moderator.as_ref().unwrap();
+    assert!(moderator.uris.lock().unwrap().is_empty());
+    assert_eq!(moderator.calls.load(Ordering::SeqCst), 0);
+}
