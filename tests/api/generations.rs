@@ -8,9 +8,10 @@ use crate::policies::racy;
 use async_trait::async_trait;
 use bytes::Bytes;
 use image_pipeline::backends::{BackendResult, ObjectPage, ObjectStore, Records};
+use image_pipeline::domain::PutOutcome;
 use image_pipeline::domain::object::is_derived_metadata;
 use image_pipeline::domain::record::StageEvent;
-use image_pipeline::domain::{Moderation, ObjectInfo, ObjectMeta, ObjectRef, PutOutcome};
+use image_pipeline::domain::{Moderation, ObjectInfo, ObjectMeta, ObjectRef, PipelineEvent};
 use image_pipeline::domain::{RecordKey, StageUpdate, Verdict, WriteCondition};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -153,6 +154,25 @@ fn snapshot(app: &TestApp, name: &str) -> Vec<(String, i64, Bytes)> {
         .collect()
 }
 
+/// Delivers an older upload's late `image.resized` to /moderate: skipped, and the
+/// moderator never asked about the newer upload's variant (inline or by URI).
+async fn late_moderation_skips_without_asking(app: &TestApp, resized: &PipelineEvent) {
+    let (status, body) = app.deliver("/moderate", resized, &next_event_id()).await;
+
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("skipped")),
+        "{body}"
+    );
+    let moderator = app.moderator.as_ref().unwrap();
+    assert_eq!(
+        moderator.calls.load(Ordering::SeqCst),
+        0,
+        "judged another upload"
+    );
+    assert!(moderator.uris.lock().unwrap().is_empty());
+}
+
 #[actix_web::test]
 async fn a_late_verdict_on_an_overwritten_upload_leaves_the_newer_uploads_outputs_alone() {
     // Arrange: G1 is resized; G2 overwrites it and is resized too; G1's image.resized
@@ -167,23 +187,8 @@ async fn a_late_verdict_on_an_overwritten_upload_leaves_the_newer_uploads_output
         .await;
     let before = snapshot(&app, "x.jpg");
 
-    // Act
-    let (status, body) = app
-        .deliver("/moderate", &g1_resized, &next_event_id())
-        .await;
-
-    // Assert
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("skipped")),
-        "{body}"
-    );
-    let moderator = app.moderator.as_ref().unwrap();
-    assert_eq!(
-        moderator.calls.load(Ordering::SeqCst),
-        0,
-        "G2's variant was judged as G1's"
-    );
+    // Act and assert
+    late_moderation_skips_without_asking(&app, &g1_resized).await;
     assert_eq!(snapshot(&app, "x.jpg"), before, "G2's outputs were touched");
     assert_eq!(
         app.store.get(BUCKET, "x.jpg").unwrap().0.generation,
@@ -342,18 +347,6 @@ async fn a_variant_of_a_newer_upload_is_never_handed_to_the_moderator_by_its_uri
     app.upload_and_notify("/resize", "big.jpg", &jpeg(1000, 800), "image/jpeg")
         .await;
 
-    // Act
-    let (status, body) = app
-        .deliver("/moderate", &g1_resized, &next_event_id())
-        .await;
-
-    // Assert
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (200, Some("skipped")),
-        "{body}"
-    );
-    let moderator = app.moderator.as_ref().unwrap();
-    assert!(moderator.uris.lock().unwrap().is_empty());
-    assert_eq!(moderator.calls.load(Ordering::SeqCst), 0);
+    // Act and assert
+    late_moderation_skips_without_asking(&app, &g1_resized).await;
 }
