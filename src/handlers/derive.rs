@@ -3,18 +3,21 @@
 //! between "wrote a variant" and "published" safe to retry; variants of an older source
 //! generation are replaced, variants of a newer one are never touched.
 //! `finalized` runs in stages: guard → load (admitted by its memory, `admit`) → render →
-//! write → announce.
+//! write → re-check that the source generation is still live (else remove what it wrote) →
+//! announce.
 
 use super::admit::{self, Admitted};
 use super::cpu::{self, run_cpu_stoppable};
 use super::ledger::{self, mark_done, not_done_yet};
+use super::outputs::{made_from, remove_output_if, stat_live};
 use super::verdict::enforce_verdict;
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
 use super::{failure, guard};
 use crate::admission::MemoryPermit;
 use crate::config::Settings;
+use crate::domain::PutOutcome;
 use crate::domain::derived::output_bucket;
-use crate::domain::{ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType, PutOutcome};
+use crate::domain::{ObjectInfo, ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType};
 use crate::domain::{RecordKey, StageUpdate, VariantInfo, WriteCondition};
 use crate::error::{BackendContext, HandlerError};
 use crate::events::storage::StorageObjectData;
@@ -104,7 +107,7 @@ async fn on_finalized(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec
     Ok(outcome)
 }
 
-/// load → render → write → (late) policy → announce.
+/// load → render → write → source still live → (late) policy → announce.
 async fn make(
     state: &AppState,
     spec: &DeriveSpec,
@@ -125,6 +128,7 @@ async fn make(
         .iter()
         .map(|v| ObjectRef::new(&v.bucket, &v.name))
         .collect();
+    still_live(state, source, &written).await?;
     enforce_verdict(state, source, &written).await?;
     let count = variants.len();
     let update = (spec.update)(&processed.source, variants, processed.warnings);
@@ -268,6 +272,33 @@ async fn write_variant(
     )))
 }
 
+/// Halts when the source generation stopped being the live object while its outputs were
+/// written (deleted or overwritten meanwhile): the `deleted` event's handler may have looked
+/// for outputs before they existed, so the outputs of this generation are removed here, and
+/// nothing is announced. Outputs of a newer generation are never touched. A delete after
+/// this check is found by the `deleted` event's handler, which runs after the delete.
+async fn still_live(state: &AppState, source: &ObjectRef, written: &[ObjectRef]) -> Step<()> {
+    let live = ObjectRef::new(&source.bucket, &source.name);
+    let live = stat_live(state, &live).await?;
+    // An event without a generation can only be checked for the object's existence.
+    if live.is_some_and(|info| source.generation.is_none_or(|g| g == info.generation)) {
+        return Ok(());
+    }
+    let mut removed = 0;
+    for output in written {
+        removed += usize::from(
+            remove_output_if(state, output, |info| {
+                made_from(&state.derived, info, source)
+            })
+            .await?,
+        );
+    }
+    halt(Outcome::skipped(format!(
+        "{source} was deleted or replaced while it was processed; removed the {removed} \
+         output(s) made from it"
+    )))
+}
+
 /// `deleted`: remove the outputs made from this (or an older) source generation.
 async fn on_deleted(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec) -> Step<Outcome> {
     let (_, source) = guard(event, state)?;
@@ -276,24 +307,15 @@ async fn on_deleted(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec) 
     for target in &spec.targets {
         let name = (spec.name_for)(&state.settings, &target.label, &source.name);
         let output = ObjectRef::new(&bucket, &name);
-        let existing = match state.backends.store.stat(&output).await {
-            Ok(info) => info,
-            Err(e) if e.is_not_found() => continue,
-            Err(e) => return Err(e.into()),
+        // One made from a newer upload of the same name is kept.
+        let not_newer = |existing: &ObjectInfo| match (
+            state.derived.source_generation_of(existing),
+            source.generation,
+        ) {
+            (Some(made_from), Some(deleted)) => made_from <= deleted,
+            _ => true,
         };
-        let made_from = state.derived.source_generation_of(&existing);
-        if let (Some(made_from), Some(deleted)) = (made_from, source.generation)
-            && made_from > deleted
-        {
-            continue; // made from a newer upload of the same name: keep it
-        }
-        let deleted = state
-            .backends
-            .store
-            .delete(&output.at_generation(existing.generation))
-            .await
-            .context_for(|| format!("could not delete gs://{bucket}/{name}"))?;
-        removed += usize::from(deleted);
+        removed += usize::from(remove_output_if(state, &output, not_newer).await?);
     }
     Ok(Outcome::processed(format!(
         "removed {removed} output(s) of deleted {source}"

@@ -10,6 +10,7 @@ use super::failure;
 use super::guard::{self, sniff_image};
 use super::ledger::{self, mark_done, not_done_yet};
 use super::moderation_policy::{apply_policy, planned_action};
+use super::outputs;
 use super::verdict::{durable_verdict, persist_verdict};
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
 use crate::backends::ModerationImage;
@@ -178,12 +179,17 @@ async fn subject(
                 }
             })
         }
-        None => resized_subject(event, state).await,
+        None => resized_subject(event, state, source).await,
     }
 }
 
-/// The configured variant of an `image.resized` event (else the smallest one).
-async fn resized_subject(event: &IncomingEvent, state: &AppState) -> Step<ModerationImage> {
+/// The configured variant of an `image.resized` event (else the smallest one), if it is
+/// still the one made from `source`'s generation (`outputs`).
+async fn resized_subject(
+    event: &IncomingEvent,
+    state: &AppState,
+    source: &ObjectRef,
+) -> Step<ModerationImage> {
     let data = event.pipeline_event_data()?;
     let StageUpdate::Resized { variants, .. } = data.update else {
         return halt(Outcome::skipped("not an image.resized event"));
@@ -196,24 +202,23 @@ async fn resized_subject(event: &IncomingEvent, state: &AppState) -> Step<Modera
     else {
         return halt(Outcome::skipped("image.resized carried no variants"));
     };
+    let output = ObjectRef::new(&variant.bucket, &variant.name);
+    let gone = || {
+        let why = format!("{output} no longer exists or was made from another upload of {source}");
+        halt(Outcome::skipped(why))
+    };
     // Too big to send inline (a size configured very large): the moderator reads it itself.
     if variant.bytes > MAX_INLINE_BYTES {
-        return Ok(ModerationImage::StorageUri {
-            bucket: variant.bucket.clone(),
-            name: variant.name.clone(),
-        });
+        return match outputs::stat_output(state, &output, source).await? {
+            Some(_) => Ok(ModerationImage::StorageUri {
+                bucket: output.bucket,
+                name: output.name,
+            }),
+            None => gone(),
+        };
     }
-    match state
-        .backends
-        .store
-        .read(&ObjectRef::new(&variant.bucket, &variant.name))
-        .await
-    {
-        Ok(bytes) => Ok(ModerationImage::Bytes(bytes)),
-        Err(e) if e.is_not_found() => halt(Outcome::skipped(format!(
-            "variant gs://{}/{} no longer exists",
-            variant.bucket, variant.name
-        ))),
-        Err(e) => Err(e.into()),
+    match outputs::read_output(state, &output, source).await? {
+        Some((_, bytes)) => Ok(ModerationImage::Bytes(bytes)),
+        None => gone(),
     }
 }

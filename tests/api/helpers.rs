@@ -3,7 +3,7 @@
 
 use crate::fakes::{FakeModerator, MemoryPublisher, MemoryRecords, MemoryStore};
 use base64::Engine;
-use image_pipeline::backends::{Backends, Moderator};
+use image_pipeline::backends::{Backends, Moderator, ObjectStore};
 use image_pipeline::config::{EnvMap, Settings};
 use image_pipeline::domain::{ObjectInfo, ObjectMeta, PipelineEvent, SafeSearch};
 use image_pipeline::startup::Application;
@@ -61,6 +61,16 @@ pub async fn spawn_app(env: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_with_moderator(env: &[(&str, &str)], answer: Option<SafeSearch>) -> TestApp {
+    spawn_app_with_store(env, answer, |store| store as Arc<dyn ObjectStore>).await
+}
+
+/// Like [`spawn_app_with_moderator`], the server seeing the memory store through `wrap`
+/// (a store that injects faults or races); the test still reads the memory store itself.
+pub async fn spawn_app_with_store(
+    env: &[(&str, &str)],
+    answer: Option<SafeSearch>,
+    wrap: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn ObjectStore>,
+) -> TestApp {
     image_pipeline::backends::install_tls_provider();
     let settings = Arc::new(test_settings(env));
     let store = Arc::new(MemoryStore::default());
@@ -73,7 +83,7 @@ pub async fn spawn_app_with_moderator(env: &[(&str, &str)], answer: Option<SafeS
         })
     });
     let backends = Backends {
-        store: store.clone(),
+        store: wrap(store.clone()),
         records: records.clone(),
         publisher: publisher.clone(),
         moderator: moderator.clone().map(|m| m as Arc<dyn Moderator>),
