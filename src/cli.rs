@@ -31,6 +31,9 @@ enum Command {
         /// The service's log on stderr (otherwise it goes to <data dir>/process.log).
         #[arg(short, long)]
         verbose: bool,
+        /// Keep serving after the run and print the console's URL (Ctrl-C stops).
+        #[arg(long)]
+        open: bool,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -120,8 +123,9 @@ pub fn run() -> ExitCode {
         Command::Process {
             json,
             verbose,
+            open,
             files,
-        } => crate::process::run(json, verbose, files),
+        } => crate::process::run(json, verbose, open, files),
         Command::Bench {
             input,
             outdir,

@@ -7,6 +7,7 @@ pub mod backfill;
 pub mod cli;
 pub mod cloudevent;
 pub mod config;
+pub mod console;
 pub mod dead_letters;
 pub mod domain;
 pub mod error;

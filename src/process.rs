@@ -33,7 +33,7 @@ const LOG_FILE: &str = "process.log";
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Runs the command with the process's environment; the exit code.
-pub fn run(json: bool, verbose: bool, files: Vec<PathBuf>) -> ExitCode {
+pub fn run(json: bool, verbose: bool, open: bool, files: Vec<PathBuf>) -> ExitCode {
     let env: EnvMap = std::env::vars().collect();
     let settings = match process_settings(&env) {
         Ok(settings) => settings,
@@ -48,31 +48,39 @@ pub fn run(json: bool, verbose: bool, files: Vec<PathBuf>) -> ExitCode {
     }
 
     let started = Instant::now();
-    let result = actix_web::rt::System::new().block_on(process_files(settings, &files));
-    match result {
-        Ok(outcomes) => {
-            let mut out = std::io::stdout().lock();
-            let summary = report::summary(&outcomes, started.elapsed());
-            let printed = if json {
-                eprintln!("image-pipeline: {summary}");
-                report::write_json(&mut out, &outcomes)
-            } else {
-                report::write_table(&mut out, &outcomes).and_then(|()| writeln!(out, "{summary}"))
-            };
-            if let Err(e) = printed.and_then(|()| out.flush()) {
-                eprintln!("image-pipeline: could not write the report: {e}");
-                return ExitCode::FAILURE;
-            }
-            if outcomes.iter().all(|o| !o.status.is_failure()) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+    let system = actix_web::rt::System::new();
+    let (outcomes, running) = match system.block_on(run_files(settings, &files)) {
+        Ok(done) => done,
         Err(e) => {
             eprintln!("image-pipeline: {e:#}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    let code = print_report(&outcomes, json, started.elapsed());
+    if let Some(running) = running {
+        system.block_on(crate::console::after_process(running, open));
+    }
+    code
+}
+
+/// Prints the report on stdout (the summary on stderr with `--json`); the exit code.
+fn print_report(outcomes: &[FileOutcome], json: bool, elapsed: Duration) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let summary = report::summary(outcomes, elapsed);
+    let printed = if json {
+        eprintln!("image-pipeline: {summary}");
+        report::write_json(&mut out, outcomes)
+    } else {
+        report::write_table(&mut out, outcomes).and_then(|()| writeln!(out, "{summary}"))
+    };
+    if let Err(e) = printed.and_then(|()| out.flush()) {
+        eprintln!("image-pipeline: could not write the report: {e}");
+        return ExitCode::FAILURE;
+    }
+    if outcomes.iter().all(|o| !o.status.is_failure()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -156,13 +164,26 @@ pub async fn process_files(
     settings: Settings,
     files: &[PathBuf],
 ) -> anyhow::Result<Vec<FileOutcome>> {
+    let (outcomes, running) = run_files(settings, files).await?;
+    if let Some(running) = running {
+        crate::console::after_process(running, false).await;
+    }
+    Ok(outcomes)
+}
+
+/// The job up to its report: the outcomes, and the server while it still runs (`None` when
+/// no input could be read, so none was started).
+async fn run_files(
+    settings: Settings,
+    files: &[PathBuf],
+) -> anyhow::Result<(Vec<FileOutcome>, Option<InProcess>)> {
     let started = Instant::now();
     let bucket = settings.local.upload_bucket.clone();
     let files = inputs::expand(files);
     let mut outcomes: Vec<FileOutcome> = files.iter().map(|f| FileOutcome::new(&f.path)).collect();
     let inputs = check_inputs(&files, &mut outcomes);
     if inputs.is_empty() {
-        return Ok(outcomes);
+        return Ok((outcomes, None));
     }
 
     let running = InProcess::start(settings).await?;
@@ -196,10 +217,7 @@ pub async fn process_files(
             local.dead_letter_dir().display()
         );
     }
-
-    local.stop();
-    running.stop().await;
-    Ok(outcomes)
+    Ok((outcomes, Some(running)))
 }
 
 /// Reads every file; a bad one (or a second file of the same name) gets its reason in

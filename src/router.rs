@@ -4,6 +4,7 @@
 //! It contains no per-route logic. `upload` is the local profile's upload endpoint.
 
 pub(crate) mod body_deadline;
+pub(crate) mod status;
 pub(crate) mod upload;
 
 use crate::cloudevent::CloudEvent;
@@ -28,6 +29,19 @@ pub enum WireOutcome {
     Processed,
     Rejected,
     Retry,
+}
+
+impl WireOutcome {
+    /// The name on the wire (`processed`, `retry`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Skipped => "skipped",
+            Self::Duplicate => "duplicate",
+            Self::Processed => "processed",
+            Self::Rejected => "rejected",
+            Self::Retry => "retry",
+        }
+    }
 }
 
 /// What happened to one event, ready to be answered.
@@ -113,7 +127,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .route("/", web::post().to(dispatch));
     // Uploads over HTTP start the local pipeline (`curl -T`); never mounted under `gcp`.
     if state.settings.profile == Profile::Local && state.local.is_some() {
-        cfg.configure(upload::configure_upload_route);
+        cfg.configure(upload::configure_upload_route)
+            .configure(crate::console::configure);
+    }
+    if state.settings.profile == Profile::Local || state.settings.server.status_api {
+        cfg.configure(status::configure_status_route);
     }
     for route in enabled_routes(state) {
         let path = route.spec.path();
@@ -267,6 +285,7 @@ fn counted(state: &AppState, route: &'static str, response: EventResponse) -> Ev
 async fn run_route(route: &Route, incoming: &IncomingEvent, state: &AppState) -> EventResponse {
     let started = std::time::Instant::now();
     let deadline = Duration::from_secs(state.settings.server.handler_deadline_secs);
+    let flight = state.console.journal.begin(route.name(), incoming);
     let handler = metrics::ROUTE.scope(route.name(), (route.handle)(incoming, state));
     let result = match tokio::time::timeout(deadline, handler).await {
         Ok(result) => result,
@@ -279,6 +298,7 @@ async fn run_route(route: &Route, incoming: &IncomingEvent, state: &AppState) ->
     let response = EventResponse::from_result(route.name(), result);
     let elapsed = started.elapsed();
     state.metrics.event(route.name(), response.outcome, elapsed);
+    state.console.journal.finish(flight, &response);
     response
 }
 

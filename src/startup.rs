@@ -130,6 +130,10 @@ impl Application {
             handle.stop(true).await;
         });
         tracing::info!(port = self.port, "Listening");
+        if self.state.settings.profile == Profile::Local && self.state.local.is_some() {
+            let url = crate::console::console_url(self.port);
+            tracing::info!(url, "The console is at {url}");
+        }
         self.server.await
     }
 }
@@ -147,6 +151,7 @@ async fn shutdown_signal() -> std::io::Result<()> {
 /// handlers share, and the one way to stop it when the command is done.
 pub struct InProcess {
     pub state: AppState,
+    port: u16,
     handle: ServerHandle,
     server: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
 }
@@ -158,13 +163,24 @@ impl InProcess {
             .await
             .context("could not start the pipeline")?;
         let state = app.state().clone();
-        let handle = app.handle();
+        let (port, handle) = (app.port(), app.handle());
         let server = actix_web::rt::spawn(app.run_until_stopped());
         Ok(Self {
             state,
+            port,
             handle,
             server,
         })
+    }
+
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Waits until the server stops by itself (SIGTERM/SIGINT: see `run_until_stopped`).
+    pub async fn wait(self) {
+        let _ = self.server.await;
     }
 
     /// Stops the server gracefully and waits until it has.

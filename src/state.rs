@@ -22,6 +22,8 @@ pub struct AppState {
     pub local: LocalHandle,
     /// What `GET /metrics` reports; the backends above already record their stages into it.
     pub metrics: Arc<Metrics>,
+    /// The local console's token and journal of route runs (`crate::console`).
+    pub console: Arc<crate::console::Console>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             cpu: Arc::new(Semaphore::new(permits)),
             admission,
             local: None,
+            console: Arc::default(),
         }
     }
 

@@ -220,13 +220,7 @@ fn gauge_value(n: u64) -> i64 {
 }
 
 fn outcome_label(outcome: WireOutcome) -> &'static str {
-    match outcome {
-        WireOutcome::Skipped => "skipped",
-        WireOutcome::Duplicate => "duplicate",
-        WireOutcome::Processed => "processed",
-        WireOutcome::Rejected => "rejected",
-        WireOutcome::Retry => "retry",
-    }
+    outcome.as_str()
 }
 
 /// Decrements the in-flight gauge when dropped (also when the request is cancelled).

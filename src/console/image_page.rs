@@ -1,0 +1,198 @@
+//! `GET /console/images/{name}`: one upload: the original, every variant and the thumbnail
+//! side by side with their dimensions, bytes and format; the verdict and its likelihoods;
+//! the error if it failed; the events this process ran for it; the record as JSON.
+
+use super::Loopback;
+use super::journal::Entry;
+use super::layout::{file_url, frame, generation_time, html_response, human_bytes};
+use super::listing::{self, Upload};
+use crate::domain::{ImageRecord, Moderation, SafeSearchCategory};
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use maud::{Markup, html};
+
+/// One picture on the page.
+struct Picture {
+    label: String,
+    bucket: String,
+    name: String,
+    width: Option<u32>,
+    height: Option<u32>,
+    bytes: Option<u64>,
+    format: Option<String>,
+}
+
+pub(crate) async fn page(
+    _: Loopback,
+    name: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let name = name.into_inner();
+    let upload = match listing::upload(&state, &name).await {
+        Ok(Some(upload)) => upload,
+        Ok(None) => {
+            let body = html! { h1 { (name) } p { "There is no upload of this name." } };
+            let mut response = html_response(frame(&state, &name, body));
+            *response.status_mut() = actix_web::http::StatusCode::NOT_FOUND;
+            return response;
+        }
+        Err(e) => {
+            let body = html! { h1 { (name) } p.error { "Could not read it: " (e) } };
+            let mut response = html_response(frame(&state, &name, body));
+            *response.status_mut() = actix_web::http::StatusCode::SERVICE_UNAVAILABLE;
+            return response;
+        }
+    };
+    let events = state.console.journal.for_image(&upload.info.bucket, &name);
+    let body = html! {
+        h1 { (name) " " span class={ "status " (upload.status) } { (upload.status) } }
+        p.meta {
+            "gs://" (upload.info.bucket) "/" (name) " · generation " (upload.info.generation)
+            " · uploaded " (generation_time(upload.info.generation))
+        }
+        @match &upload.record {
+            Some(record) => (record_sections(record)),
+            None => (no_record(&upload)),
+        }
+        section #events {
+            h2 { "Events" }
+            (events_table(&events, "This process has run no event for this image (yet)."))
+        }
+        @if let Some(record) = &upload.record {
+            section #record {
+                h2 { "Record" }
+                pre { (serde_json::to_string_pretty(record).unwrap_or_default()) }
+            }
+        }
+    };
+    html_response(frame(&state, &name, body))
+}
+
+fn record_sections(record: &ImageRecord) -> Markup {
+    html! {
+        @if let Some(error) = &record.error {
+            section #error { h2 { "Error" } p.error { (error) } }
+        }
+        @if !record.warnings.is_empty() {
+            section #warnings { h2 { "Warnings" } ul { @for w in &record.warnings { li { (w) } } } }
+        }
+        section #pictures {
+            h2 { "Pictures" }
+            div.pictures { @for p in pictures(record) { (figure(&p)) } }
+        }
+        section #verdict {
+            h2 { "Verdict" }
+            @match &record.moderation {
+                Some(m) => (verdict(m)),
+                None => p { "Not moderated yet." },
+            }
+        }
+    }
+}
+
+fn no_record(upload: &Upload) -> Markup {
+    let explanation = match upload.status {
+        "skipped" => "This upload is not an image: the pipeline skipped it and keeps no record.",
+        _ => "No record yet: the pipeline has not reached this upload.",
+    };
+    html! {
+        p { (explanation) }
+        p { a href=(file_url(&upload.info.bucket, &upload.info.name)) { "Download the upload" }
+            " (" (human_bytes(upload.info.size_bytes)) ")" }
+    }
+}
+
+/// The original, each variant, then the thumbnail.
+fn pictures(record: &ImageRecord) -> Vec<Picture> {
+    let original = Picture {
+        label: "original".to_owned(),
+        bucket: record.bucket.clone(),
+        name: record.name.clone(),
+        width: record.width,
+        height: record.height,
+        bytes: record.size_bytes,
+        format: record.format.clone(),
+    };
+    let derived = record
+        .variants
+        .iter()
+        .chain(&record.thumbnail)
+        .map(|v| Picture {
+            label: v.size.clone(),
+            bucket: v.bucket.clone(),
+            name: v.name.clone(),
+            width: Some(v.width),
+            height: Some(v.height),
+            bytes: Some(v.bytes),
+            format: Some(v.format.clone()),
+        });
+    std::iter::once(original).chain(derived).collect()
+}
+
+fn figure(p: &Picture) -> Markup {
+    let url = file_url(&p.bucket, &p.name);
+    html! {
+        figure data-label=(p.label) {
+            a href=(url) {
+                img src=(url) alt={ (p.label) " of " (p.name) }
+                    width=[p.width] height=[p.height];
+            }
+            figcaption {
+                strong { (p.label) }
+                br;
+                @if let (Some(w), Some(h)) = (p.width, p.height) { (w) "×" (h) " · " }
+                @if let Some(b) = p.bytes { (human_bytes(b)) " · " }
+                (p.format.as_deref().unwrap_or("?"))
+            }
+        }
+    }
+}
+
+fn verdict(m: &Moderation) -> Markup {
+    html! {
+        p {
+            strong class={ "verdict " (m.verdict.as_str()) } { (m.verdict.as_str()) }
+            " by " (m.backend)
+            @if let Some(action) = &m.action { " · action: " (action) }
+        }
+        @if let Some(error) = &m.error { p.error { "Moderator error: " (error) } }
+        @if let Some(l) = &m.likelihoods {
+            table.likelihoods {
+                @for c in SafeSearchCategory::ALL {
+                    tr { th { (c.as_str()) } td { (l.get(c).as_api_name()) } }
+                }
+            }
+        }
+    }
+}
+
+/// A table of route runs, or `none` when there are none.
+pub(crate) fn events_table(events: &[Entry], none: &str) -> Markup {
+    if events.is_empty() {
+        return html! { p { (none) } };
+    }
+    html! {
+        table.events {
+            thead { tr { th { "Started" } th { "Event" } th { "Route" } th { "Outcome" }
+                         th { "ms" } th { "Detail" } } }
+            tbody { @for e in events { (event_row(e)) } }
+        }
+    }
+}
+
+fn event_row(e: &Entry) -> Markup {
+    let outcome = match e.outcome {
+        Some(o) => o.as_str(),
+        None => "in flight",
+    };
+    html! {
+        tr {
+            td { time { (e.at) } }
+            td { (e.event_type) br; small { (e.event_id) } }
+            td { (e.route) }
+            td { span class={ "outcome " (outcome.replace(' ', "-")) } { (outcome) } }
+            td { (e.elapsed_ms) }
+            td.detail { (e.detail) }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The console's memory of events: every route run of this process (HTTP, replay, backfill),
+//! which image it was about, and how it ended, so an image's page can list the events it
+//! produced and the queue page can show what is in flight. Bounded (the oldest entries go
+//! first) and in memory only: it is a view for a person at the console, not a ledger, and
+//! nothing decides anything from it.
+
+use crate::events::EventData;
+use crate::handlers::IncomingEvent;
+use crate::router::{EventResponse, WireOutcome};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Finished entries kept; about 300 bytes each.
+const MAX_ENTRIES: usize = 5_000;
+
+/// One route run of one event.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    /// When the run started (RFC 3339, UTC).
+    pub(crate) at: String,
+    pub(crate) event_id: String,
+    /// The CloudEvent type, or the pipeline event type a Pub/Sub message carries.
+    pub(crate) event_type: String,
+    pub(crate) route: String,
+    /// The source image the event is about (a derived object's source, when it names one).
+    pub(crate) bucket: String,
+    pub(crate) name: String,
+    /// `None` while the run is in flight.
+    pub(crate) outcome: Option<WireOutcome>,
+    pub(crate) detail: String,
+    pub(crate) elapsed_ms: u64,
+}
+
+/// The journal; one per process, shared by every worker through `AppState`.
+#[derive(Debug, Default)]
+pub struct Journal {
+    next_id: AtomicU64,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    in_flight: BTreeMap<u64, Entry>,
+    finished: VecDeque<Entry>,
+}
+
+/// A run in flight; hand it back to [`Journal::finish`].
+#[derive(Debug)]
+pub struct Flight {
+    id: u64,
+    started: Instant,
+}
+
+impl Journal {
+    /// Notes that `route` started on `incoming`.
+    pub fn begin(&self, route: &str, incoming: &IncomingEvent) -> Flight {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (bucket, name) = image_of(incoming);
+        let entry = Entry {
+            at: now_rfc3339(),
+            event_id: incoming.ce.id.clone(),
+            event_type: event_type_of(incoming),
+            route: route.to_owned(),
+            bucket,
+            name,
+            outcome: None,
+            detail: String::new(),
+            elapsed_ms: 0,
+        };
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.in_flight.insert(id, entry);
+        }
+        Flight {
+            id,
+            started: Instant::now(),
+        }
+    }
+
+    /// Notes how the run ended.
+    pub fn finish(&self, flight: Flight, response: &EventResponse) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        let Some(mut entry) = inner.in_flight.remove(&flight.id) else {
+            return;
+        };
+        entry.outcome = Some(response.outcome);
+        entry.detail.clone_from(&response.detail);
+        entry.elapsed_ms = u64::try_from(flight.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if inner.finished.len() >= MAX_ENTRIES {
+            inner.finished.pop_front();
+        }
+        inner.finished.push_back(entry);
+    }
+
+    /// Runs in flight now, oldest first.
+    pub(crate) fn in_flight(&self) -> Vec<Entry> {
+        self.inner
+            .lock()
+            .map(|inner| inner.in_flight.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every run about one image (finished and in flight), oldest first.
+    pub(crate) fn for_image(&self, bucket: &str, name: &str) -> Vec<Entry> {
+        let Ok(inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        let about = |e: &&Entry| e.bucket == bucket && e.name == name;
+        let mut entries: Vec<Entry> = inner.finished.iter().filter(about).cloned().collect();
+        entries.extend(inner.in_flight.values().filter(about).cloned());
+        entries
+    }
+
+    /// The latest finished runs that answered `retry` (their deliveries wait for a backoff).
+    pub(crate) fn recent_retries(&self, limit: usize) -> Vec<Entry> {
+        let Ok(inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        inner
+            .finished
+            .iter()
+            .rev()
+            .filter(|e| e.outcome == Some(WireOutcome::Retry))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The source image an event is about: a storage event's object (or the source a derived
+/// object's metadata names), a pipeline event's image; empty when it names none.
+fn image_of(incoming: &IncomingEvent) -> (String, String) {
+    match &incoming.data {
+        EventData::Storage(data) => {
+            let source = data.metadata.get(crate::domain::object::SOURCE_NAME_KEY);
+            let name = source.unwrap_or(&data.name).clone();
+            (data.bucket.clone(), name)
+        }
+        EventData::PubSub(_) => incoming
+            .pipeline_event_data()
+            .map(|d| (d.bucket, d.name))
+            .unwrap_or_default(),
+        _ => Default::default(),
+    }
+}
+
+fn event_type_of(incoming: &IncomingEvent) -> String {
+    match incoming.pipeline_event_type() {
+        Some(ty) => format!("{} (Pub/Sub)", ty.as_str()),
+        None => incoming.ce.ty.clone(),
+    }
+}
+
+fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
