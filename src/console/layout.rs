@@ -29,6 +29,7 @@ pub(crate) fn frame(state: &AppState, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="console-token" content=(state.console.token());
                 title { (title) " · image-pipeline console" }
+                link rel="icon" href="/console/assets/favicon.svg";
                 link rel="stylesheet" href="/console/assets/console.css";
                 script src="/console/assets/console.js" defer {}
             }

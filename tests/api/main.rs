@@ -4,6 +4,9 @@
 mod admission;
 mod backfill_gcp;
 mod builtin_moderation;
+mod console_browser;
+mod console_status;
+mod console_webdriver;
 mod dead_letters_gcp;
 mod fakes;
 mod faults;
