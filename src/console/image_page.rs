@@ -6,10 +6,14 @@ use super::Loopback;
 use super::journal::Entry;
 use super::layout::{file_url, frame, generation_time, html_response, human_bytes};
 use super::listing::{self, Upload};
+use super::probabilities::{self, ClassProbabilities};
 use crate::domain::{ImageRecord, Moderation, SafeSearchCategory};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
+
+/// The built-in model's class probabilities, when the verdict is its.
+type Classes = Result<ClassProbabilities, String>;
 
 /// One picture on the page.
 struct Picture {
@@ -44,6 +48,10 @@ pub(crate) async fn page(
         }
     };
     let events = state.console.journal.for_image(&upload.info.bucket, &name);
+    let classes = match &upload.record {
+        Some(record) => probabilities::for_record(&state, record).await,
+        None => None,
+    };
     let body = html! {
         h1 { (name) " " span class={ "status " (upload.status) } { (upload.status) } }
         p.meta {
@@ -51,7 +59,7 @@ pub(crate) async fn page(
             " · uploaded " (generation_time(upload.info.generation))
         }
         @match &upload.record {
-            Some(record) => (record_sections(record)),
+            Some(record) => (record_sections(record, classes)),
             None => (no_record(&upload)),
         }
         section #events {
@@ -68,7 +76,7 @@ pub(crate) async fn page(
     html_response(frame(&state, &name, body))
 }
 
-fn record_sections(record: &ImageRecord) -> Markup {
+fn record_sections(record: &ImageRecord, classes: Option<Classes>) -> Markup {
     html! {
         @if let Some(error) = &record.error {
             section #error { h2 { "Error" } p.error { (error) } }
@@ -83,7 +91,7 @@ fn record_sections(record: &ImageRecord) -> Markup {
         section #verdict {
             h2 { "Verdict" }
             @match &record.moderation {
-                Some(m) => (verdict(m)),
+                Some(m) => div.verdict-tables { div { (verdict(m)) } (class_table(classes)) },
                 None => p { "Not moderated yet." },
             }
         }
@@ -162,6 +170,22 @@ fn verdict(m: &Moderation) -> Markup {
                     tr { th { (c.as_str()) } td { (l.get(c).as_api_name()) } }
                 }
             }
+        }
+    }
+}
+
+/// The class probabilities' table, or why they could not be computed.
+fn class_table(classes: Option<Classes>) -> Markup {
+    html! {
+        @match classes {
+            Some(Ok(p)) => table.classes {
+                caption { "Class probabilities of the " (p.picture) " picture (built-in model)" }
+                @for (class, probability) in &p.classes {
+                    tr { th { (class) } td { (format!("{:.1} %", probability * 100.0)) } }
+                }
+            },
+            Some(Err(e)) => p.error { "Class probabilities: " (e) },
+            None => {},
         }
     }
 }

@@ -18,7 +18,7 @@ const MAX_ENTRIES: usize = 5_000;
 /// One route run of one event.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    /// When the run started (RFC 3339, UTC).
+    /// When the run started (UTC, `2026-12-07 04:21:29.523`: sorts as text).
     pub(crate) at: String,
     pub(crate) event_id: String,
     /// The CloudEvent type, or the pipeline event type a Pub/Sub message carries.
@@ -59,7 +59,7 @@ impl Journal {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (bucket, name) = image_of(incoming);
         let entry = Entry {
-            at: now_rfc3339(),
+            at: now_text(),
             event_id: incoming.ce.id.clone(),
             event_type: event_type_of(incoming),
             route: route.to_owned(),
@@ -103,7 +103,7 @@ impl Journal {
             .unwrap_or_default()
     }
 
-    /// Every run about one image (finished and in flight), oldest first.
+    /// Every run about one image (finished and in flight), by start, oldest first.
     pub(crate) fn for_image(&self, bucket: &str, name: &str) -> Vec<Entry> {
         let Ok(inner) = self.inner.lock() else {
             return Vec::new();
@@ -111,6 +111,7 @@ impl Journal {
         let about = |e: &&Entry| e.bucket == bucket && e.name == name;
         let mut entries: Vec<Entry> = inner.finished.iter().filter(about).cloned().collect();
         entries.extend(inner.in_flight.values().filter(about).cloned());
+        entries.sort_by(|a, b| a.at.cmp(&b.at));
         entries
     }
 
@@ -154,8 +155,11 @@ fn event_type_of(incoming: &IncomingEvent) -> String {
     }
 }
 
-fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    now.format(&time::format_description::well_known::Rfc3339)
+fn now_text() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&format)
         .unwrap_or_default()
 }

@@ -17,6 +17,7 @@ mod journal;
 mod layout;
 mod list_page;
 mod listing;
+mod probabilities;
 mod queue_page;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
@@ -41,6 +42,8 @@ pub const TOKEN_HEADER: &str = "x-console-token";
 pub struct Console {
     token: String,
     pub journal: Journal,
+    /// The built-in model for class probabilities, loaded on first use.
+    model: probabilities::Model,
 }
 
 impl Default for Console {
@@ -48,6 +51,7 @@ impl Default for Console {
         Self {
             token: format!("{:032x}", rand::random::<u128>()),
             journal: Journal::default(),
+            model: probabilities::Model::new(),
         }
     }
 }

@@ -159,6 +159,14 @@ async fn uploads_through_the_file_input_reach_processed_and_skipped_without_a_re
         ["safe", "flagged", "unmoderated"].contains(&verdict.as_str().unwrap()),
         "verdict {verdict}"
     );
+    if std::env::var_os("MODERATION_MODEL_CACHE").is_some() {
+        let classes = "return document.querySelectorAll('table.classes tr').length;";
+        assert_eq!(
+            browser.execute(classes).await,
+            5,
+            "the model's class probabilities"
+        );
+    }
     browser.screenshot(&shots.join("console-image.png")).await;
     let errors: Vec<Value> = browser
         .console_log()

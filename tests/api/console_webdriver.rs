@@ -123,7 +123,8 @@ impl Browser {
             .command(reqwest::Method::POST, "/element", Some(body))
             .await;
         let id = found[ELEMENT_KEY].as_str();
-        id.unwrap_or_else(|| panic!("no element {css}: {found}")).to_owned()
+        id.unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_owned()
     }
 
     /// Types `text` into an element (for a file input: the files' paths, one per line).
