@@ -5,6 +5,7 @@ mod admission;
 mod backfill_gcp;
 mod builtin_moderation;
 mod console_browser;
+mod console_open;
 mod console_status;
 mod console_webdriver;
 mod dead_letters_gcp;
