@@ -224,7 +224,7 @@ fn only_the_exact_token_is_accepted() {
     let token = console.token().to_owned();
 
     assert!(console.accepts(token.as_bytes()));
-    assert!(!console.accepts(token[..31].as_bytes()));
+    assert!(!console.accepts(&token.as_bytes()[..31]));
     assert!(!console.accepts(b""));
     assert_ne!(Console::default().token(), token, "a token per process");
 }
