@@ -3,7 +3,7 @@
 //! the error if it failed; the events this process ran for it; the record as JSON.
 
 use super::Loopback;
-use super::journal::Entry;
+use super::events::events_table;
 use super::layout::{file_url, frame, generation_time, html_response, human_bytes};
 use super::listing::{self, Upload};
 use super::probabilities::{self, ClassProbabilities};
@@ -186,37 +186,6 @@ fn class_table(classes: Option<Classes>) -> Markup {
             },
             Some(Err(e)) => p.error { "Class probabilities: " (e) },
             None => {},
-        }
-    }
-}
-
-/// A table of route runs, or `none` when there are none.
-pub(crate) fn events_table(events: &[Entry], none: &str) -> Markup {
-    if events.is_empty() {
-        return html! { p { (none) } };
-    }
-    html! {
-        table.events {
-            thead { tr { th { "Started" } th { "Event" } th { "Route" } th { "Outcome" }
-                         th { "ms" } th { "Detail" } } }
-            tbody { @for e in events { (event_row(e)) } }
-        }
-    }
-}
-
-fn event_row(e: &Entry) -> Markup {
-    let outcome = match e.outcome {
-        Some(o) => o.as_str(),
-        None => "in flight",
-    };
-    html! {
-        tr {
-            td { time { (e.at) } }
-            td { (e.event_type) br; small { (e.event_id) } }
-            td { (e.route) }
-            td { span class={ "outcome " (outcome.replace(' ', "-")) } { (outcome) } }
-            td { (e.elapsed_ms) }
-            td.detail { (e.detail) }
         }
     }
 }

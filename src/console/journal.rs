@@ -163,3 +163,103 @@ fn now_text() -> String {
         .format(&format)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+    use crate::cloudevent::CloudEvent;
+    use crate::events::storage::StorageObjectData;
+
+    fn finalized(id: &str, name: &str, source: Option<&str>) -> IncomingEvent {
+        let mut data = StorageObjectData {
+            bucket: "uploads".to_owned(),
+            name: name.to_owned(),
+            ..StorageObjectData::default()
+        };
+        if let Some(source) = source {
+            let key = crate::domain::object::SOURCE_NAME_KEY.to_owned();
+            data.metadata.insert(key, source.to_owned());
+        }
+        let ce = CloudEvent {
+            id: id.to_owned(),
+            source: "//storage.googleapis.com/projects/_/buckets/uploads".to_owned(),
+            specversion: "1.0".to_owned(),
+            ty: "google.cloud.storage.object.v1.finalized".to_owned(),
+            subject: None,
+            time: None,
+            datacontenttype: None,
+            dataschema: None,
+            extensions: BTreeMap::new(),
+            data: bytes::Bytes::new(),
+        };
+        IncomingEvent {
+            ce,
+            data: EventData::Storage(data),
+        }
+    }
+
+    fn processed(detail: &str) -> EventResponse {
+        EventResponse {
+            outcome: WireOutcome::Processed,
+            route: "resize".to_owned(),
+            detail: detail.to_owned(),
+            malformed: false,
+            warn: false,
+            results: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_run_is_in_flight_until_it_finishes_with_its_outcome() {
+        let journal = Journal::default();
+
+        let flight = journal.begin("resize", &finalized("e1", "a.jpg", None));
+        let during = journal.in_flight();
+        journal.finish(flight, &processed("wrote 3 outputs"));
+
+        assert_eq!(during.len(), 1);
+        assert_eq!(during[0].outcome, None);
+        assert!(journal.in_flight().is_empty());
+        let done = journal.for_image("uploads", "a.jpg");
+        assert_eq!(done[0].outcome, Some(WireOutcome::Processed));
+        assert_eq!(done[0].detail, "wrote 3 outputs");
+    }
+
+    #[test]
+    fn a_derived_objects_event_is_listed_under_its_source_image() {
+        let journal = Journal::default();
+
+        let own = journal.begin("resize", &finalized("e1", "a.jpg", None));
+        journal.finish(own, &processed("source"));
+        let derived = finalized("e2", "thumbnails/a.jpg", Some("a.jpg"));
+        let flight = journal.begin("resize", &derived);
+        journal.finish(flight, &processed("derived"));
+        let other = journal.begin("resize", &finalized("e3", "b.jpg", None));
+        journal.finish(other, &processed("other"));
+
+        let ids: Vec<String> = journal
+            .for_image("uploads", "a.jpg")
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect();
+        assert_eq!(ids, ["e1", "e2"]);
+    }
+
+    #[test]
+    fn the_journal_keeps_only_the_latest_entries() {
+        let journal = Journal::default();
+
+        for i in 0..=MAX_ENTRIES {
+            let flight = journal.begin("resize", &finalized(&format!("e{i}"), "a.jpg", None));
+            journal.finish(flight, &processed(""));
+        }
+
+        let entries = journal.for_image("uploads", "a.jpg");
+        assert_eq!(entries.len(), MAX_ENTRIES);
+        assert!(
+            entries.iter().all(|e| e.event_id != "e0"),
+            "the oldest went"
+        );
+    }
+}

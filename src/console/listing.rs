@@ -12,15 +12,9 @@ use crate::state::AppState;
 /// Objects looked at per list, at most (a local console, not a bucket browser).
 const MAX_LISTED: usize = 5_000;
 
-/// The statuses a row can have, in the filter's order.
-pub(crate) const STATUSES: [&str; 6] = [
-    "pending",
-    "processed",
-    "flagged",
-    "failed",
-    "skipped",
-    "deleted",
-];
+/// The statuses the filter offers. A deleted upload is not listed (its object is gone), so
+/// `deleted` is not among them.
+pub(crate) const STATUSES: [&str; 5] = ["pending", "processed", "flagged", "failed", "skipped"];
 
 /// One upload as the list shows it.
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@
 //! route and `dead-letters replay` use, never a copy of it.
 
 mod assets;
+mod events;
 mod files;
 mod image_page;
 mod journal;

@@ -3,7 +3,7 @@
 //! a Replay button. `POST /console/dead-letters/{id}/replay` replays one through
 //! `dead_letters::replay_local`, the very code of `dead-letters replay --id`.
 
-use super::image_page::events_table;
+use super::events::events_table;
 use super::layout::{frame, html_response};
 use super::{Authorized, Loopback};
 use crate::backends::DeadLetter;
