@@ -4,7 +4,7 @@
 //! `dead_letters::replay_local`, the very code of `dead-letters replay --id`.
 
 use super::events::events_table;
-use super::layout::{frame, html_response};
+use super::layout::{frame, html_response, image_url};
 use super::{Authorized, Loopback};
 use crate::backends::DeadLetter;
 use crate::dead_letters;
@@ -95,13 +95,16 @@ fn dead_letter_table(letters: &[DeadLetter]) -> Markup {
     }
     html! {
         table.dead-letters {
-            thead { tr { th { "Dead since" } th { "Event" } th { "Route" } th { "Attempts" }
-                         th { "Last error" } th {} } }
+            thead { tr { th { "Dead since" } th { "Event" } th { "Object" } th { "Route" }
+                         th { "Attempts" } th { "Last error" } th {} } }
             tbody {
                 @for l in letters {
                     tr data-delivery=(l.delivery_id) {
                         td { time { (l.dead_at) } }
                         td { (l.event_type) br; small { (l.event_id) } }
+                        td { @if let Some(name) = l.body.get("name").and_then(|n| n.as_str()) {
+                            a href=(image_url(name)) { (name) }
+                        } }
                         td { (l.path) }
                         td { (l.attempts) }
                         td.detail { (l.last_error) }

@@ -218,6 +218,10 @@ async fn a_dead_letter_is_replayed_from_the_queue_page_and_requests_without_the_
     let browser = Browser::start().await;
     browser.goto(&format!("{base}/console/queue")).await;
 
+    browser
+        .screenshot(&screenshot_dir().join("console-queue.png"))
+        .await;
+
     // Act
     let button = browser.find("button[data-replay]").await;
     browser.click(&button).await;
