@@ -119,6 +119,10 @@ impl Application {
         }
         self.stop_on_signal();
         tracing::info!(port = self.port, "Listening");
+        if self.state.settings.profile == Profile::Local && self.state.local.is_some() {
+            let url = crate::console::console_url(self.port);
+            tracing::info!(url, "The console is at {url}");
+        }
         self.server.await
     }
 

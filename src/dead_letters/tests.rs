@@ -1,6 +1,7 @@
 //! Local replay on a temp data dir: deliveries dead-lettered while nothing listened are
 //! replayed in-process, and the record ends as a run without failures leaves it.
 
+use crate::domain::WireOutcome;
 use super::*;
 use crate::backends::Backends;
 use crate::config::EnvMap;
