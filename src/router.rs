@@ -6,9 +6,9 @@
 //! profile's upload endpoint.
 
 pub(crate) mod body_deadline;
-pub(crate) mod status;
 pub mod ingress;
 pub mod push;
+pub(crate) mod status;
 pub(crate) mod upload;
 
 use crate::config::{MalformedStatus, Profile};

@@ -13,6 +13,7 @@ use crate::state::AppState;
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::{App, HttpServer};
 use anyhow::Context;
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -185,7 +186,9 @@ impl Interrupt {
             if shutdown_signal().await.is_err() {
                 return;
             }
-            eprintln!(
+            // Not eprintln!: a closed stderr (a pipe whose reader left) must not stop the stop.
+            let _ = writeln!(
+                std::io::stderr(),
                 "image-pipeline: interrupted: starting nothing new, finishing what is in \
                  flight (interrupt again to stop at once)"
             );

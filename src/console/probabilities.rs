@@ -3,10 +3,10 @@
 //! same picture the moderate route judged (the configured variant) when it is shown; the
 //! model is loaded once per process, on first use, and only for built-in verdicts.
 
+use super::Console;
 use crate::backends::builtin::{BACKEND_NAME, model_dir_for};
 use crate::domain::{ImageRecord, ObjectRef};
 use crate::moderation_model::{CLASSES, Classifier};
-use super::Console;
 use crate::state::AppState;
 use actix_web::web;
 use std::sync::{Arc, OnceLock};

@@ -5,9 +5,9 @@
 use super::files::{Refused, resolve};
 use super::*;
 use crate::backends::Backends;
-use crate::state::AppState;
 use crate::config::{EnvMap, Settings};
 use crate::domain::{ObjectMeta, WriteCondition};
+use crate::state::AppState;
 use actix_web::dev::ServiceResponse;
 use actix_web::{App, test as actix_test};
 use std::sync::Arc;

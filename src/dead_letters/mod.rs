@@ -53,7 +53,8 @@ pub async fn replay_local_until(
         .local
         .clone()
         .context("dead letters are the local profile's (storage.backend = local)")?;
-    let replayed = replay::replay_letters(&state, local.as_ref(), id, || interrupt.is_raised()).await?;
+    let replayed =
+        replay::replay_letters(&state, local.as_ref(), id, || interrupt.is_raised()).await?;
     interrupt
         .settle(&local, IDLE_TIMEOUT, running.drain())
         .await?;
@@ -61,4 +62,3 @@ pub async fn replay_local_until(
     running.stop().await;
     Ok(replayed)
 }
-

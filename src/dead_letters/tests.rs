@@ -1,10 +1,10 @@
 //! Local replay on a temp data dir: deliveries dead-lettered while nothing listened are
 //! replayed in-process, and the record ends as a run without failures leaves it.
 
-use crate::domain::WireOutcome;
 use super::*;
 use crate::backends::Backends;
 use crate::config::EnvMap;
+use crate::domain::WireOutcome;
 use crate::domain::{ObjectMeta, RecordKey, RecordStatus, Verdict, WriteCondition};
 use std::path::Path;
 

@@ -29,7 +29,8 @@ fn photo(name: &str) -> PathBuf {
          (../shared/bench-images beside the clone, or set BENCH_IMAGES_DIR)",
         path.display()
     );
-    path
+    // ChromeDriver takes only canonical paths for a file input (no `..`).
+    path.canonicalize().unwrap()
 }
 
 /// The local profile on `data_dir`: its triggers, the built-in model when CI fetched it

@@ -1,6 +1,7 @@
 //! `GET /images/<bucket>/<name>` (the record as JSON) in both profiles, and which profile
 //! serves the console at all.
 
+use crate::derived_marker::TEST_SIGNING_KEY;
 use crate::helpers::{BUCKET, TestApp, jpeg, spawn_app};
 
 async fn get(app: &TestApp, path: &str) -> (u16, serde_json::Value) {
@@ -57,6 +58,7 @@ async fn the_gcp_profile_serves_no_console_and_no_status_api_unless_enabled() {
     let env = [
         ("PIPELINE_PROFILE", "gcp"),
         ("PIPELINE_GCP__PROJECT_ID", "p"),
+        ("PIPELINE_DERIVED__SIGNING_KEY", TEST_SIGNING_KEY),
     ];
     let app = app_with_a_record(&env).await;
 
@@ -72,6 +74,7 @@ async fn the_gcp_profile_serves_the_status_api_with_server_status_api_true() {
     let env = [
         ("PIPELINE_PROFILE", "gcp"),
         ("PIPELINE_GCP__PROJECT_ID", "p"),
+        ("PIPELINE_DERIVED__SIGNING_KEY", TEST_SIGNING_KEY),
         ("PIPELINE_SERVER__STATUS_API", "true"),
     ];
     let app = app_with_a_record(&env).await;
