@@ -10,6 +10,7 @@ pub mod common;
 pub mod derive;
 pub mod moderate;
 pub mod moderation_policy;
+mod moderation_subject;
 pub mod record;
 pub mod resize;
 mod step;

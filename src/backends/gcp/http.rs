@@ -3,11 +3,14 @@
 //! Appendix A, §7.3). What a status *means* for an operation (404 = deleted, 412 = already
 //! written) is the caller's decision; this module only classifies.
 //!
-//! The whole answer body is read inside the retry loop: a connection reset or a body
-//! shorter than its `Content-Length` is a transport failure (transient, retried), and only
-//! a complete body that does not parse is `Malformed` (permanent).
+//! The answer body is read inside the retry loop: a connection reset or a body shorter
+//! than its `Content-Length` is a transport failure (transient, retried), and only a
+//! complete body that does not parse is `Malformed` (permanent). API answers are read
+//! whole; object downloads only up to the bytes asked for ([`BodyLimit::AtMost`], read in
+//! `storage_download.rs`), whatever the server sends.
 
 use super::retry::Idempotency;
+use super::storage_download::{BodyError, read_at_most};
 use super::{GcpContext, Service};
 use crate::backends::{BackendError, BackendResult};
 use bytes::Bytes;
@@ -40,6 +43,17 @@ impl Answer {
     }
 }
 
+/// How much of a successful answer's body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyLimit {
+    /// All of it: an API's JSON answer.
+    Whole,
+    /// At most this many bytes (after inflating a `Content-Encoding: gzip` body); the rest
+    /// is never read, so a server that ignores `Range` or transcodes cannot make us hold
+    /// more than asked (object downloads, gcp-contracts.md §7.1).
+    AtMost(u64),
+}
+
 impl GcpContext {
     /// Sends the request `build` makes and reads the answer to its end, retrying per the
     /// policy. Success statuses (and 308, the resumable-upload "incomplete") come back as the
@@ -51,10 +65,22 @@ impl GcpContext {
         idempotency: Idempotency,
         build: impl Fn() -> RequestBuilder,
     ) -> BackendResult<Answer> {
+        self.send_limited(service, idempotency, build, BodyLimit::Whole)
+            .await
+    }
+
+    /// [`Self::send`], reading at most `limit` of a successful answer's body.
+    pub(crate) async fn send_limited(
+        &self,
+        service: Service,
+        idempotency: Idempotency,
+        build: impl Fn() -> RequestBuilder,
+        limit: BodyLimit,
+    ) -> BackendResult<Answer> {
         let started = Instant::now();
         let mut attempt = 1;
         loop {
-            let error = match self.send_once(service, &build).await {
+            let error = match self.send_once(service, &build, limit).await {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
             };
@@ -78,6 +104,7 @@ impl GcpContext {
         &self,
         service: Service,
         build: &impl Fn() -> RequestBuilder,
+        limit: BodyLimit,
     ) -> BackendResult<Answer> {
         let mut request = build();
         if let Some(authorization) = self.authorization(service).await? {
@@ -94,10 +121,17 @@ impl GcpContext {
         let headers = response.headers().clone();
         // reqwest calls a body cut short (reset, EOF before Content-Length) a "decode" error;
         // here it is a transport failure like any other, so it is retried.
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(service, &e))?;
+        let body = match limit {
+            BodyLimit::Whole => response.bytes().await.map_err(BodyError::Transport),
+            BodyLimit::AtMost(max_bytes) => read_at_most(response, max_bytes).await,
+        };
+        let body = body.map_err(|e| match e {
+            BodyError::Transport(e) => self.transport_error(service, &e),
+            BodyError::Unreadable(message) => BackendError::Malformed {
+                service: service.display_name(),
+                message,
+            },
+        })?;
         Ok(Answer {
             status,
             headers,
