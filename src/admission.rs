@@ -12,7 +12,7 @@
 //! Typical use in a handler:
 //! ```ignore
 //! let permit = state.admission.acquire(peak_bytes, deadline).await?; // before the download
-//! let input = store.read(&obj).await?;
+//! let input = store.read_within(&obj, admitted_input_bytes).await?;
 //! run_cpu(state, move || { let _held = permit; imaging::process(&input, &plan) }).await?;
 //! ```
 //! Moving the permit into the blocking closure is what keeps it held until the decode

@@ -19,6 +19,12 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 
+/// The largest API answer read (Firestore documents are at most 1 MiB, list pages far
+/// less): a server sending more is not one of Google's, and is not buffered further.
+pub(crate) const MAX_API_ANSWER_BYTES: u64 = 32 << 20;
+
+/// Error bodies are read up to this many bytes.
+const MAX_ERROR_BODY_BYTES: u64 = 64 << 10;
 /// Error bodies are quoted in messages up to this many characters.
 const MAX_ERROR_TEXT_CHARS: usize = 300;
 
@@ -46,7 +52,7 @@ impl Answer {
 /// How much of a successful answer's body is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BodyLimit {
-    /// All of it: an API's JSON answer.
+    /// An API's JSON answer: all of it, up to [`MAX_API_ANSWER_BYTES`] (more is `Malformed`).
     Whole,
     /// At most this many bytes (after inflating a `Content-Encoding: gzip` body); the rest
     /// is never read, so a server that ignores `Range` or transcodes cannot make us hold
@@ -122,7 +128,14 @@ impl GcpContext {
         // reqwest calls a body cut short (reset, EOF before Content-Length) a "decode" error;
         // here it is a transport failure like any other, so it is retried.
         let body = match limit {
-            BodyLimit::Whole => response.bytes().await.map_err(BodyError::Transport),
+            BodyLimit::Whole => read_at_most(response, MAX_API_ANSWER_BYTES + 1)
+                .await
+                .and_then(|body| match body.len() as u64 > MAX_API_ANSWER_BYTES {
+                    true => Err(BodyError::Unreadable(format!(
+                        "the answer is over {MAX_API_ANSWER_BYTES} bytes"
+                    ))),
+                    false => Ok(body),
+                }),
             BodyLimit::AtMost(max_bytes) => read_at_most(response, max_bytes).await,
         };
         let body = body.map_err(|e| match e {
@@ -149,9 +162,11 @@ impl GcpContext {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body = match response.bytes().await {
+        // Google's error envelopes are small; a longer body is quoted from its start.
+        let body = match read_at_most(response, MAX_ERROR_BODY_BYTES).await {
             Ok(body) => body,
-            Err(e) => return self.transport_error(service, &e),
+            Err(BodyError::Transport(e)) => return self.transport_error(service, &e),
+            Err(BodyError::Unreadable(_)) => Bytes::new(),
         };
         BackendError::Http {
             service: service.display_name(),
