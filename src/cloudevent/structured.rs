@@ -44,33 +44,8 @@ pub(super) fn parse(body: &[u8]) -> Result<CloudEvent, CloudEventError> {
     let mut datacontenttype =
         optional(&mut object, "datacontenttype")?.map(|ct| normalise_content_type(&ct));
 
-    let data = object.remove("data");
-    let data_base64 = object.remove("data_base64");
-    let data = match (data, data_base64) {
-        (Some(_), Some(_)) => return Err(CloudEventError::DataAndDataBase64),
-        (None, Some(encoded)) => decode_base64(encoded)?,
-        (Some(value), None) => {
-            if datacontenttype.is_none() && !value.is_null() {
-                // Make the implied JSON explicit so consumers can branch on media_type().
-                datacontenttype = Some(DEFAULT_JSON.to_owned());
-            }
-            data_bytes(value, datacontenttype.as_deref())?
-        }
-        (None, None) => Bytes::new(),
-    };
-
-    let mut extensions = BTreeMap::new();
-    for (name, value) in object {
-        // The name is checked before the value so the error names the worse problem.
-        let name = match CAMEL_CASE_EXTENSIONS.contains(&name.as_str()) {
-            true => name.to_ascii_lowercase(),
-            false if validate::is_extension_name(&name) => name,
-            false => return Err(CloudEventError::InvalidExtensionName { name }),
-        };
-        if let Some(text) = canonical_string(&name, value)? {
-            extensions.insert(name, text);
-        }
-    }
+    let data = take_data(&mut object, &mut datacontenttype)?;
+    let extensions = extensions_of(object)?;
 
     let event = CloudEvent {
         id,
@@ -86,6 +61,44 @@ pub(super) fn parse(body: &[u8]) -> Result<CloudEvent, CloudEventError> {
     };
     validate::check(&event)?;
     Ok(event)
+}
+
+/// `data` or `data_base64` (never both) as bytes; JSON `data` without a content type makes
+/// the implied `application/json` explicit, so consumers can branch on `media_type()`.
+fn take_data(
+    object: &mut Map<String, Value>,
+    datacontenttype: &mut Option<String>,
+) -> Result<Bytes, CloudEventError> {
+    let data = object.remove("data");
+    let data_base64 = object.remove("data_base64");
+    Ok(match (data, data_base64) {
+        (Some(_), Some(_)) => return Err(CloudEventError::DataAndDataBase64),
+        (None, Some(encoded)) => decode_base64(encoded)?,
+        (Some(value), None) => {
+            if datacontenttype.is_none() && !value.is_null() {
+                *datacontenttype = Some(DEFAULT_JSON.to_owned());
+            }
+            data_bytes(value, datacontenttype.as_deref())?
+        }
+        (None, None) => Bytes::new(),
+    })
+}
+
+/// The attributes left after the context attributes and data: extensions, as strings.
+fn extensions_of(object: Map<String, Value>) -> Result<BTreeMap<String, String>, CloudEventError> {
+    let mut extensions = BTreeMap::new();
+    for (name, value) in object {
+        // The name is checked before the value so the error names the worse problem.
+        let name = match CAMEL_CASE_EXTENSIONS.contains(&name.as_str()) {
+            true => name.to_ascii_lowercase(),
+            false if validate::is_extension_name(&name) => name,
+            false => return Err(CloudEventError::InvalidExtensionName { name }),
+        };
+        if let Some(text) = canonical_string(&name, value)? {
+            extensions.insert(name, text);
+        }
+    }
+    Ok(extensions)
 }
 
 fn required(

@@ -11,6 +11,9 @@ use crate::state::AppState;
 use actix_web::web;
 use std::sync::{Arc, OnceLock};
 
+/// The largest variant this page decodes for the probabilities.
+const MAX_PICTURE_BYTES: u64 = 4 << 20;
+
 /// The model, once loaded (`None`: it could not be).
 pub(crate) type Model = OnceLock<Option<Arc<Classifier>>>;
 
@@ -35,17 +38,23 @@ pub(crate) async fn for_record(
 
 async fn compute(state: &AppState, record: &ImageRecord) -> Result<ClassProbabilities, String> {
     let wanted = &state.settings.moderation.variant;
-    let (picture, obj) = match record.variants.iter().find(|v| &v.size == wanted) {
-        Some(v) => (v.size.clone(), ObjectRef::new(&v.bucket, &v.name)),
-        None => (
-            "original".to_owned(),
-            ObjectRef::new(&record.bucket, &record.name),
-        ),
-    };
+    // Only a variant, and read within a bound: the original may be any size the limits
+    // allow, and this page decodes outside the memory budget.
+    let variant = record
+        .variants
+        .iter()
+        .find(|v| &v.size == wanted)
+        .ok_or_else(|| {
+            format!("the {wanted} variant the probabilities are shown for is missing")
+        })?;
+    let (picture, obj) = (
+        variant.size.clone(),
+        ObjectRef::new(&variant.bucket, &variant.name),
+    );
     let bytes = state
         .backends
         .store
-        .read(&obj)
+        .read_within(&obj, MAX_PICTURE_BYTES)
         .await
         .map_err(|e| format!("the {picture} picture could not be read: {e}"))?;
     let console = Console::get();

@@ -97,61 +97,14 @@ impl<'m> Builder<'m> {
     }
 
     pub(super) fn add(&mut self, layer: &'m Layer) -> Result<(), String> {
-        let c = &layer.config;
         match layer.class_name.as_str() {
-            "InputLayer" => {
-                let shape = c
-                    .get("batch_input_shape")
-                    .and_then(Value::as_array)
-                    .map(|s| s.iter().skip(1).map(Value::as_u64).collect::<Vec<_>>());
-                let want = u64::from(INPUT_SIZE);
-                if shape != Some(vec![Some(want), Some(want), Some(3)]) {
-                    return Err(format!(
-                        "input shape {shape:?}; [{want}, {want}, 3] expected"
-                    ));
-                }
-                let s = INPUT_SIZE as usize;
-                self.push(layer, Kind::Input, Vec::new(), (s, s, 3));
-            }
-            "ZeroPadding2D" => {
-                let (v, (h, w, ch)) = self.single_input(layer)?;
-                let p = pairs(c.get("padding"))
-                    .ok_or("padding is not [[top, bottom], [left, right]]")?;
-                let kind = Kind::Pad {
-                    top: p[0],
-                    bottom: p[1],
-                    left: p[2],
-                    right: p[3],
-                };
-                self.push(layer, kind, vec![v], (h + p[0] + p[1], w + p[2] + p[3], ch));
-            }
+            "InputLayer" => self.input(layer)?,
+            "ZeroPadding2D" => self.pad(layer)?,
             "Conv2D" | "DepthwiseConv2D" => self.conv(layer)?,
             "BatchNormalization" => self.batch_norm(layer)?,
             "ReLU" => self.relu(layer)?,
-            "Add" => {
-                let [a, b] = layer.inputs.as_slice() else {
-                    return Err("Add needs two inputs".into());
-                };
-                let (a, b) = (self.value(a)?, self.value(b)?);
-                if self.shapes[a] != self.shapes[b] {
-                    return Err(format!(
-                        "Add of {:?} and {:?}",
-                        self.shapes[a], self.shapes[b]
-                    ));
-                }
-                let shape = self.shapes[a];
-                self.push(layer, Kind::Add, vec![a, b], shape);
-            }
-            "AveragePooling2D" => {
-                let (v, (h, w, ch)) = self.single_input(layer)?;
-                let size = pair(c.get("pool_size")).ok_or("pool_size")?;
-                let stride = pair(c.get("strides")).ok_or("strides")?;
-                if str_field(c, "padding") != Some("valid") || size.0 > h || size.1 > w {
-                    return Err("only valid pooling inside the input is supported".into());
-                }
-                let shape = ((h - size.0) / stride.0 + 1, (w - size.1) / stride.1 + 1, ch);
-                self.push(layer, Kind::AvgPool { size, stride }, vec![v], shape);
-            }
+            "Add" => self.sum(layer)?,
+            "AveragePooling2D" => self.avg_pool(layer)?,
             "Flatten" | "Dropout" => self.alias(layer)?,
             "Dense" => self.dense(layer)?,
             other => {
@@ -160,6 +113,66 @@ impl<'m> Builder<'m> {
                 ));
             }
         }
+        Ok(())
+    }
+
+    fn input(&mut self, layer: &'m Layer) -> Result<(), String> {
+        let shape = layer
+            .config
+            .get("batch_input_shape")
+            .and_then(Value::as_array)
+            .map(|s| s.iter().skip(1).map(Value::as_u64).collect::<Vec<_>>());
+        let want = u64::from(INPUT_SIZE);
+        if shape != Some(vec![Some(want), Some(want), Some(3)]) {
+            return Err(format!(
+                "input shape {shape:?}; [{want}, {want}, 3] expected"
+            ));
+        }
+        let s = INPUT_SIZE as usize;
+        self.push(layer, Kind::Input, Vec::new(), (s, s, 3));
+        Ok(())
+    }
+
+    fn pad(&mut self, layer: &'m Layer) -> Result<(), String> {
+        let (v, (h, w, ch)) = self.single_input(layer)?;
+        let p = pairs(layer.config.get("padding"))
+            .ok_or("padding is not [[top, bottom], [left, right]]")?;
+        let kind = Kind::Pad {
+            top: p[0],
+            bottom: p[1],
+            left: p[2],
+            right: p[3],
+        };
+        self.push(layer, kind, vec![v], (h + p[0] + p[1], w + p[2] + p[3], ch));
+        Ok(())
+    }
+
+    fn sum(&mut self, layer: &'m Layer) -> Result<(), String> {
+        let [a, b] = layer.inputs.as_slice() else {
+            return Err("Add needs two inputs".into());
+        };
+        let (a, b) = (self.value(a)?, self.value(b)?);
+        if self.shapes[a] != self.shapes[b] {
+            return Err(format!(
+                "Add of {:?} and {:?}",
+                self.shapes[a], self.shapes[b]
+            ));
+        }
+        let shape = self.shapes[a];
+        self.push(layer, Kind::Add, vec![a, b], shape);
+        Ok(())
+    }
+
+    fn avg_pool(&mut self, layer: &'m Layer) -> Result<(), String> {
+        let c = &layer.config;
+        let (v, (h, w, ch)) = self.single_input(layer)?;
+        let size = pair(c.get("pool_size")).ok_or("pool_size")?;
+        let stride = pair(c.get("strides")).ok_or("strides")?;
+        if str_field(c, "padding") != Some("valid") || size.0 > h || size.1 > w {
+            return Err("only valid pooling inside the input is supported".into());
+        }
+        let shape = ((h - size.0) / stride.0 + 1, (w - size.1) / stride.1 + 1, ch);
+        self.push(layer, Kind::AvgPool { size, stride }, vec![v], shape);
         Ok(())
     }
 

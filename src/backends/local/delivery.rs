@@ -213,25 +213,7 @@ async fn prune_ledger(shared: &Shared) {
 
 /// One attempt of one delivery, and its bookkeeping.
 async fn send_one(shared: &Shared, client: &reqwest::Client, base_url: &str, d: queue::Claimed) {
-    let url = format!("{}{}", base_url.trim_end_matches('/'), d.path);
-    let mut request = client.post(&url).body(d.body.clone());
-    for (name, value) in &d.headers {
-        request = request.header(name, value);
-    }
-    let failure = match request.send().await {
-        Ok(response) if response.status().is_success() => None,
-        Ok(response) => {
-            let status = response.status();
-            let text = response.text().await.unwrap_or_default();
-            Some(format!(
-                "{url} answered HTTP {}: {}",
-                status.as_u16(),
-                truncate(&text)
-            ))
-        }
-        Err(e) if e.is_timeout() => Some(format!("{url} did not answer in time: {e}")),
-        Err(e) => Some(format!("could not reach {url}: {e}")),
-    };
+    let failure = post(client, base_url, &d).await;
     let attempts = d.attempts + 1;
     let logged_id = d.delivery_id.clone();
     let (delivery_id, owner) = (d.delivery_id.clone(), d.lease_owner.clone());
@@ -281,6 +263,29 @@ async fn send_one(shared: &Shared, client: &reqwest::Client, base_url: &str, d: 
         Err(e) => {
             tracing::warn!(error = %e, "Delivery bookkeeping failed; the event will be resent: {e}");
         }
+    }
+}
+
+/// POSTs the delivery as Eventarc would; `None` on a 2xx, else why it failed.
+async fn post(client: &reqwest::Client, base_url: &str, d: &queue::Claimed) -> Option<String> {
+    let url = format!("{}{}", base_url.trim_end_matches('/'), d.path);
+    let mut request = client.post(&url).body(d.body.clone());
+    for (name, value) in &d.headers {
+        request = request.header(name, value);
+    }
+    match request.send().await {
+        Ok(response) if response.status().is_success() => None,
+        Ok(response) => {
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            Some(format!(
+                "{url} answered HTTP {}: {}",
+                status.as_u16(),
+                truncate(&text)
+            ))
+        }
+        Err(e) if e.is_timeout() => Some(format!("{url} did not answer in time: {e}")),
+        Err(e) => Some(format!("could not reach {url}: {e}")),
     }
 }
 
