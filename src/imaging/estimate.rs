@@ -152,7 +152,7 @@ fn decode_bytes(prepared: &Prepared) -> u64 {
             out + frame
         }
         ImageFormat::WebP => out + 8 * p,
-        ImageFormat::Bmp => out,
+        ImageFormat::Bmp | ImageFormat::Avif => out,
         ImageFormat::Tiff => {
             let sample = u64::from(facts.bits_per_sample.max(8) / 8);
             2 * p * u64::from(facts.channels.max(1)) * sample + out
