@@ -52,11 +52,14 @@ COPY config /app/config
 COPY --from=builder --chown=65532:65532 /out/data /data
 # PIPELINE_PROFILE is deliberately not set: the binary picks `gcp` when Cloud Run's
 # K_SERVICE is present and `local` otherwise (e.g. `docker run` on a laptop).
-# The local profile binds 127.0.0.1, which `docker run -p` cannot reach; in a
-# container the network namespace is the boundary, so listen on every interface.
+# Nor is the host: `gcp` listens on 0.0.0.0 (config/gcp.toml; Cloud Run's contract),
+# `local` on 127.0.0.1, because its upload and event routes have no authentication and
+# a container's port is reachable from other containers, and from the network when
+# published on every interface. To reach a local-profile server from the host, opt in
+# and publish on loopback only:
+#   docker run -e PIPELINE_SERVER__HOST=0.0.0.0 -p 127.0.0.1:8080:8080 ...
 ENV PIPELINE_CONFIG_DIR=/app/config \
-    PIPELINE_LOCAL__DATA_DIR=/data \
-    PIPELINE_SERVER__HOST=0.0.0.0
+    PIPELINE_LOCAL__DATA_DIR=/data
 # Numeric uid:gid (distroless "nonroot") so runAsNonRoot checks can verify it.
 USER 65532:65532
 EXPOSE 8080

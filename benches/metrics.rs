@@ -2,9 +2,9 @@
 //! the eight stage observations a resize event makes, against an image job of ~10-200 ms.
 //! Run: `cargo bench --bench metrics`.
 
+use image_pipeline::domain::WireOutcome;
 use image_pipeline::imaging::StageTimings;
 use image_pipeline::metrics::{Metrics, ROUTE, Stage};
-use image_pipeline::router::WireOutcome;
 use std::time::Duration;
 
 fn main() {

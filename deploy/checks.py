@@ -134,6 +134,9 @@ def check_env_parity(services, image_tag):
         assert svc.check_env, f"{svc.name} has no check-config step"
         assert svc.check_env == svc.deploy_env(), (
             f"{svc.name}: check-config env {svc.check_env} differs from deployed env {svc.deploy_env()}")
+        assert sorted(svc.check_secret_env) == sorted(svc.deploy_secrets()), (
+            f"{svc.name}: check-config reads secrets {svc.check_secret_env}, "
+            f"the service {sorted(svc.deploy_secrets())}")
         assert svc.check_image == image_tag, f"{svc.name}: check-config runs {svc.check_image}, not {image_tag}"
         assert svc.deploy_flag("image") == "$$(cat /workspace/image-digest)", (
             f"{svc.name} is not deployed from the pushed digest")

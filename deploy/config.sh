@@ -13,10 +13,15 @@
 : "${REGION:=us-central1}"
 : "${REPO:=image-pipeline}" # Artifact Registry (docker) repository
 : "${UPLOAD_BUCKET:=${PROJECT_ID}-image-uploads}"
-# Derived images go to a second bucket by default: writing them into the watched
-# bucket works (derived objects are skipped) but costs three skipped invocations per
-# derived object. --same-bucket (OUTPUT_BUCKET="") keeps everything in one bucket.
+# Derived images (resized, thumbnails, quarantined copies) go to a second bucket by
+# default: no upload lands there, so no upload can pass for an output, and the watched
+# bucket sees no derived objects. --same-bucket (OUTPUT_BUCKET="") keeps everything in
+# one bucket: outputs are then told from uploads by their signature (SIGNING_KEY_SECRET),
+# and each costs three skipped invocations.
 if [[ -z "${OUTPUT_BUCKET+set}" ]]; then OUTPUT_BUCKET="${PROJECT_ID}-image-derived"; fi
+# Secret Manager secret holding derived.signing_key (PIPELINE_DERIVED__SIGNING_KEY): made
+# once by deploy.sh from random bytes, read by every service; never printed.
+: "${SIGNING_KEY_SECRET:=image-pipeline-derived-signing-key}"
 : "${BUILD_BUCKET:=${PROJECT_ID}-image-pipeline-build}" # Cloud Build source staging
 : "${TOPIC:=image-pipeline-events}"                      # PIPELINE_PIPELINE__TOPIC
 : "${DLQ_TOPIC:=image-pipeline-dead-letter}"
@@ -82,7 +87,7 @@ readonly APIS=(
   run.googleapis.com eventarc.googleapis.com pubsub.googleapis.com
   storage.googleapis.com firestore.googleapis.com vision.googleapis.com
   artifactregistry.googleapis.com cloudbuild.googleapis.com iam.googleapis.com
-  logging.googleapis.com
+  logging.googleapis.com secretmanager.googleapis.com
 )
 
 sa_email() { echo "$1@${PROJECT_ID}.iam.gserviceaccount.com"; }

@@ -100,6 +100,14 @@ phase_infra() {
   grant topic "$DLQ_TOPIC" "serviceAccount:$pubsub_agent" roles/pubsub.publisher
   if [[ "$TRANSPORT" == notifications ]]; then notifications_infra; fi
 
+  # The key that signs derived objects, so outputs sharing a bucket with uploads are
+  # told apart from uploads that only look like them. Made once, here, from random
+  # bytes read on stdin (never an argument, never printed); kept on later runs, since
+  # outputs signed with it must stay recognised.
+  ensure gcloud secrets describe "$SIGNING_KEY_SECRET" "${P[@]}" --format='value(name)' \
+    -- gcloud secrets create "$SIGNING_KEY_SECRET" "${P[@]}" --replication-policy=automatic \
+    --data-file=- < <(new_signing_key)
+
   ensure gcloud firestore databases describe --database='(default)' "${P[@]}" --format='value(name)' \
     -- gcloud firestore databases create --database='(default)' --location="$REGION" --type=firestore-native "${P[@]}"
   # Ledger entries (handled events, so redeliveries answer `duplicate`) carry `expireAt`,
@@ -134,6 +142,8 @@ phase_infra_roles() {
     role="$(output_bucket_role "$svc")"
     [[ -n "$OUTPUT_BUCKET" && -n "$role" ]] && grant bucket "gs://$OUTPUT_BUCKET" "$member" "$role"
     publishes_events "$svc" && grant topic "$TOPIC" "$member" roles/pubsub.publisher
+    # Every route tells outputs from uploads, so every service reads the signing key.
+    grant secret "$SIGNING_KEY_SECRET" "$member" roles/secretmanager.secretAccessor
     # Cloud Build deploys each service to run as its identity.
     grant sa "$(sa_email "$svc")" "serviceAccount:$build_sa" roles/iam.serviceAccountUser
   done
@@ -157,6 +167,14 @@ phase_infra_roles() {
   grant repo "$REPO" "serviceAccount:$build_sa" roles/artifactregistry.writer
   grant project "serviceAccount:$build_sa" roles/run.developer
   grant project "serviceAccount:$build_sa" roles/logging.logWriter
+  # check-config runs each service's settings, the signing key included, in the build.
+  grant secret "$SIGNING_KEY_SECRET" "serviceAccount:$build_sa" roles/secretmanager.secretAccessor
+}
+
+# 48 random bytes, base64: a derived.signing_key (at least 32 bytes). A dry run makes none.
+new_signing_key() {
+  ((DRY_RUN)) && return 0
+  head -c 48 /dev/urandom | base64 | tr -d '\n'
 }
 
 # Build, check and deploy in Cloud Build (cloudbuild.yaml). Skipped when all four
@@ -190,7 +208,7 @@ phase_build() {
   run gcloud builds submit "$repo_root" "${P[@]}" --region="$REGION" --config="$repo_root/cloudbuild.yaml" \
     --service-account="projects/$PROJECT_ID/serviceAccounts/$build_sa" \
     --gcs-source-staging-dir="gs://$BUILD_BUCKET/source" \
-    --substitutions="COMMIT_SHA=$commit,_REGION=$REGION,_REPO=$REPO,_TOPIC=$TOPIC,_COLLECTION=$COLLECTION,_OUTPUT_BUCKET=$OUTPUT_BUCKET,_MODERATION_POLICY=$MODERATION_POLICY"
+    --substitutions="COMMIT_SHA=$commit,_REGION=$REGION,_REPO=$REPO,_TOPIC=$TOPIC,_COLLECTION=$COLLECTION,_OUTPUT_BUCKET=$OUTPUT_BUCKET,_MODERATION_POLICY=$MODERATION_POLICY,_SIGNING_KEY_SECRET=$SIGNING_KEY_SECRET"
 }
 
 phase_triggers() {

@@ -133,6 +133,7 @@ class Service:
     name: str
     deploy_argv: list
     check_env: dict = field(default_factory=dict)
+    check_secret_env: list = field(default_factory=list)
     check_image: str = ""
 
     def deploy_flag(self, key):
@@ -144,6 +145,11 @@ class Service:
             key, _, value = pair.partition("=")
             env[key] = value
         return env
+
+    def deploy_secrets(self):
+        """--set-secrets as {env var: secret:version}."""
+        pairs = (self.deploy_flag("set-secrets") or "").split(",")
+        return dict(pair.split("=", 1) for pair in pairs if pair)
 
 
 def load_cloudbuild(path=None):
@@ -172,5 +178,6 @@ def cloudbuild_services(build):
             name = env.pop("K_SERVICE", None)
             if name in services:
                 services[name].check_env = env
+                services[name].check_secret_env = step.get("secretEnv", [])
                 services[name].check_image = step["name"]
     return services

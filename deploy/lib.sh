@@ -126,6 +126,7 @@ capture() {
 #   grant run      SERVICE  MEMBER ROLE
 #   grant sa       EMAIL    MEMBER ROLE
 #   grant repo     REPO     MEMBER ROLE
+#   grant secret   SECRET   MEMBER ROLE
 iam_cmd() {
   local kind="$1" verb="$2" resource="$3"
   case "$kind" in
@@ -136,6 +137,7 @@ iam_cmd() {
     run) echo gcloud run services "$verb" "$resource" --region="$REGION" --project="$PROJECT_ID" ;;
     sa) echo gcloud iam service-accounts "$verb" "$resource" --project="$PROJECT_ID" ;;
     repo) echo gcloud artifacts repositories "$verb" "$resource" --location="$REGION" --project="$PROJECT_ID" ;;
+    secret) echo gcloud secrets "$verb" "$resource" --project="$PROJECT_ID" ;;
     *) die "iam_cmd: unknown kind $kind" ;;
   esac
 }

@@ -96,8 +96,12 @@ if ((delete_buckets)); then
     ensure --expect "" gcloud storage buckets describe "gs://$bucket" "${P[@]}" --format='value(name)' \
       -- gcloud storage rm --recursive "gs://$bucket" "${P[@]}"
   done
+  # The signing key goes with the objects it signed (kept otherwise: a redeploy must
+  # still recognise the outputs already in the buckets).
+  ensure --expect "" gcloud secrets describe "$SIGNING_KEY_SECRET" "${P[@]}" --format='value(name)' \
+    -- gcloud secrets delete "$SIGNING_KEY_SECRET" "${P[@]}" --quiet
 else
-  log "  kept: gs://$UPLOAD_BUCKET${OUTPUT_BUCKET:+ and gs://$OUTPUT_BUCKET} (pass --delete-buckets to delete them and every object in them)"
+  log "  kept: gs://$UPLOAD_BUCKET${OUTPUT_BUCKET:+ and gs://$OUTPUT_BUCKET} and the signing key secret $SIGNING_KEY_SECRET (pass --delete-buckets to delete them and every object in them)"
 fi
 log "  kept: Firestore collection '$COLLECTION'. To clear it:"
 log "    gcloud firestore bulk-delete --collection-ids=$COLLECTION --project=$PROJECT_ID"

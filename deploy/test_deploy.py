@@ -26,6 +26,8 @@ BUILD = "gs://demo-project-image-pipeline-build"
 TOPIC = "image-pipeline-events"
 TOPIC_PATH = f"projects/{PROJECT}/topics/{TOPIC}"
 IMAGE_TAG = "${_REGION}-docker.pkg.dev/${PROJECT_ID}/${_REPO}/image-pipeline:${COMMIT_SHA}"
+SIGNING_KEY_SECRET = "image-pipeline-derived-signing-key"
+SIGNING_KEY_ENV = "PIPELINE_DERIVED__SIGNING_KEY"
 
 
 def sa(name):
@@ -80,6 +82,11 @@ EXPECTED_GRANTS = {
     ("projects", PROJECT, sa(s), "roles/datastore.user") for s in SERVICES
 } | {
     ("run services", s, sa("image-pipeline-trigger"), "roles/run.invoker") for s in SERVICES
+} | {
+    # Every route tells outputs from uploads by their signature; check-config (run by the
+    # build identity) loads each service's settings, the key included.
+    ("secrets", SIGNING_KEY_SECRET, sa(s), "roles/secretmanager.secretAccessor")
+    for s in SERVICES + ["image-pipeline-build"]
 } | {
     ("pubsub subscriptions", f"<SUBSCRIPTION_OF_{t}>", PUBSUB_AGENT, "roles/pubsub.subscriber")
     for t in TRIGGER_SERVICE
@@ -240,6 +247,67 @@ esac
         creates = [c.argv[4] for c in commands if c.path() == ["storage", "buckets", "create"]]
         self.assertNotIn(OUTPUT, creates)
 
+    def test_the_default_build_writes_every_output_to_its_own_bucket(self):
+        default = self.build["substitutions"]["_OUTPUT_BUCKET"]
+        self.assertEqual(default, "${PROJECT_ID}-image-derived", "outputs go next to uploads by default")
+        self.assertIs(self.build["options"].get("dynamicSubstitutions"), True,
+                      "_OUTPUT_BUCKET's default names ${PROJECT_ID}, which needs dynamicSubstitutions")
+        expected = {
+            "image-resizer": {"PIPELINE_RESIZE__BUCKET"},
+            "image-thumbnailer": {"PIPELINE_THUMBNAIL__BUCKET"},
+            "content-moderator": {"PIPELINE_RESIZE__BUCKET", "PIPELINE_THUMBNAIL__BUCKET",
+                                  "PIPELINE_MODERATION__QUARANTINE_BUCKET"},
+        }
+        for name, keys in expected.items():
+            env = self.services[name].deploy_env()
+            for key in keys:
+                self.assertEqual(env.get(key), "${_OUTPUT_BUCKET}", f"{name}: {key}")
+        submit = next(c for c in self.commands if c.path()[:2] == ["builds", "submit"])
+        self.assertIn(f"_OUTPUT_BUCKET={OUTPUT[5:]},", submit.flag("substitutions"))
+
+    def test_every_service_and_its_check_config_get_the_signing_key_from_secret_manager(self):
+        secret = self.build["availableSecrets"]["secretManager"]
+        self.assertEqual(secret, [{
+            "versionName": "projects/${PROJECT_ID}/secrets/${_SIGNING_KEY_SECRET}/versions/latest",
+            "env": SIGNING_KEY_ENV,
+        }])
+        for svc in self.services.values():
+            self.assertEqual(svc.deploy_secrets(), {SIGNING_KEY_ENV: "${_SIGNING_KEY_SECRET}:latest"}, svc.name)
+            self.assertEqual(svc.check_secret_env, [SIGNING_KEY_ENV], svc.name)
+            self.assertNotIn(SIGNING_KEY_ENV, svc.deploy_env(), f"{svc.name}: the key is a plain env var")
+
+    def test_the_signing_key_secret_is_made_once_from_stdin_and_never_printed(self):
+        creates = [c for c in self.commands if c.path() == ["secrets", "create"]]
+        self.assertEqual(len(creates), 1, "the dry run makes no signing key secret")
+        create = creates[0]
+        self.assertEqual(create.argv[3], SIGNING_KEY_SECRET)
+        self.assertEqual(create.flag("data-file"), "-", "the key must come on stdin, not as an argument")
+        self.assertEqual(create.kind, "ensure", "a second deploy would replace the key")
+        submit = next(c for c in self.commands if c.path()[:2] == ["builds", "submit"])
+        self.assertIn(f"_SIGNING_KEY_SECRET={SIGNING_KEY_SECRET}", submit.flag("substitutions"))
+
+    def test_a_key_is_made_from_random_bytes_only_on_a_real_run(self):
+        fake_bin = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, fake_bin)
+        stdin_log = os.path.join(fake_bin, "secret-stdin")
+        # Reads find nothing, so every create runs; `secrets create` keeps what it is fed.
+        with open(os.path.join(fake_bin, "gcloud"), "w", encoding="utf-8") as f:
+            f.write(f"""#!/bin/sh
+case "$*" in
+  "projects describe"*) echo 123456789 ;;
+  "storage service-agent"*) echo service-123456789@gs-project-accounts.iam.gserviceaccount.com ;;
+  "secrets create"*) cat > {stdin_log} ;;
+  *" describe "*|*" list "*|*" get-iam-policy "*) exit 1 ;;
+esac
+""")
+        os.chmod(os.path.join(fake_bin, "gcloud"), stat.S_IRWXU)
+        code, out, err = m.run_script("deploy.sh", "--project", PROJECT, "--phase", "infra", path_prefix=fake_bin)
+        self.assertEqual(code, 0, err)
+        with open(stdin_log, encoding="utf-8") as f:
+            key = f.read()
+        self.assertGreaterEqual(len(key), 32, "the signing key is shorter than the service accepts")
+        self.assertNotIn(key, out + err, "the signing key was printed")
+
     def test_teardown_removes_what_deploy_creates_and_keeps_buckets_unless_asked(self):
         out = dry_run("teardown.sh")
         commands = m.parse_dry_run(out)
@@ -253,6 +321,8 @@ esac
         commands = m.parse_dry_run(dry_run("teardown.sh", "--delete-buckets"))
         removed = {w for c in commands if c.path() == ["storage", "rm"] for w in c.argv if w.startswith("gs://")}
         self.assertEqual(removed, {BUILD, UPLOAD, OUTPUT})
+        self.assertIn(["gcloud", "secrets", "delete", SIGNING_KEY_SECRET],
+                      [c.argv[:4] for c in commands], "the signing key outlives the objects it signed")
 
 
 class NotificationsTransportDryRun(unittest.TestCase):

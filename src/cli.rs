@@ -1,9 +1,17 @@
-//! The command line (design.md §2): `serve` (default), `process`, `check-config`, `bench`.
-//! Parses arguments, loads settings, and hands off; the work lives in other modules.
+//! The command line (design.md §2): parses arguments, loads each command's settings, runs
+//! the command (`commands::*::run`) on THE runtime of the process, and maps how it ended
+//! to the exit code: 0 success, 1 a failure (or some items failed), 2 settings that do not
+//! load or validate, 130 interrupted. The work lives in `commands` and below.
 
-use crate::config::Settings;
-use crate::startup::Application;
+use crate::commands::backfill as backfill_command;
+use crate::commands::dead_letters::{self as dead_letters_command, DeadLetterAction};
+use crate::commands::models::ModelsCommand;
+use crate::commands::process::Args as ProcessArgs;
+use crate::commands::{self, CommandError, CommandResult, Ending};
+use crate::config::{EnvMap, Settings};
+use crate::startup::Interrupt;
 use clap::{Parser, Subcommand};
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,7 +63,7 @@ enum Command {
         rate: f64,
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
-        /// Stop after this many objects.
+        /// Stop after this many objects (the next run goes on after them).
         #[arg(long)]
         limit: Option<usize>,
     },
@@ -71,19 +79,20 @@ enum Command {
     /// The built-in moderator's model: `models fetch` (once, through npm), `models classify`.
     Models {
         #[command(subcommand)]
-        command: crate::moderation_model::command::ModelsCommand,
+        command: ModelsCommand,
     },
 }
 
-#[derive(Debug, Subcommand)]
-enum DeadLetterAction {
-    /// One line per dead letter, oldest first.
-    List,
-    /// Run each dead letter's route again; `--id` replays one (by CloudEvent id).
-    Replay {
-        #[arg(long)]
-        id: Option<String>,
-    },
+impl Command {
+    /// What goes before an error message of this command.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Backfill { .. } => "image-pipeline backfill",
+            Self::Bench { .. } => "image-pipeline bench",
+            Self::Models { command } => command.label(),
+            _ => "image-pipeline",
+        }
+    }
 }
 
 /// Runs the command line; the process exit code.
@@ -91,11 +100,58 @@ pub fn run() -> ExitCode {
     crate::backends::install_tls_provider();
     // Before any thread exists: every command decodes images (crate::memory says why).
     let buffers_kept = crate::memory::keep_freed_image_buffers();
-    let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(buffers_kept),
-        Command::CheckConfig => check_config(),
-        Command::DeadLetters { action } => dead_letters(action),
+    let command = Cli::parse().command.unwrap_or(Command::Serve);
+    let label = command.label();
+    let env: EnvMap = std::env::vars().collect();
+    let ended = actix_web::rt::System::new().block_on(run_command(command, &env, buffers_kept));
+    exit_code(label, ended)
+}
+
+/// THE map from how a command ended to the exit code (errors printed on stderr).
+fn exit_code(label: &str, ended: CommandResult) -> ExitCode {
+    match ended {
+        Ok(Ending::Success) => ExitCode::SUCCESS,
+        Ok(Ending::SomeFailed) => ExitCode::FAILURE,
+        Ok(Ending::Interrupted) => ExitCode::from(Interrupt::EXIT_STATUS),
+        Err(CommandError::Settings(e)) => {
+            eprintln!("{label}: {e}");
+            ExitCode::from(2)
+        }
+        Err(CommandError::Failed(e)) => {
+            eprintln!("{label}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_command(command: Command, env: &EnvMap, buffers_kept: bool) -> CommandResult {
+    match command {
+        Command::Serve => commands::serve::run(Settings::load(env)?, buffers_kept).await,
+        Command::CheckConfig => commands::check_config::run(&Settings::load(env)?),
+        Command::Bench {
+            input,
+            outdir,
+            iterations,
+        } => commands::bench::run(&input, &outdir, iterations),
+        Command::Models { command } => commands::models::run(command),
+        Command::Process {
+            json,
+            verbose,
+            files,
+        } => {
+            let settings = settings_of(crate::process::process_settings(env))?;
+            let args = ProcessArgs {
+                json,
+                verbose,
+                files,
+            };
+            interruptible(|i| async move { commands::process::run(settings, args, &i).await }).await
+        }
+        Command::DeadLetters { action } => {
+            let settings = settings_of(dead_letters_command::settings(env))?;
+            interruptible(|i| async move { dead_letters_command::run(settings, action, &i).await })
+                .await
+        }
         Command::Backfill {
             bucket,
             prefix,
@@ -112,108 +168,22 @@ pub fn run() -> ExitCode {
                 concurrency,
                 limit,
             };
-            match load_settings() {
-                Ok(settings) => crate::backfill::command::run(settings, options),
-                Err(code) => code,
-            }
-        }
-        Command::Process {
-            json,
-            verbose,
-            files,
-        } => crate::process::run(json, verbose, files),
-        Command::Bench {
-            input,
-            outdir,
-            iterations,
-        } => bench(&input, &outdir, iterations),
-        Command::Models { command } => crate::moderation_model::command::run(command),
-    }
-}
-
-fn load_settings() -> Result<Settings, ExitCode> {
-    Settings::load().map_err(|e| {
-        eprintln!("image-pipeline: {e}");
-        ExitCode::from(2)
-    })
-}
-
-fn serve(buffers_kept: bool) -> ExitCode {
-    let settings = match load_settings() {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    crate::telemetry::init(
-        settings.log_format,
-        &settings.log_level,
-        &settings.gcp.project_id,
-    );
-    if !buffers_kept {
-        tracing::info!("the C library refused the allocator policy; image buffers are not reused");
-    }
-    if let Some(warning) = crate::startup::exposure_warning(&settings) {
-        tracing::warn!("{warning}");
-    }
-    let result = actix_web::rt::System::new().block_on(async move {
-        Application::build(settings)
-            .await?
-            .run_until_stopped()
-            .await?;
-        anyhow::Ok(())
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "Server stopped: {e:#}");
-            eprintln!("image-pipeline: {e:#}");
-            ExitCode::FAILURE
+            let settings = Settings::load(env)?;
+            interruptible(|i| async move { backfill_command::run(settings, options, &i).await })
+                .await
         }
     }
 }
 
-fn check_config() -> ExitCode {
-    let settings = match load_settings() {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    match settings.to_pretty_toml() {
-        Ok(toml) => {
-            println!("# profile: {}", settings.profile.as_str());
-            print!("{toml}");
-            eprintln!("image-pipeline: configuration is valid");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("image-pipeline: {e}");
-            ExitCode::from(2)
-        }
-    }
+/// Runs a command that can be interrupted (Ctrl-C) on this runtime.
+async fn interruptible<F, Fut>(command: F) -> CommandResult
+where
+    F: FnOnce(Interrupt) -> Fut,
+    Fut: Future<Output = CommandResult>,
+{
+    command(Interrupt::listen()).await
 }
 
-fn dead_letters(action: DeadLetterAction) -> ExitCode {
-    let env: crate::config::EnvMap = std::env::vars().collect();
-    let settings = match crate::dead_letters::command_settings(&env) {
-        Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("image-pipeline: {e:#}");
-            return ExitCode::from(2);
-        }
-    };
-    match action {
-        DeadLetterAction::List => crate::dead_letters::run(settings, false, None),
-        DeadLetterAction::Replay { id } => crate::dead_letters::run(settings, true, id),
-    }
-}
-
-fn bench(input: &std::path::Path, outdir: &std::path::Path, iterations: u32) -> ExitCode {
-    match crate::imaging::bench::run(input, outdir, iterations) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("image-pipeline bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+fn settings_of(settings: anyhow::Result<Settings>) -> Result<Settings, CommandError> {
+    settings.map_err(|e| CommandError::Settings(format!("{e:#}")))
 }

@@ -5,115 +5,42 @@
 //! summary line, and exits non-zero if any file failed. Bad input (a missing, unreadable or
 //! empty file) is reported without uploading; the other files still run. The service's own
 //! log goes to `<data dir>/process.log` (to stderr with `-v`), never between the table rows.
-//! It owns the command's flow and nothing of the pipeline itself.
+//! It owns the job's flow and nothing of the pipeline itself; the command's face (the log,
+//! printing the report) is `commands::process`.
 
 mod inputs;
 mod progress;
-mod report;
+pub mod report;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests;
 
-use crate::config::{EnvMap, LogFormat, Settings, StorageBackend};
+use crate::config::{EnvMap, Settings, StorageBackend};
 use crate::domain::{ImageRecord, ObjectMeta, PutOutcome, RecordKey, WriteCondition};
-use crate::router::upload::content_type_for;
-use crate::startup::InProcess;
+use crate::imaging::content_type_of;
+use crate::startup::{InProcess, Interrupt};
 use crate::state::AppState;
 use anyhow::Context;
 use bytes::Bytes;
-use report::{FileOutcome, Status};
-use std::io::{IsTerminal, Write};
+pub use report::FileOutcome;
+use report::Status;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// The service's log inside the data dir (without `-v`).
-const LOG_FILE: &str = "process.log";
 /// Longest wait for the pipeline to go quiet; what is still running then is reported.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Runs the command with the process's environment; the exit code.
-pub fn run(json: bool, verbose: bool, files: Vec<PathBuf>) -> ExitCode {
-    let env: EnvMap = std::env::vars().collect();
-    let settings = match process_settings(&env) {
-        Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("image-pipeline: {e:#}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(e) = install_log(&settings, verbose) {
-        eprintln!("image-pipeline: {e:#}");
-        return ExitCode::FAILURE;
-    }
-
-    let started = Instant::now();
-    let result = actix_web::rt::System::new().block_on(process_files(settings, &files));
-    match result {
-        Ok(outcomes) => {
-            let mut out = std::io::stdout().lock();
-            let summary = report::summary(&outcomes, started.elapsed());
-            let printed = if json {
-                eprintln!("image-pipeline: {summary}");
-                report::write_json(&mut out, &outcomes)
-            } else {
-                report::write_table(&mut out, &outcomes).and_then(|()| writeln!(out, "{summary}"))
-            };
-            if let Err(e) = printed.and_then(|()| out.flush()) {
-                eprintln!("image-pipeline: could not write the report: {e}");
-                return ExitCode::FAILURE;
-            }
-            if outcomes.iter().all(|o| !o.status.is_failure()) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(e) => {
-            eprintln!("image-pipeline: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The service's log: the whole of it in `<data dir>/process.log` (appended, JSON), or on
-/// stderr with `-v`. Stdout is the report's alone.
-fn install_log(settings: &Settings, verbose: bool) -> anyhow::Result<()> {
-    let level = settings.log_level.as_str();
-    let subscriber = if verbose {
-        let format = match settings.log_format {
-            LogFormat::Auto if std::io::stderr().is_terminal() => LogFormat::Pretty,
-            other => other,
-        };
-        crate::telemetry::subscriber(format, level, &settings.gcp.project_id, std::io::stderr)
-    } else {
-        let dir = &settings.local.data_dir;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("could not create the data dir {}", dir.display()))?;
-        let path = dir.join(LOG_FILE);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("could not open the log {}", path.display()))?;
-        let writer = std::sync::Mutex::new(file);
-        crate::telemetry::subscriber(LogFormat::Json, level, &settings.gcp.project_id, writer)
-    };
-    let _ = tracing::subscriber::set_global_default(subscriber);
-    Ok(())
-}
-
-/// The settings `process` runs with: the local profile unless another is named, the server on
-/// a free loopback port, and local storage and publishing (the rest may be cloud, e.g. Vision).
+/// The settings `process` runs with ([`Settings::in_process`]: the local profile unless
+/// another is named, the server on a free loopback port), which must store and publish
+/// locally (the rest may be cloud, e.g. Vision).
 pub fn process_settings(env: &EnvMap) -> anyhow::Result<Settings> {
-    let mut env = env.clone();
-    env.entry("PIPELINE_PROFILE".to_owned())
-        .or_insert_with(|| "local".to_owned());
-    env.insert("PIPELINE_SERVER__HOST".to_owned(), "127.0.0.1".to_owned());
-    env.insert("PIPELINE_SERVER__PORT".to_owned(), "0".to_owned());
-    env.remove("PORT");
-    let settings = Settings::load_from(&env)?;
-    settings.validate()?;
+    let settings = Settings::in_process(env)?;
+    require_local_pipeline(&settings)?;
+    Ok(settings)
+}
+
+/// Refuses settings whose pipeline does not run on this machine.
+pub fn require_local_pipeline(settings: &Settings) -> anyhow::Result<()> {
     if settings.storage.backend != StorageBackend::Local || settings.local.triggers.is_empty() {
         anyhow::bail!(
             "`process` runs the pipeline on this machine: it needs storage.backend = \"local\" \
@@ -121,7 +48,7 @@ pub fn process_settings(env: &EnvMap) -> anyhow::Result<Settings> {
             settings.profile.as_str()
         );
     }
-    Ok(settings)
+    Ok(())
 }
 
 /// One file checked and read, ready to upload.
@@ -156,6 +83,16 @@ pub async fn process_files(
     settings: Settings,
     files: &[PathBuf],
 ) -> anyhow::Result<Vec<FileOutcome>> {
+    process_files_until(settings, files, &Interrupt::never()).await
+}
+
+/// [`process_files`], stopping early when `interrupt` is raised: no file is uploaded after
+/// it, and the pipeline gets the in-process server's drain to finish what is in flight.
+pub async fn process_files_until(
+    settings: Settings,
+    files: &[PathBuf],
+    interrupt: &Interrupt,
+) -> anyhow::Result<Vec<FileOutcome>> {
     let started = Instant::now();
     let bucket = settings.local.upload_bucket.clone();
     let files = inputs::expand(files);
@@ -173,12 +110,18 @@ pub async fn process_files(
         .context("the local runtime is not running (a bug)")?;
     let dead_before = local.dead_letters().map(|d| d.len()).unwrap_or_default();
 
-    let uploaded = upload_all(&state, &bucket, inputs, &mut outcomes).await;
+    let uploaded = upload_all(&state, &bucket, inputs, &mut outcomes, interrupt).await;
     let keys: Vec<RecordKey> = uploaded
         .iter()
         .map(|u| RecordKey::new(&bucket, &u.name))
         .collect();
-    let idle = progress::wait(&state, &local, &keys, started, IDLE_TIMEOUT).await?;
+    let wait = progress::Wait {
+        started,
+        timeout: IDLE_TIMEOUT,
+        interrupt,
+        drain: running.drain(),
+    };
+    let idle = progress::wait(&state, &local, &keys, wait).await?;
     for upload in uploaded {
         let record = state
             .backends
@@ -237,11 +180,17 @@ async fn upload_all(
     bucket: &str,
     inputs: Vec<Input>,
     outcomes: &mut [FileOutcome],
+    interrupt: &Interrupt,
 ) -> Vec<Uploaded> {
     let mut uploaded = Vec::new();
     for input in inputs {
+        if interrupt.is_raised() {
+            let reason = "not uploaded: the run was interrupted".to_owned();
+            outcomes[input.index].set(Status::Incomplete, reason);
+            continue;
+        }
         let meta = ObjectMeta {
-            content_type: content_type_for(None, &input.body),
+            content_type: content_type_of(&input.body).to_owned(),
             ..ObjectMeta::default()
         };
         let put = state

@@ -5,6 +5,7 @@
 
 use crate::domain::PipelineEventType;
 use crate::events::types::{PUBSUB_PUBLISHED, STORAGE_DELETED, STORAGE_FINALIZED};
+use serde::{Deserialize, Serialize};
 
 /// One route, as declared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,17 +54,57 @@ pub const RECORD: RouteSpec = RouteSpec {
     emits: &[],
 };
 
-/// Every route the binary has, in the order they are listed.
-pub const ALL: [RouteSpec; 4] = [RESIZE, THUMBNAIL, MODERATE, RECORD];
+/// A route's name: THE list of routes the binary has (`RouteName::ALL`). Its spec
+/// ([`RouteName::spec`]) and its code (`handlers::route`) are exhaustive matches on it, so
+/// a new route cannot be half-declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteName {
+    Resize,
+    Thumbnail,
+    Moderate,
+    Record,
+}
+
+impl RouteName {
+    /// Every route, in the order they are listed (`/healthz`, `POST /` dispatch).
+    pub const ALL: [RouteName; 4] = [Self::Resize, Self::Thumbnail, Self::Moderate, Self::Record];
+
+    /// Its declaration.
+    pub fn spec(self) -> &'static RouteSpec {
+        match self {
+            Self::Resize => &RESIZE,
+            Self::Thumbnail => &THUMBNAIL,
+            Self::Moderate => &MODERATE,
+            Self::Record => &RECORD,
+        }
+    }
+
+    /// The name in `PIPELINE_ROUTES` and the path without its `/`.
+    pub fn as_str(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The route called `name` (exact, lower-case), if the binary has one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for RouteName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The route named `name`, if the binary has one.
 pub fn by_name(name: &str) -> Option<&'static RouteSpec> {
-    ALL.iter().find(|r| r.name == name)
+    RouteName::parse(name).map(RouteName::spec)
 }
 
 /// The route names, comma-separated (for messages).
 pub fn names() -> String {
-    ALL.map(|r| r.name).join(", ")
+    RouteName::ALL.map(RouteName::as_str).join(", ")
 }
 
 #[cfg(test)]
@@ -72,8 +113,10 @@ mod tests {
 
     #[test]
     fn every_route_is_found_by_its_name_and_paths_are_slash_name() {
-        for route in ALL {
-            assert_eq!(by_name(route.name), Some(&route));
+        for name in RouteName::ALL {
+            let route = name.spec();
+            assert_eq!(by_name(route.name), Some(route));
+            assert_eq!(RouteName::parse(name.as_str()), Some(name));
             assert_eq!(route.path(), format!("/{}", route.name));
         }
         assert_eq!(by_name("nope"), None);

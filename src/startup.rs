@@ -1,8 +1,11 @@
 //! Builds the HTTP server from settings and backends, and knows its own port (tests bind
-//! port 0). Graceful shutdown on SIGTERM/SIGINT is actix's, bounded by
-//! `server.shutdown_timeout_secs` (Cloud Run kills 10 s after SIGTERM). No handler logic here.
+//! port 0). `serve`: graceful shutdown on SIGTERM/SIGINT is actix's, bounded by
+//! `server.shutdown_timeout_secs` (Cloud Run kills 10 s after SIGTERM). A command that runs
+//! the server inside itself (`InProcess`) leaves signals to its [`Interrupt`]: the first
+//! Ctrl-C stops new work and drains as long as the server would, the second exits at once.
+//! No handler logic here.
 
-use crate::backends::{Backends, LocalHandle};
+use crate::backends::{Backends, LocalControl, LocalHandle};
 use crate::config::{Profile, Settings};
 use crate::router;
 use crate::router::body_deadline::with_body_deadline;
@@ -42,6 +45,7 @@ pub struct Application {
 impl Application {
     /// Picks the backends from the settings, binds, and prepares the server (not yet running).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = settings.with_local_signing_key()?;
         let (backends, local) = Backends::from_settings(&settings)
             .await
             .context("could not set up the backends")?;
@@ -113,6 +117,21 @@ impl Application {
         if let Some(local) = &self.state.local {
             local.start(self.loopback_url());
         }
+        self.stop_on_signal();
+        tracing::info!(port = self.port, "Listening");
+        self.server.await
+    }
+
+    /// Runs until `handle().stop()`, starting local event delivery first. Signals are the
+    /// command's (see [`Interrupt`]): the server keeps serving while the command drains.
+    async fn run_in_process(self) -> std::io::Result<()> {
+        if let Some(local) = &self.state.local {
+            local.start(self.loopback_url());
+        }
+        self.server.await
+    }
+
+    fn stop_on_signal(&self) {
         let handle = self.server.handle();
         let local = self.state.local.clone();
         let grace_secs = self.state.settings.server.shutdown_timeout_secs;
@@ -129,8 +148,6 @@ impl Application {
             }
             handle.stop(true).await;
         });
-        tracing::info!(port = self.port, "Listening");
-        self.server.await
     }
 }
 
@@ -143,10 +160,96 @@ async fn shutdown_signal() -> std::io::Result<()> {
     }
 }
 
+/// The operator's Ctrl-C (or SIGTERM) as a command that runs the pipeline sees it: the first
+/// asks it to start no new work and to finish what is in flight within a short drain; the
+/// second exits at once (status 130).
+#[derive(Clone)]
+pub struct Interrupt {
+    receiver: tokio::sync::watch::Receiver<bool>,
+    /// Keeps a channel no signal task owns open (`never`, `raised_already`).
+    _sender: Option<Arc<tokio::sync::watch::Sender<bool>>>,
+}
+
+impl Interrupt {
+    /// Exit status of a command that was interrupted (128 + SIGINT).
+    pub const EXIT_STATUS: u8 = 130;
+
+    /// Starts listening for SIGINT and SIGTERM on this runtime.
+    pub fn listen() -> Self {
+        let (raised, receiver) = tokio::sync::watch::channel(false);
+        actix_web::rt::spawn(async move {
+            if shutdown_signal().await.is_err() {
+                return;
+            }
+            eprintln!(
+                "image-pipeline: interrupted: starting nothing new, finishing what is in \
+                 flight (interrupt again to stop at once)"
+            );
+            let _ = raised.send(true);
+            if shutdown_signal().await.is_ok() {
+                std::process::exit(i32::from(Self::EXIT_STATUS));
+            }
+        });
+        Self {
+            receiver,
+            _sender: None,
+        }
+    }
+
+    /// One that is never raised (library callers and tests that do not stop).
+    pub fn never() -> Self {
+        Self::fixed(false)
+    }
+
+    /// One raised before the command starts (tests of what a stop leaves undone).
+    pub fn raised_already() -> Self {
+        Self::fixed(true)
+    }
+
+    fn fixed(raised: bool) -> Self {
+        let (sender, receiver) = tokio::sync::watch::channel(raised);
+        Self {
+            receiver,
+            _sender: Some(Arc::new(sender)),
+        }
+    }
+
+    pub fn is_raised(&self) -> bool {
+        *self.receiver.borrow()
+    }
+
+    /// Resolves once raised.
+    pub async fn raised(&self) {
+        let mut receiver = self.receiver.clone();
+        if receiver.wait_for(|raised| *raised).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Waits for the local pipeline to go quiet: up to `timeout`, or, once raised, up to
+    /// `drain` more. `Ok(false)` if it did not.
+    pub async fn settle(
+        &self,
+        local: &Arc<dyn LocalControl>,
+        timeout: Duration,
+        drain: Duration,
+    ) -> anyhow::Result<bool> {
+        if self.is_raised() {
+            return Ok(local.wait_idle(drain).await?);
+        }
+        tokio::select! {
+            idle = local.wait_idle(timeout) => Ok(idle?),
+            () = self.raised() => Ok(local.wait_idle(drain).await?),
+        }
+    }
+}
+
 /// A server started inside a command (`process`, `backfill`, `dead-letters`): the state its
 /// handlers share, and the one way to stop it when the command is done.
 pub struct InProcess {
     pub state: AppState,
+    /// Where it listens (`http://127.0.0.1:<port>`).
+    pub url: String,
     handle: ServerHandle,
     server: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
 }
@@ -158,13 +261,21 @@ impl InProcess {
             .await
             .context("could not start the pipeline")?;
         let state = app.state().clone();
+        let url = app.loopback_url();
         let handle = app.handle();
-        let server = actix_web::rt::spawn(app.run_until_stopped());
+        let server = actix_web::rt::spawn(app.run_in_process());
         Ok(Self {
             state,
+            url,
             handle,
             server,
         })
+    }
+
+    /// How long a command still waits for work in flight once interrupted
+    /// (`server.shutdown_timeout_secs`, the server's own drain).
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.state.settings.server.shutdown_timeout_secs)
     }
 
     /// Stops the server gracefully and waits until it has.

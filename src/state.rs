@@ -6,6 +6,7 @@
 use crate::admission::{MemoryAdmission, resolve_budget_bytes};
 use crate::backends::{Backends, LocalHandle};
 use crate::config::Settings;
+use crate::domain::DerivedOutputs;
 use crate::metrics::{self, Metrics};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -13,6 +14,8 @@ use tokio::sync::Semaphore;
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
+    /// Which objects are the pipeline's own outputs, and how new ones are signed.
+    pub derived: Arc<DerivedOutputs>,
     pub backends: Backends,
     /// Permits for CPU-heavy work; taken before decoding, released before network I/O.
     pub cpu: Arc<Semaphore>,
@@ -37,6 +40,7 @@ impl AppState {
         let budget = admission.clone();
         metrics.set_memory_provider(move || budget.in_use_bytes());
         Self {
+            derived: Arc::new(DerivedOutputs::for_service(&settings)),
             settings,
             backends: metrics::instrument::backends(backends, &metrics),
             metrics,

@@ -60,11 +60,10 @@ pub fn safe_search(p: &Probabilities) -> SafeSearch {
 
 /// The model folder the settings point at (`moderation.model_dir`, else the default cache).
 pub fn model_dir_for(settings: &ModerationSettings) -> PathBuf {
-    let root = if settings.model_dir.is_empty() {
-        default_cache_root()
-    } else {
-        PathBuf::from(&settings.model_dir)
-    };
+    let root = settings
+        .model_dir
+        .clone()
+        .unwrap_or_else(default_cache_root);
     model_dir(&root)
 }
 

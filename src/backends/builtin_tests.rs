@@ -89,12 +89,12 @@ fn what_the_model_cannot_see_is_unknown_and_never_flags() {
 #[test]
 fn the_model_folder_follows_the_setting_else_the_default_cache() {
     let mut settings = Settings::load_from(&Default::default()).unwrap().moderation;
-    settings.model_dir = "/srv/models".to_owned();
+    settings.model_dir = Some("/srv/models".into());
     assert_eq!(
         model_dir_for(&settings),
         std::path::Path::new("/srv/models/nsfwjs-4.4.0-mobilenet_v2")
     );
-    settings.model_dir.clear();
+    settings.model_dir = None;
     assert!(model_dir_for(&settings).ends_with("image-pipeline/models/nsfwjs-4.4.0-mobilenet_v2"));
 }
 

@@ -13,13 +13,16 @@ mod rate;
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
 
+use crate::cloudevent::CloudEvent;
 use crate::config::{ModerationBackend, Settings};
-use crate::domain::ObjectInfo;
-use crate::domain::naming::derived_prefix_of;
+use crate::dispatch::{self, Target};
+use crate::domain::WireOutcome;
+use crate::domain::{DerivedOutputs, ObjectInfo};
+use crate::events::storage::StorageObjectData;
+use crate::events::storage_event::storage_event;
 use crate::events::types::STORAGE_FINALIZED;
-use crate::router::{self, WireOutcome};
+use crate::startup::Interrupt;
 use crate::state::AppState;
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -48,13 +51,26 @@ pub struct Summary {
     pub listed: u64,
     pub derived_skipped: u64,
     pub before_cursor: u64,
+    /// Objects whose listed content type is not an image's (no route would make anything).
+    pub not_images: u64,
     pub candidates: u64,
     pub candidate_bytes: u64,
+    /// Candidates left for the next run by `--limit`.
+    pub beyond_limit: u64,
     pub processed: u64,
     pub duplicate: u64,
     pub skipped: u64,
     pub failed: u64,
     pub vision_calls: u64,
+}
+
+impl Summary {
+    /// Every candidate was handled without a failure and `--limit` left none for later:
+    /// the run is done and its cursor can go.
+    pub fn is_complete(&self) -> bool {
+        let handled = self.processed + self.duplicate + self.skipped;
+        self.failed == 0 && self.beyond_limit == 0 && handled == self.candidates
+    }
 }
 
 /// Lists a snapshot of the bucket (all pages, before any work).
@@ -73,16 +89,6 @@ pub async fn snapshot(state: &AppState, options: &Options) -> anyhow::Result<Vec
             None => return Ok(objects),
         }
     }
-}
-
-/// The pipeline's own outputs, by marker or by name.
-fn is_derived(settings: &Settings, object: &ObjectInfo) -> bool {
-    let prefixes = [
-        settings.resize.prefix.as_str(),
-        &settings.thumbnail.prefix,
-        &settings.moderation.quarantine_prefix,
-    ];
-    object.is_derived() || derived_prefix_of(&prefixes, &object.name).is_some()
 }
 
 /// Where an interrupted run of this bucket and prefix resumes from.
@@ -113,15 +119,22 @@ pub fn plan(
     summary: &mut Summary,
 ) -> Vec<ObjectInfo> {
     summary.listed = objects.len() as u64;
+    // The routes' own rule (a signed marker or an output place), so backfill and the routes
+    // agree on what is an output, whichever bucket holds it.
+    let derived = DerivedOutputs::from_settings(settings);
     let mut work = Vec::new();
     for object in objects {
-        if is_derived(settings, &object) {
+        if derived.is_derived_object(&object) {
             summary.derived_skipped += 1;
         } else if cursor.is_some_and(|c| object.name.as_str() <= c) {
             summary.before_cursor += 1;
+        } else if !may_be_image(&object) {
+            summary.not_images += 1;
         } else if options.limit.is_none_or(|limit| work.len() < limit) {
             summary.candidate_bytes += object.size_bytes;
             work.push(object);
+        } else {
+            summary.beyond_limit += 1;
         }
     }
     summary.candidates = work.len() as u64;
@@ -132,14 +145,27 @@ pub fn plan(
     work
 }
 
+/// Whether the listing leaves open that the object is an image: its content type is
+/// `image/*`, or absent or generic (then only its bytes can tell).
+fn may_be_image(object: &ObjectInfo) -> bool {
+    let Some(content_type) = object.content_type.as_deref() else {
+        return true;
+    };
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    media.is_empty()
+        || media.eq_ignore_ascii_case("application/octet-stream")
+        || media.to_ascii_lowercase().starts_with("image/")
+}
+
 /// Vision's list price for `calls` in one month, free tier first (see [`VISION_PRICING_URL`]).
 pub fn vision_cost_usd(calls: u64) -> f64 {
     calls.saturating_sub(VISION_FREE_UNITS_PER_MONTH) as f64 / 1000.0 * VISION_USD_PER_1000_UNITS
 }
 
 /// The synthetic `finalized` CloudEvent for an object, as Eventarc would send it; its id is
-/// derived from bucket/name/generation so a second run is a ledger `duplicate`.
-pub fn finalized_event(object: &ObjectInfo) -> (HeaderMap, bytes::Bytes) {
+/// derived from bucket/name/generation so a second run is a ledger `duplicate`. The listing
+/// has no metageneration, so the event carries none (no route reads it).
+pub fn finalized_event(object: &ObjectInfo) -> CloudEvent {
     let id = format!(
         "backfill-{}",
         &hex(&Sha256::digest(format!(
@@ -147,35 +173,14 @@ pub fn finalized_event(object: &ObjectInfo) -> (HeaderMap, bytes::Bytes) {
             object.bucket, object.name, object.generation
         )))[..32]
     );
-    let source = format!(
-        "//storage.googleapis.com/projects/_/buckets/{}",
-        object.bucket
-    );
-    let data = serde_json::json!({
-        "kind": "storage#object",
-        "bucket": object.bucket,
-        "name": object.name,
-        "generation": object.generation.to_string(),
-        "metageneration": "1",
-        "size": object.size_bytes.to_string(),
-        "contentType": object.content_type,
-        "md5Hash": object.md5_base64,
-        "metadata": object.metadata,
-    });
-    let mut headers = HeaderMap::new();
-    for (name, value) in [
-        ("ce-id", id.as_str()),
-        ("ce-source", source.as_str()),
-        ("ce-specversion", "1.0"),
-        ("ce-type", STORAGE_FINALIZED),
-        ("ce-subject", &format!("objects/{}", object.name)),
-        ("content-type", "application/json"),
-    ] {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
-    (headers, bytes::Bytes::from(data.to_string()))
+    let mut data = StorageObjectData::new(&object.bucket, &object.name);
+    data.kind = Some("storage#object".to_owned());
+    data.generation = Some(object.generation);
+    data.size = Some(object.size_bytes);
+    data.content_type.clone_from(&object.content_type);
+    data.md5_hash.clone_from(&object.md5_base64);
+    data.metadata.clone_from(&object.metadata);
+    storage_event(STORAGE_FINALIZED, id, &data, None)
 }
 
 /// One object handled, reported per line.
@@ -186,36 +191,55 @@ pub struct Handled {
     pub detail: String,
 }
 
-/// Runs the routes on `work` under the rate and concurrency limits, in name order; the
-/// cursor moves past each object once it and all before it are done (a `retry` stops it,
-/// so the next run starts there). `report` sees each result as it comes.
+/// What [`run_work`] works through.
+pub struct Work<'a> {
+    /// The plan, in name order.
+    pub objects: Vec<ObjectInfo>,
+    /// Where the cursor is kept.
+    pub cursor_file: &'a std::path::Path,
+    /// Once raised, no further object is started (those in flight finish).
+    pub interrupt: &'a Interrupt,
+}
+
+/// Runs the routes on the work's objects under the rate and concurrency limits, in name
+/// order; the cursor moves past each object once it and all before it are done (a `retry`
+/// stops it, so the next run starts there). `report` sees each result as it comes.
 pub async fn run_work(
     state: &AppState,
     options: &Options,
-    work: Vec<ObjectInfo>,
-    cursor_file: &std::path::Path,
+    work: Work<'_>,
     summary: &mut Summary,
     mut report: impl FnMut(&Handled),
 ) -> anyhow::Result<()> {
     let limiter = tokio::sync::Mutex::new(rate::RateLimiter::new(options.rate_per_sec));
     let limiter = &limiter;
-    let mut results = futures_util::stream::iter(work)
+    let interrupt = work.interrupt;
+    let mut results = futures_util::stream::iter(work.objects)
+        .take_while(|_| std::future::ready(!interrupt.is_raised()))
         .map(|object| async move {
             limiter.lock().await.acquire().await;
-            let (headers, body) = finalized_event(&object);
-            let response = router::handle_in_process(state, "/", &headers, body).await;
-            Handled {
+            // Interrupted while waiting for a token: not started.
+            if interrupt.is_raised() {
+                return None;
+            }
+            let event = finalized_event(&object);
+            let response = dispatch::handle(state, event, Target::All).await;
+            Some(Handled {
                 name: object.name,
                 outcome: response.outcome,
                 detail: response.detail,
-            }
+            })
         })
         .buffered(options.concurrency.max(1));
     let mut cursor_moves = true;
-    if let Some(dir) = cursor_file.parent() {
+    if let Some(dir) = work.cursor_file.parent() {
         std::fs::create_dir_all(dir)?;
     }
     while let Some(handled) = results.next().await {
+        let Some(handled) = handled else {
+            cursor_moves = false;
+            continue;
+        };
         match handled.outcome {
             WireOutcome::Processed => summary.processed += 1,
             WireOutcome::Duplicate => summary.duplicate += 1,
@@ -224,7 +248,7 @@ pub async fn run_work(
         }
         cursor_moves &= handled.outcome != WireOutcome::Retry;
         if cursor_moves {
-            std::fs::write(cursor_file, &handled.name)?;
+            std::fs::write(work.cursor_file, &handled.name)?;
         }
         report(&handled);
     }
@@ -238,5 +262,3 @@ pub fn read_cursor(path: &std::path::Path) -> Option<String> {
 
 /// Poll interval while waiting for local follow-up events.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
-
-pub mod command;

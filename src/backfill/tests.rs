@@ -1,8 +1,8 @@
 //! Backfill on the local profile (temp data dir): dry run, idempotence, derived skip, no
 //! loop, resume. The rate limit's own tests are in `rate.rs` (paused clock).
 
-use super::command::backfill;
 use super::*;
+use crate::commands::backfill::backfill;
 use crate::config::EnvMap;
 use std::path::Path;
 
@@ -95,11 +95,13 @@ fn the_dry_run_counts_objects_bytes_and_vision_calls_and_changes_nothing() {
     let settings = settings(dir.path(), &[]);
 
     let mut summary = Summary::default();
-    let objects = actix_web::rt::System::new().block_on(async {
+    // The service's settings carry the data folder's signing key (outputs share the bucket).
+    let (objects, settings) = actix_web::rt::System::new().block_on(async {
         let app = crate::startup::Application::build(settings.clone())
             .await
             .unwrap();
-        snapshot(app.state(), &options(true)).await.unwrap()
+        let objects = snapshot(app.state(), &options(true)).await.unwrap();
+        (objects, app.state().settings.clone())
     });
     let work = plan(&settings, &options(true), objects, None, &mut summary);
 
@@ -142,16 +144,114 @@ fn the_event_id_is_the_same_for_the_same_generation_and_differs_for_another() {
         md5_base64: None,
         metadata: Default::default(),
     };
-    let id = |g| {
-        finalized_event(&object(g))
-            .0
-            .get("ce-id")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned()
-    };
+    let id = |g| finalized_event(&object(g)).id;
 
     assert_eq!(id(1), id(1));
     assert_ne!(id(1), id(2));
+}
+
+#[test]
+fn a_limited_run_leaves_its_cursor_so_the_next_run_goes_on_after_it() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    existing_images(dir.path(), &["a.png", "b.png", "c.png"]);
+    let settings = settings(dir.path(), &[]);
+    let limited = Options {
+        limit: Some(1),
+        ..options(false)
+    };
+    let cursor = cursor_path(&settings, &limited);
+    let run = || {
+        actix_web::rt::System::new()
+            .block_on(backfill(settings.clone(), limited.clone()))
+            .unwrap()
+    };
+
+    // Act
+    let first = run();
+    let after_first = read_cursor(&cursor);
+    let second = run();
+    let after_second = read_cursor(&cursor);
+    let third = run();
+
+    // Assert: a, then b, then c; the run that reaches the end removes the cursor.
+    assert_eq!(
+        (first.before_cursor, first.beyond_limit),
+        (0, 2),
+        "{first:?}"
+    );
+    assert_eq!(after_first.as_deref(), Some("a.png"));
+    assert_eq!(
+        (second.before_cursor, second.beyond_limit),
+        (1, 1),
+        "{second:?}"
+    );
+    assert_eq!(after_second.as_deref(), Some("b.png"));
+    assert_eq!(
+        (third.before_cursor, third.beyond_limit),
+        (2, 0),
+        "{third:?}"
+    );
+    assert!(
+        !cursor.exists(),
+        "the run that finished the bucket removes its cursor"
+    );
+}
+
+#[test]
+fn the_plan_leaves_out_objects_whose_listed_type_is_not_an_image() {
+    // Arrange: an image, a text file, a file of unknown type, one with no type at all.
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(dir.path(), &[]);
+    settings.moderation.backend = ModerationBackend::Vision;
+    let object = |name: &str, content_type: Option<&str>| ObjectInfo {
+        bucket: "uploads".into(),
+        name: name.into(),
+        generation: 1,
+        size_bytes: 100,
+        content_type: content_type.map(str::to_owned),
+        md5_base64: None,
+        metadata: Default::default(),
+    };
+    let objects = vec![
+        object("a.jpg", Some("image/jpeg")),
+        object("notes.txt", Some("text/plain; charset=utf-8")),
+        object("blob", Some("application/octet-stream")),
+        object("bare", None),
+    ];
+    let mut summary = Summary::default();
+
+    // Act
+    let work = plan(&settings, &options(true), objects, None, &mut summary);
+
+    // Assert: the text file is neither a candidate, nor bytes, nor a Vision call.
+    let names: Vec<&str> = work.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["a.jpg", "blob", "bare"]);
+    assert_eq!(summary.not_images, 1);
+    assert_eq!(summary.candidate_bytes, 300);
+    assert_eq!(summary.vision_calls, 3);
+}
+
+#[test]
+fn an_interrupted_run_starts_no_object_and_keeps_its_cursor() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    existing_images(dir.path(), &["a.png", "b.png"]);
+    let settings = settings(dir.path(), &[]);
+    let cursor = cursor_path(&settings, &options(false));
+
+    // Act
+    let summary = actix_web::rt::System::new()
+        .block_on(crate::commands::backfill::backfill_until(
+            settings,
+            options(false),
+            &crate::startup::Interrupt::raised_already(),
+        ))
+        .unwrap();
+
+    // Assert
+    assert_eq!(summary.candidates, 2, "{summary:?}");
+    assert_eq!(summary.processed + summary.duplicate + summary.skipped, 0);
+    assert!(!summary.is_complete());
+    assert!(!cursor.exists() || read_cursor(&cursor).is_none());
 }

@@ -11,6 +11,11 @@ use super::{CloudEvent, CloudEventError, normalise_content_type, validate};
 
 const PREFIX: &str = "ce-";
 
+/// Whether any header is a `ce-*` attribute header.
+pub(super) fn has_attribute_headers(headers: &HeaderMap) -> bool {
+    headers.keys().any(|name| name.as_str().starts_with(PREFIX))
+}
+
 pub(super) fn parse(headers: &HeaderMap, body: Bytes) -> Result<CloudEvent, CloudEventError> {
     let mut attributes = ce_attributes(headers)?;
     if attributes.is_empty() {
@@ -68,15 +73,11 @@ fn ce_attributes(headers: &HeaderMap) -> Result<BTreeMap<String, String>, CloudE
         if attribute == "datacontenttype" {
             return Err(CloudEventError::DataContentTypeHeader);
         }
-        let decoded = decode_header_value(value.as_bytes()).map_err(|failure| match failure {
-            DecodeFailure::BadEscape { offset } => CloudEventError::BadPercentEscape {
-                header: name.to_string(),
-                offset,
-            },
-            DecodeFailure::NotUtf8 => CloudEventError::InvalidUtf8 {
-                header: name.to_string(),
-            },
-        })?;
+        let decoded = match decode_header_value(value.as_bytes()) {
+            Ok(decoded) => decoded,
+            Err(failure) => raw_fallback(attribute, value.as_bytes())
+                .ok_or_else(|| decode_error(name.as_str(), failure))?,
+        };
         if attributes.insert(attribute.to_owned(), decoded).is_some() {
             return Err(CloudEventError::DuplicateHeader {
                 header: name.to_string(),
@@ -84,6 +85,32 @@ fn ce_attributes(headers: &HeaderMap) -> Result<BTreeMap<String, String>, CloudE
         }
     }
     Ok(attributes)
+}
+
+/// Attributes whose value must decode: they identify the event or are checked for form.
+const STRICT: [&str; 6] = ["id", "source", "specversion", "type", "time", "dataschema"];
+
+/// The raw header value of `subject` or an extension whose percent-escapes do not decode
+/// (a sender that did not encode, e.g. an object named `50%off.jpg`): losing the whole event
+/// over its description would be worse than keeping the text as sent. `None` for the
+/// attributes in [`STRICT`] and for raw bytes that are not UTF-8.
+fn raw_fallback(attribute: &str, raw: &[u8]) -> Option<String> {
+    if STRICT.contains(&attribute) {
+        return None;
+    }
+    std::str::from_utf8(raw).ok().map(str::to_owned)
+}
+
+fn decode_error(header: &str, failure: DecodeFailure) -> CloudEventError {
+    match failure {
+        DecodeFailure::BadEscape { offset } => CloudEventError::BadPercentEscape {
+            header: header.to_owned(),
+            offset,
+        },
+        DecodeFailure::NotUtf8 => CloudEventError::InvalidUtf8 {
+            header: header.to_owned(),
+        },
+    }
 }
 
 pub(super) fn headers(event: &CloudEvent) -> Vec<(String, String)> {

@@ -4,13 +4,14 @@
 //! Owns: attributes, extensions and the raw data bytes, turning an HTTP request into them
 //! and back, and CloudEvents 1.0.2's attribute rules (`validate`), applied the same way in
 //! both modes. Must not know any Google payload: that is `crate::events` (which also turns
-//! a plain Pub/Sub push into a CloudEvent, `events::push`).
+//! a plain Pub/Sub push into a CloudEvent, `router::push` and `events::push`).
 
 mod binary;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod conformance_tests;
 mod encoding;
+pub mod pubsub_binding;
 mod structured;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
@@ -21,7 +22,7 @@ use std::collections::BTreeMap;
 
 pub(crate) use validate::is_rfc3339;
 
-use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
+use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 
 /// The only CloudEvents specification version this service accepts and emits.
@@ -93,6 +94,8 @@ pub enum CloudEventError {
         "a binary-mode CloudEvent must not carry a ce-datacontenttype header; the Content-Type header carries the data content type"
     )]
     DataContentTypeHeader,
+    #[error("the header {header} is not a valid HTTP header name and value")]
+    InvalidHeader { header: String },
     #[error("the header {header} appears more than once, so its attribute is ambiguous")]
     DuplicateHeader { header: String },
     #[error(
@@ -143,6 +146,30 @@ impl CloudEvent {
             }
             _ => binary::parse(headers, body),
         }
+    }
+
+    /// Parses an event from `(name, value)` header pairs, as [`CloudEvent::binary_headers`]
+    /// makes them and a dead letter keeps them, in binary or structured mode.
+    pub fn from_header_pairs(
+        pairs: &[(String, String)],
+        body: Bytes,
+    ) -> Result<CloudEvent, CloudEventError> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            let invalid = || CloudEventError::InvalidHeader {
+                header: name.clone(),
+            };
+            let name = HeaderName::try_from(name.as_str()).map_err(|_| invalid())?;
+            let value = HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
+            headers.append(name, value);
+        }
+        Self::from_http(&headers, body)
+    }
+
+    /// Whether the headers carry binary-mode attributes (`ce-*`), which a web page cannot
+    /// send cross-origin without a CORS preflight.
+    pub fn has_binary_headers(headers: &HeaderMap) -> bool {
+        binary::has_attribute_headers(headers)
     }
 
     /// A new event with specversion 1.0, for tests and the local event router.

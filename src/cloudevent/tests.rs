@@ -129,25 +129,55 @@ fn a_ce_datacontenttype_header_is_refused_in_binary_mode() {
 
 #[test]
 fn an_undecodable_percent_escape_names_its_header() {
-    let mut pairs = storage_headers();
-    pairs.push(("ce-subject", "objects/a%G1.png"));
+    let mut pairs = without("ce-id");
+    pairs.push(("ce-id", "objects/a%G1.png"));
 
     let error = CloudEvent::from_http(&headers(&pairs), Bytes::new()).unwrap_err();
 
     assert_eq!(
         error.to_string(),
-        "the header ce-subject has a malformed percent-escape at byte 9: `%` must be followed by two hex digits"
+        "the header ce-id has a malformed percent-escape at byte 9: `%` must be followed by two hex digits"
     );
 }
 
 #[test]
 fn percent_escapes_that_are_not_utf8_are_refused() {
-    let mut pairs = storage_headers();
-    pairs.push(("ce-subject", "objects/%C0%A0"));
+    let mut pairs = without("ce-id");
+    pairs.push(("ce-id", "objects/%C0%A0"));
 
     let error = CloudEvent::from_http(&headers(&pairs), Bytes::new()).unwrap_err();
 
-    assert!(matches!(error, CloudEventError::InvalidUtf8 { ref header } if header == "ce-subject"));
+    assert!(matches!(error, CloudEventError::InvalidUtf8 { ref header } if header == "ce-id"));
+}
+
+#[test]
+fn a_subject_sent_unencoded_with_a_percent_sign_keeps_its_raw_text() {
+    let mut pairs = storage_headers();
+    pairs.push(("ce-subject", "objects/50%off.jpg"));
+
+    let event = CloudEvent::from_http(&headers(&pairs), Bytes::new()).unwrap();
+
+    assert_eq!(event.subject.as_deref(), Some("objects/50%off.jpg"));
+}
+
+#[test]
+fn a_subject_whose_escapes_decode_to_no_utf8_keeps_its_raw_text() {
+    let mut pairs = storage_headers();
+    pairs.push(("ce-subject", "objects/%C0%A0"));
+
+    let event = CloudEvent::from_http(&headers(&pairs), Bytes::new()).unwrap();
+
+    assert_eq!(event.subject.as_deref(), Some("objects/%C0%A0"));
+}
+
+#[test]
+fn an_extension_with_a_bad_percent_escape_keeps_its_raw_text() {
+    let mut pairs = storage_headers();
+    pairs.push(("ce-bucket", "sale%zz"));
+
+    let event = CloudEvent::from_http(&headers(&pairs), Bytes::new()).unwrap();
+
+    assert_eq!(event.extensions["bucket"], "sale%zz");
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! the emulator variables and `GOOGLE_CLOUD_PROJECT`. Loading reads files and the given
 //! environment map only; `validate` is pure. Nothing here touches the network.
 
+mod fields;
+mod outputs;
 mod sections;
 mod validate;
 mod values;
@@ -12,6 +14,7 @@ pub use sections::*;
 pub use validate::ConfigError;
 pub use values::*;
 
+use crate::routes::RouteName;
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Value};
@@ -31,9 +34,10 @@ const NON_SETTING_ENV: [&str; 1] = ["PIPELINE_CONFIG_DIR"];
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub profile: Profile,
-    /// Enabled routes (`PIPELINE_ROUTES=resize,thumbnail`).
-    #[serde(deserialize_with = "comma_list")]
-    pub routes: Vec<String>,
+    /// Enabled routes (`PIPELINE_ROUTES=resize,thumbnail`); a name the binary has no route
+    /// for fails the load.
+    #[serde(deserialize_with = "route_list")]
+    pub routes: Vec<RouteName>,
     pub log_format: LogFormat,
     /// A tracing-subscriber filter (`RUST_LOG` overrides it).
     pub log_level: String,
@@ -42,6 +46,9 @@ pub struct Settings {
     pub resize: ResizeSettings,
     pub thumbnail: ThumbnailSettings,
     pub moderation: ModerationSettings,
+    /// The signing key of derived objects (a secret).
+    #[serde(default)]
+    pub derived: DerivedSettings,
     pub pipeline: PipelineSettings,
     pub storage: StorageSettings,
     pub records: RecordsSettings,
@@ -57,10 +64,10 @@ pub struct Settings {
 pub type EnvMap = BTreeMap<String, String>;
 
 impl Settings {
-    /// Loads from the process environment and the config folder, then validates.
-    pub fn load() -> Result<Self, ConfigError> {
-        let env: EnvMap = std::env::vars().collect();
-        let settings = Self::load_from(&env)?;
+    /// Loads from `env` (the process environment) and the config folder, then validates:
+    /// the settings of `serve`, `check-config` and `backfill`.
+    pub fn load(env: &EnvMap) -> Result<Self, ConfigError> {
+        let settings = Self::load_from(env)?;
         settings.validate()?;
         Ok(settings)
     }
@@ -68,7 +75,23 @@ impl Settings {
     /// Loads from `env` (not validated). The config folder is `PIPELINE_CONFIG_DIR` or `./config`;
     /// a missing folder or file is fine, the compiled-in defaults cover everything.
     pub fn load_from(env: &EnvMap) -> Result<Self, ConfigError> {
-        let profile = profile_from_env(env)?;
+        Self::load_profile(env, profile_from_env(env)?)
+    }
+
+    /// The settings of a command that runs the pipeline inside itself (`process`,
+    /// `backfill`, `dead-letters`): loaded from `env` in the profile `PIPELINE_PROFILE`
+    /// names, else `local` (never chosen by `K_SERVICE`), with the server on a free loopback
+    /// port whatever `PORT` and `server.*` say. Validated.
+    pub fn in_process(env: &EnvMap) -> Result<Self, ConfigError> {
+        let profile = named_profile(env)?.unwrap_or(Profile::Local);
+        let mut settings = Self::load_profile(env, profile)?;
+        settings.server.host = "127.0.0.1".to_owned();
+        settings.server.port = 0;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn load_profile(env: &EnvMap, profile: Profile) -> Result<Self, ConfigError> {
         let config_dir = env
             .get("PIPELINE_CONFIG_DIR")
             .map(PathBuf::from)
@@ -101,18 +124,15 @@ impl Settings {
         Ok(settings)
     }
 
-    /// The routes enabled, as `&str`.
-    pub fn enabled_routes(&self) -> impl Iterator<Item = &str> {
-        self.routes.iter().map(String::as_str)
-    }
-
+    /// Whether the route called `name` is enabled.
     pub fn route_enabled(&self, name: &str) -> bool {
-        self.routes.iter().any(|r| r == name)
+        self.routes.iter().any(|r| r.as_str() == name)
     }
 
     /// The resolved settings as TOML for `check-config`, secrets redacted. Settings hold no
     /// credentials (key files are read by gcp_auth from `GOOGLE_APPLICATION_CREDENTIALS`);
-    /// the one place a secret can hide is a password inside an endpoint URL.
+    /// the secrets are `derived.signing_key` (always written as `REDACTED`) and a password
+    /// inside an endpoint URL.
     pub fn to_pretty_toml(&self) -> Result<String, ConfigError> {
         let mut shown = self.clone();
         let g = &mut shown.gcp;
@@ -130,17 +150,25 @@ impl Settings {
 }
 
 fn profile_from_env(env: &EnvMap) -> Result<Profile, ConfigError> {
+    match named_profile(env)? {
+        Some(profile) => Ok(profile),
+        None if env.contains_key("K_SERVICE") => Ok(Profile::Gcp),
+        None => Ok(Profile::Local),
+    }
+}
+
+/// The profile `PIPELINE_PROFILE` names, if it names one.
+fn named_profile(env: &EnvMap) -> Result<Option<Profile>, ConfigError> {
     match env
         .get("PIPELINE_PROFILE")
         .map(|s| s.trim().to_ascii_lowercase())
     {
-        Some(p) if p == "local" => Ok(Profile::Local),
-        Some(p) if p == "gcp" => Ok(Profile::Gcp),
+        Some(p) if p == "local" => Ok(Some(Profile::Local)),
+        Some(p) if p == "gcp" => Ok(Some(Profile::Gcp)),
         Some(p) if !p.is_empty() => Err(ConfigError::Invalid(format!(
             "PIPELINE_PROFILE={p:?} is not a profile; use \"local\" or \"gcp\""
         ))),
-        _ if env.contains_key("K_SERVICE") => Ok(Profile::Gcp),
-        _ => Ok(Profile::Local),
+        _ => Ok(None),
     }
 }
 
@@ -200,15 +228,19 @@ fn apply_emulators(gcp: &mut GcpSettings, env: &EnvMap) -> Result<(), ConfigErro
     let services = [
         (
             "STORAGE_EMULATOR_HOST",
-            "storage",
+            EmulatedService::Storage,
             &mut gcp.storage_endpoint,
         ),
         (
             "FIRESTORE_EMULATOR_HOST",
-            "firestore",
+            EmulatedService::Firestore,
             &mut gcp.firestore_endpoint,
         ),
-        ("PUBSUB_EMULATOR_HOST", "pubsub", &mut gcp.pubsub_endpoint),
+        (
+            "PUBSUB_EMULATOR_HOST",
+            EmulatedService::Pubsub,
+            &mut gcp.pubsub_endpoint,
+        ),
     ];
     for (variable, service, endpoint) in services {
         let Some(host) = env.get(variable).filter(|v| !v.trim().is_empty()) else {
@@ -217,7 +249,7 @@ fn apply_emulators(gcp: &mut GcpSettings, env: &EnvMap) -> Result<(), ConfigErro
         *endpoint = with_scheme(host)
             .parse()
             .map_err(|e| ConfigError::Load(format!("{variable}: {e}")))?;
-        gcp.emulated.push(service.to_owned());
+        gcp.emulated.push(service);
     }
     Ok(())
 }
@@ -229,6 +261,22 @@ fn with_scheme(host: &str) -> String {
     } else {
         format!("http://{host}")
     }
+}
+
+/// A comma list (or a TOML array) of route names, trimmed and lower-cased; empty entries
+/// are dropped (an empty list is `validate`'s to refuse).
+fn route_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<RouteName>, D::Error> {
+    comma_list(d)?
+        .into_iter()
+        .map(|name| {
+            RouteName::parse(&name).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown route {name:?} in PIPELINE_ROUTES; known routes: {}",
+                    crate::routes::names()
+                ))
+            })
+        })
+        .collect()
 }
 
 fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

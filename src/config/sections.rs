@@ -2,10 +2,10 @@
 //! compiled into the binary as its defaults; these types only give the values shape.
 
 use super::values::{
-    AnchorSetting, BoxSize, Colour, Endpoint, FilterSetting, FormatSetting, MalformedStatus,
-    Threshold,
+    AnchorSetting, BoxSize, Colour, EmulatedService, Endpoint, FilterSetting, FormatSetting,
+    MalformedStatus, Threshold, TriggerEventType,
 };
-use crate::domain::SafeSearchCategory;
+use crate::domain::{SafeSearchCategory, SigningKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -87,8 +87,13 @@ pub struct ImagingSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResizeSettings {
-    /// Output bucket; empty means the source object's bucket.
-    pub bucket: String,
+    /// Output bucket; unset (empty) means the source object's bucket.
+    #[serde(
+        default,
+        with = "super::fields::empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bucket: Option<String>,
     /// Outputs go to `<prefix>/<size>/<name>`.
     pub prefix: String,
     /// Size label → `WIDTHxHEIGHT` box (fit inside, never enlarged).
@@ -100,7 +105,13 @@ pub struct ResizeSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThumbnailSettings {
-    pub bucket: String,
+    /// Output bucket; unset (empty) means the source object's bucket.
+    #[serde(
+        default,
+        with = "super::fields::empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bucket: Option<String>,
     /// Output goes to `<prefix>/<name>`.
     pub prefix: String,
     /// `WIDTHxHEIGHT`, cover-cropped to exactly that box.
@@ -166,14 +177,40 @@ pub struct ModerationSettings {
     pub on_error: ModerationOnError,
     /// Where `quarantine` moves flagged originals and variants.
     pub quarantine_prefix: String,
-    /// Empty means the source bucket.
-    pub quarantine_bucket: String,
+    /// Unset (empty) means the source bucket.
+    #[serde(
+        default,
+        with = "super::fields::empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub quarantine_bucket: Option<String>,
     /// Gaussian sigma of the `blur` policy.
     pub blur_sigma: f32,
     /// Cache folder of the `builtin` model (`image-pipeline models fetch` fills it);
-    /// empty means `~/.cache/image-pipeline/models`.
-    #[serde(default)]
-    pub model_dir: String,
+    /// unset (empty) means `~/.cache/image-pipeline/models`.
+    #[serde(
+        default,
+        with = "super::fields::empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub model_dir: Option<PathBuf>,
+}
+
+/// How the pipeline recognises its own outputs (`crate::domain::derived`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DerivedSettings {
+    /// Signs every output (HMAC of bucket, name and source generation), so outputs that
+    /// share a bucket with uploads are told apart from uploads that only look like them.
+    /// At least 32 bytes; empty = unset. A secret: `check-config` prints `REDACTED`.
+    /// The gcp profile refuses outputs in the upload bucket without it; the local profile
+    /// then uses `<data_dir>/derived-signing.key` (made on first start).
+    #[serde(
+        default,
+        with = "super::fields::signing_key_setting",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub signing_key: Option<SigningKey>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -258,14 +295,14 @@ pub struct GcpSettings {
     pub retry_budget_secs: u64,
     /// Services pointed at an emulator by `*_EMULATOR_HOST` (no tokens sent to them).
     #[serde(default)]
-    pub emulated: Vec<String>,
+    pub emulated: Vec<EmulatedService>,
 }
 
 /// One local trigger: like an Eventarc trigger, an event filter and a destination path.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalTrigger {
-    pub event_type: String,
+    pub event_type: TriggerEventType,
     /// For storage events: the bucket to watch.
     #[serde(default)]
     pub bucket: Option<String>,

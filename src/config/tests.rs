@@ -1,6 +1,6 @@
 use super::*;
 
-fn env(pairs: &[(&str, &str)]) -> EnvMap {
+pub(super) fn env(pairs: &[(&str, &str)]) -> EnvMap {
     let mut map: EnvMap = pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -11,7 +11,10 @@ fn env(pairs: &[(&str, &str)]) -> EnvMap {
     map
 }
 
-fn load(pairs: &[(&str, &str)]) -> Settings {
+/// A signing key long enough to be accepted.
+pub(super) const KEY: &str = "a-signing-key-of-at-least-thirty-two-bytes";
+
+pub(super) fn load(pairs: &[(&str, &str)]) -> Settings {
     Settings::load_from(&env(pairs)).unwrap()
 }
 
@@ -20,7 +23,7 @@ fn defaults_load_without_a_config_folder_and_validate() {
     let settings = load(&[]);
 
     assert_eq!(settings.profile, Profile::Local);
-    assert_eq!(settings.routes, crate::routes::ALL.map(|r| r.name));
+    assert_eq!(settings.routes, crate::routes::RouteName::ALL);
     assert_eq!(settings.server.port, 8080);
     assert_eq!(settings.imaging.max_pixels, 100_000_000);
     assert_eq!(settings.resize.sizes["large"], BoxSize::new(1920, 1080));
@@ -48,7 +51,13 @@ fn pipeline_env_overrides_nested_keys_and_routes_take_a_comma_list() {
         ("PIPELINE_SERVER__MALFORMED_STATUS", "400"),
     ]);
 
-    assert_eq!(settings.routes, ["resize", "thumbnail"]);
+    assert_eq!(
+        settings.routes,
+        [
+            crate::routes::RouteName::Resize,
+            crate::routes::RouteName::Thumbnail
+        ]
+    );
     assert_eq!(settings.imaging.max_pixels, 50_000_000);
     assert_eq!(settings.resize.sizes["large"], BoxSize::new(2048, 2048));
     assert_eq!(settings.resize.sizes["small"], BoxSize::new(400, 300));
@@ -60,7 +69,7 @@ fn pipeline_env_overrides_nested_keys_and_routes_take_a_comma_list() {
 
 #[test]
 fn unknown_route_name_fails_validation() {
-    let error = load(&[("PIPELINE_ROUTES", "nope")]).validate().unwrap_err();
+    let error = Settings::load_from(&env(&[("PIPELINE_ROUTES", "nope")])).unwrap_err();
 
     assert!(
         error.to_string().contains("unknown route \"nope\""),
@@ -112,7 +121,11 @@ fn gcp_profile_without_a_project_id_fails_validation_off_cloud_run() {
 
 #[test]
 fn google_cloud_project_fills_the_project_id() {
-    let settings = load(&[("PIPELINE_PROFILE", "gcp"), ("GOOGLE_CLOUD_PROJECT", "p-1")]);
+    let settings = load(&[
+        ("PIPELINE_PROFILE", "gcp"),
+        ("GOOGLE_CLOUD_PROJECT", "p-1"),
+        ("PIPELINE_DERIVED__SIGNING_KEY", KEY),
+    ]);
 
     assert_eq!(settings.gcp.project_id, "p-1");
     settings.validate().unwrap();
@@ -191,7 +204,7 @@ fn box_colour_and_threshold_parsers_accept_the_documented_forms() {
     assert!("ftp://example.com".parse::<Endpoint>().is_err());
 }
 
-fn load_error(pairs: &[(&str, &str)]) -> String {
+pub(super) fn load_error(pairs: &[(&str, &str)]) -> String {
     Settings::load_from(&env(pairs)).unwrap_err().to_string()
 }
 
@@ -336,4 +349,39 @@ fn the_local_profile_listens_on_loopback_unless_told_otherwise() {
     );
     assert_eq!(cloud_run.server.host, "0.0.0.0");
     assert_eq!(crate::startup::exposure_warning(&cloud_run), None);
+}
+#[test]
+fn a_local_trigger_with_an_event_type_no_route_takes_fails_at_load_naming_the_triggers() {
+    let dir = tempfile::tempdir().unwrap();
+    let trigger = "[[local.triggers]]\nevent_type = \"google.cloud.storage.object.v1.finalised\"\n\
+                   bucket = \"uploads\"\npath = \"/resize\"\n";
+    std::fs::write(dir.path().join("local.toml"), trigger).unwrap();
+
+    let error = load_error(&[("PIPELINE_CONFIG_DIR", dir.path().to_str().unwrap())]);
+
+    assert!(error.contains("local.triggers"), "{error}");
+    assert!(error.contains("finalised"), "{error}");
+}
+
+#[test]
+fn local_trigger_event_types_and_emulated_services_load_typed() {
+    let settings = load(&[("STORAGE_EMULATOR_HOST", "127.0.0.1:4443")]);
+
+    assert_eq!(
+        settings.local.triggers[0].event_type,
+        TriggerEventType::StorageFinalized
+    );
+    assert_eq!(settings.gcp.emulated, [EmulatedService::Storage]);
+}
+
+#[test]
+fn an_empty_model_dir_is_unset_and_a_set_one_is_a_path() {
+    let unset = load(&[("PIPELINE_MODERATION__MODEL_DIR", "")]);
+    let set = load(&[("PIPELINE_MODERATION__MODEL_DIR", "/srv/models")]);
+
+    assert_eq!(unset.moderation.model_dir, None);
+    assert_eq!(
+        set.moderation.model_dir.as_deref(),
+        Some(std::path::Path::new("/srv/models"))
+    );
 }

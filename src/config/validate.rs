@@ -3,7 +3,8 @@
 //! thresholds and URLs are already typed, so they failed at load if they were wrong. Pure:
 //! no I/O (a project id from the metadata server is resolved later, on Cloud Run).
 
-use super::{PublisherBackend, RecordsBackend, Settings, StorageBackend};
+use super::{Profile, PublisherBackend, RecordsBackend, Settings, StorageBackend};
+use crate::domain::DerivedOutputs;
 use crate::routes;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,14 +56,6 @@ impl Settings {
                 routes::names()
             )
         });
-        for route in &self.routes {
-            p.check(routes::by_name(route).is_some(), || {
-                format!(
-                    "unknown route {route:?} in PIPELINE_ROUTES; known routes: {}",
-                    routes::names()
-                )
-            });
-        }
     }
 
     fn check_server(&self, p: &mut Problems) {
@@ -157,6 +150,7 @@ impl Settings {
                     .to_owned()
             });
         }
+        self.check_derived(p);
         let sigma = self.moderation.blur_sigma;
         let ok = sigma > 0.0 && sigma <= 500.0;
         p.range(ok, "moderation.blur_sigma", sigma, "must be in (0, 500]");
@@ -166,6 +160,23 @@ impl Settings {
         p.check(!self.records.collection.is_empty(), || {
             "records.collection is empty".to_owned()
         });
+    }
+
+    /// Outputs in the upload bucket need a signing key, or an uploader could make any
+    /// upload pass for an output (and be skipped by every route, moderation included). The
+    /// local profile makes a key for its data folder at start instead.
+    fn check_derived(&self, p: &mut Problems) {
+        let derived = DerivedOutputs::from_settings(self);
+        p.check(
+            self.profile != Profile::Gcp || !derived.needs_signing_key(),
+            || {
+                "outputs share the upload bucket (resize.bucket, thumbnail.bucket or \
+                 moderation.quarantine_bucket is empty), where uploads could pass for outputs: \
+                 give outputs a bucket of their own, or set derived.signing_key \
+                 (PIPELINE_DERIVED__SIGNING_KEY, at least 32 bytes)"
+                    .to_owned()
+            },
+        );
     }
 
     fn check_gcp(&self, p: &mut Problems) {
@@ -227,7 +238,7 @@ impl Settings {
                 None => p.check(false, || {
                     format!("local trigger path {:?} is not a route of this binary", t.path)
                 }),
-                Some(route) => p.check(route.accepts_type(&t.event_type), || {
+                Some(route) => p.check(route.accepts_type(t.event_type.as_str()), || {
                     format!(
                         "local trigger {} -> {:?}: the {name} route does not accept that event type",
                         t.event_type, t.path

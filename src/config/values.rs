@@ -4,6 +4,7 @@
 //! Mapping to the imaging engine's own types is exhaustive, so a new value cannot be forgotten.
 
 use crate::domain::Likelihood;
+use crate::events::types::{PUBSUB_PUBLISHED, STORAGE_DELETED, STORAGE_FINALIZED};
 use crate::imaging;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -93,6 +94,89 @@ impl AnchorSetting {
             Self::Centre => imaging::Anchor::Centre,
             Self::Smart => imaging::Anchor::Smart,
         }
+    }
+}
+
+/// A Google service pointed at an emulator by its `*_EMULATOR_HOST` variable (`gcp.emulated`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmulatedService {
+    Storage,
+    Firestore,
+    Pubsub,
+}
+
+impl EmulatedService {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Storage => "storage",
+            Self::Firestore => "firestore",
+            Self::Pubsub => "pubsub",
+        }
+    }
+}
+
+/// Compared with the backends' service names (`"storage"`, ...).
+impl PartialEq<str> for EmulatedService {
+    fn eq(&self, name: &str) -> bool {
+        self.as_str() == name
+    }
+}
+
+impl PartialEq<&str> for EmulatedService {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+/// The event type a local trigger filters on (`local.triggers[].event_type`): the ones
+/// some route accepts, written as their CloudEvent `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TriggerEventType {
+    #[serde(rename = "google.cloud.storage.object.v1.finalized")]
+    StorageFinalized,
+    #[serde(rename = "google.cloud.storage.object.v1.deleted")]
+    StorageDeleted,
+    #[serde(rename = "google.cloud.pubsub.topic.v1.messagePublished")]
+    PubsubPublished,
+}
+
+impl TriggerEventType {
+    /// The CloudEvent `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StorageFinalized => STORAGE_FINALIZED,
+            Self::StorageDeleted => STORAGE_DELETED,
+            Self::PubsubPublished => PUBSUB_PUBLISHED,
+        }
+    }
+}
+
+impl FromStr for TriggerEventType {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [
+            Self::StorageFinalized,
+            Self::StorageDeleted,
+            Self::PubsubPublished,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text.trim())
+        .ok_or_else(|| format!("{text:?} is not an event type a local trigger can filter on"))
+    }
+}
+
+impl fmt::Display for TriggerEventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compared with a CloudEvent's `type` (the local router matches events to triggers).
+impl PartialEq<&str> for TriggerEventType {
+    fn eq(&self, ty: &&str) -> bool {
+        self.as_str() == *ty
     }
 }
 

@@ -1,24 +1,29 @@
 //! `dead-letters list|replay` in the gcp profile: the messages on the dead-letter
 //! subscription `deploy/` creates (`pipeline.dead_letter_subscription`, deploy/config.sh
 //! `DLQ_SUBSCRIPTION`). Owns the pull/lease/ack flow; reading a message is `message.rs`,
-//! handling it is the router's (in-process, with the operator's credentials).
+//! handling it is the dispatcher's (in-process, with the operator's credentials).
 //!
 //! Both commands first drain the subscription into memory, holding every message's lease,
 //! so no message is seen twice and the pulls end: at most [`MAX_PULLS`] pulls of
 //! [`PULL_BATCH`], stopping at the first pull that brings nothing new. `list` then releases
 //! them all (`modifyAckDeadline` 0, so they are available again at once instead of after
-//! the lease). `replay` runs each selected one and acknowledges it only after its route
-//! succeeded (processed, duplicate or skipped); a failure is released for a later replay
-//! and reported, as is every message not selected by `--id`.
+//! the lease). `replay` runs each selected one and acknowledges it only after the route it
+//! was meant for ran and succeeded (processed, duplicate or skipped), or when its type is
+//! one no route understands (dropped, with the reason); anything else is released for a
+//! later replay and reported, as is every message not selected by `--id`. While it
+//! replays, it renews the leases it still holds every [`RENEW_EVERY`].
 
 use super::Replayed;
 use super::message::GcpDeadLetter;
 use crate::backends::gcp::{GcpContext, PubSubSubscriber, ReceivedMessage};
 use crate::config::Settings;
-use crate::router::{self, WireOutcome};
-use crate::startup::InProcess;
+use crate::domain::WireOutcome;
+use crate::routes::RouteName;
+use crate::startup::{InProcess, Interrupt};
 use anyhow::Context as _;
 use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// Messages asked for per pull.
 pub const PULL_BATCH: u32 = 100;
@@ -27,6 +32,8 @@ pub const MAX_PULLS: usize = 20;
 /// Lease while the command holds the messages (Pub/Sub's maximum is 600 s). A replay of one
 /// image takes seconds; the lease only has to outlast the whole run's handling.
 const LEASE_SECS: u32 = 600;
+/// How often a replay renews the leases it holds: well inside [`LEASE_SECS`].
+const RENEW_EVERY: Duration = Duration::from_secs(LEASE_SECS as u64 / 3);
 
 /// What the subscription held: the readable letters and what could not be read.
 pub struct Drained {
@@ -73,17 +80,11 @@ async fn subscriber(settings: &Settings) -> anyhow::Result<(PubSubSubscriber, St
 }
 
 /// Pulls everything there is (bounded), leasing it for [`LEASE_SECS`].
-async fn drain(
-    subscriber: &PubSubSubscriber,
-    project: &str,
-    settings: &Settings,
-) -> anyhow::Result<Drained> {
+async fn drain(subscriber: &PubSubSubscriber, project: &str) -> anyhow::Result<Drained> {
     let name = subscriber.name()?;
-    let routes: Vec<&str> = crate::routes::ALL
-        .iter()
-        .map(|r| r.name)
-        .filter(|r| settings.route_enabled(r))
-        .collect();
+    // Every route the binary has, enabled or not: a letter of a disabled route is kept for
+    // that route, never handed to the others through `/`.
+    let routes = RouteName::ALL.map(RouteName::as_str);
     let mut drained = Drained {
         subscription: name.clone(),
         letters: Vec::new(),
@@ -131,7 +132,7 @@ async fn drain(
 /// `list`: every dead letter on the subscription, released again afterwards.
 pub async fn list(settings: &Settings) -> anyhow::Result<Drained> {
     let (subscriber, project) = subscriber(settings).await?;
-    let drained = drain(&subscriber, &project, settings).await?;
+    let drained = drain(&subscriber, &project).await?;
     release(&subscriber, &drained.held).await?;
     Ok(drained)
 }
@@ -139,8 +140,29 @@ pub async fn list(settings: &Settings) -> anyhow::Result<Drained> {
 /// `replay`: runs the route of every dead letter (or those whose CloudEvent id is `id`) and
 /// acknowledges each that succeeded; everything else is released.
 pub async fn replay(settings: Settings, id: Option<&str>) -> anyhow::Result<Vec<Replayed>> {
+    replay_until(settings, id, &Interrupt::never()).await
+}
+
+/// [`replay`], replaying no further letter once `interrupt` is raised (the rest are
+/// released).
+pub async fn replay_until(
+    settings: Settings,
+    id: Option<&str>,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Vec<Replayed>> {
+    replay_renewing(settings, id, interrupt, RENEW_EVERY).await
+}
+
+/// [`replay_until`], renewing the leases of the letters still held every `renew_every`
+/// while it replays (so a long replay does not hand them to another puller).
+pub async fn replay_renewing(
+    settings: Settings,
+    id: Option<&str>,
+    interrupt: &Interrupt,
+    renew_every: Duration,
+) -> anyhow::Result<Vec<Replayed>> {
     let (subscriber, project) = subscriber(&settings).await?;
-    let drained = drain(&subscriber, &project, &settings).await?;
+    let drained = drain(&subscriber, &project).await?;
     let chosen: Vec<&GcpDeadLetter> = drained
         .letters
         .iter()
@@ -157,15 +179,12 @@ pub async fn replay(settings: Settings, id: Option<&str>) -> anyhow::Result<Vec<
         Ok(running) => running,
         Err(e) => return Err(give_back(&subscriber, &drained.held, e).await),
     };
-    let mut replayed = Vec::new();
-    let mut acked = HashSet::new();
-    for letter in chosen {
-        let result = replay_one(&running, &subscriber, letter).await;
-        if result.removed {
-            acked.insert(letter.ack_id.clone());
-        }
-        replayed.push(result);
-    }
+    let held = Mutex::new(drained.held.clone());
+    let replaying = replay_chosen(&running, &subscriber, &chosen, &held, interrupt);
+    let mut replayed = tokio::select! {
+        replayed = replaying => replayed,
+        never = keep_leases(&subscriber, &held, renew_every) => match never {},
+    };
     if id.is_none() {
         replayed.extend(
             drained
@@ -181,13 +200,52 @@ pub async fn replay(settings: Settings, id: Option<&str>) -> anyhow::Result<Vec<
         );
     }
     running.stop().await;
-    let rest: Vec<String> = drained
-        .held
-        .into_iter()
-        .filter(|ack_id| !acked.contains(ack_id))
-        .collect();
+    let rest = held.into_inner().unwrap_or_default();
     release(&subscriber, &rest).await?;
     Ok(replayed)
+}
+
+/// Replays the chosen letters in turn; an acknowledged one leaves `held`.
+async fn replay_chosen(
+    running: &InProcess,
+    subscriber: &PubSubSubscriber,
+    chosen: &[&GcpDeadLetter],
+    held: &Mutex<Vec<String>>,
+    interrupt: &Interrupt,
+) -> Vec<Replayed> {
+    let mut replayed = Vec::new();
+    for letter in chosen {
+        if interrupt.is_raised() {
+            break;
+        }
+        let result = replay_one(running, subscriber, letter).await;
+        if result.removed
+            && let Ok(mut held) = held.lock()
+        {
+            held.retain(|ack_id| *ack_id != letter.ack_id);
+        }
+        replayed.push(result);
+    }
+    replayed
+}
+
+/// Every `renew_every`, extends the lease of what is still held to [`LEASE_SECS`]. A failed
+/// renewal is logged and tried again next time (the lease may still hold).
+async fn keep_leases(
+    subscriber: &PubSubSubscriber,
+    held: &Mutex<Vec<String>>,
+    renew_every: Duration,
+) -> std::convert::Infallible {
+    loop {
+        tokio::time::sleep(renew_every).await;
+        let ack_ids = held.lock().map(|h| h.clone()).unwrap_or_default();
+        if ack_ids.is_empty() {
+            continue;
+        }
+        if let Err(e) = subscriber.modify_ack_deadline(&ack_ids, LEASE_SECS).await {
+            tracing::warn!("could not renew the dead letters' leases: {e}");
+        }
+    }
 }
 
 /// Runs one letter's route; acknowledges it if the route succeeded.
@@ -203,20 +261,10 @@ async fn replay_one(
         detail: String::new(),
         removed: false,
     };
-    let (headers, body) = match letter.request() {
-        Ok(request) => request,
-        Err(why) => {
-            result.detail = why;
-            return result;
-        }
-    };
-    let response = router::handle_in_process(&running.state, &letter.path, &headers, body).await;
+    let response = super::replay_event(&running.state, &letter.path, letter.event()).await;
     result.outcome = response.outcome;
-    result.detail = response.detail;
-    let succeeded = matches!(
-        response.outcome,
-        WireOutcome::Processed | WireOutcome::Duplicate | WireOutcome::Skipped
-    );
+    let (succeeded, detail) = super::disposition(&response);
+    result.detail = detail;
     if succeeded {
         match subscriber
             .acknowledge(std::slice::from_ref(&letter.ack_id))

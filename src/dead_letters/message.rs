@@ -23,8 +23,9 @@
 mod tests;
 
 use crate::backends::gcp::ReceivedMessage;
+use crate::cloudevent::{CloudEvent, pubsub_binding};
+use crate::events::push;
 use crate::events::types::PUBSUB_PUBLISHED;
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -107,22 +108,10 @@ impl GcpDeadLetter {
     }
 
     fn binary(&mut self, attributes: &BTreeMap<String, String>, data: Vec<u8>) {
-        let mut content_type = attributes.get("content-type").cloned();
-        for (name, value) in attributes {
-            let lower = name.to_ascii_lowercase();
-            if lower == "ce-datacontenttype" {
-                // HTTP's binary mode carries datacontenttype as Content-Type.
-                content_type.get_or_insert_with(|| value.clone());
-            } else if lower.starts_with("ce-") {
-                self.headers.push((lower, value.clone()));
-            }
-        }
-        self.headers.push((
-            "content-type".to_owned(),
-            content_type.unwrap_or_else(|| "application/json".to_owned()),
-        ));
-        self.event_id = attributes.get("ce-id").cloned().unwrap_or_default();
-        self.event_type = attributes.get("ce-type").cloned().unwrap_or_default();
+        self.headers = pubsub_binding::http_headers(attributes);
+        let attribute = |name| pubsub_binding::attribute(attributes, name).unwrap_or_default();
+        self.event_id = attribute("id").to_owned();
+        self.event_type = attribute("type").to_owned();
         self.body = Bytes::from(data);
     }
 
@@ -181,17 +170,14 @@ impl GcpDeadLetter {
         self.body = Bytes::from(envelope.to_string());
     }
 
-    /// The request as `router::handle_in_process` takes it.
-    pub fn request(&self) -> Result<(HeaderMap, Bytes), String> {
-        let mut headers = HeaderMap::new();
-        for (name, value) in &self.headers {
-            let name = HeaderName::try_from(name.as_str())
-                .map_err(|e| format!("attribute {name}: {e}"))?;
-            let value = HeaderValue::try_from(value.as_str())
-                .map_err(|e| format!("attribute {name}: {e}"))?;
-            headers.insert(name, value);
-        }
-        Ok((headers, self.body.clone()))
+    /// The event to replay, or why it cannot be read (a `malformed` answer).
+    pub fn event(&self) -> Result<CloudEvent, String> {
+        let event = match self.shape {
+            Shape::Plain => push::from_wrapped_push(self.body.clone()).map_err(|e| e.to_string()),
+            _ => CloudEvent::from_header_pairs(&self.headers, self.body.clone())
+                .map_err(|e| e.to_string()),
+        };
+        event.map_err(|e| format!("malformed CloudEvent: {e}"))
     }
 }
 
@@ -203,7 +189,7 @@ fn shape_of(attributes: &BTreeMap<String, String>) -> Shape {
     });
     if structured {
         Shape::Structured
-    } else if attributes.contains_key("ce-id") && attributes.contains_key("ce-type") {
+    } else if pubsub_binding::is_binary(attributes) {
         Shape::Binary
     } else {
         Shape::Plain

@@ -1,10 +1,13 @@
 //! `image-pipeline dead-letters list|replay [--id ID]`: the events the pipeline gave up on.
 //! Local profile: the local router's dead letters (`data/dead-letter/`). Replay starts the
-//! server and local delivery (follow-up events must flow, as in `process`), runs each dead
-//! letter's route in-process, and removes the file only when the route succeeded
-//! (processed, duplicate or skipped); a retry or a rejection keeps it. Gcp profile
+//! server and local delivery (follow-up events must flow, as in `process`), hands each dead
+//! letter's event (a CloudEvent value) to the dispatcher for the route it was meant for,
+//! and removes the file only when that route ran and succeeded (processed, duplicate or
+//! skipped); a retry, a rejection, or no route to run it (not enabled) keeps it. A letter
+//! of a type no route understands is dropped, with the reason: it could never succeed
+//! (HTTP answers such an event `skipped` too). Ctrl-C stops before the next letter. Gcp profile
 //! (`PIPELINE_PROFILE=gcp`): the dead-letter subscription `deploy/` creates (`gcp.rs`).
-//! Owns the command's flow, not the handling.
+//! Owns the job's flow, not the handling (`dispatch`) nor the printing (`commands`).
 
 pub mod gcp;
 pub mod message;
@@ -14,12 +17,13 @@ pub mod message;
 mod tests;
 
 use crate::backends::DeadLetter;
-use crate::config::{EnvMap, Profile, Settings};
-use crate::router::{self, WireOutcome};
-use crate::startup::InProcess;
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use crate::cloudevent::CloudEvent;
+use crate::config::Settings;
+use crate::dispatch::{self, EventResponse, NotRun, Target};
+use crate::domain::WireOutcome;
+use crate::startup::{InProcess, Interrupt};
+use crate::state::AppState;
 use anyhow::Context;
-use std::process::ExitCode;
 use std::time::Duration;
 
 /// Longest wait for the follow-up events of the replayed ones.
@@ -56,68 +60,6 @@ impl Replayed {
     }
 }
 
-/// `list`: one line per dead letter, oldest first; `replay`: one line per replayed one.
-pub fn run(settings: Settings, replay: bool, id: Option<String>) -> ExitCode {
-    let result = actix_web::rt::System::new().block_on(async move {
-        let on_gcp = settings.profile == Profile::Gcp;
-        if replay {
-            let replayed = match on_gcp {
-                true => gcp::replay(settings, id.as_deref()).await?,
-                false => replay_local(settings, id.as_deref()).await?,
-            };
-            for r in &replayed {
-                println!("{}", r.line(on_gcp));
-            }
-            anyhow::Ok(replayed.iter().all(|r| r.removed))
-        } else if on_gcp {
-            list_gcp(&settings).await
-        } else {
-            let letters = list_local(&settings).await?;
-            for l in &letters {
-                println!(
-                    "{}  {}  {}  {} attempts  {}  {}",
-                    l.delivery_id, l.dead_at, l.path, l.attempts, l.event_type, l.last_error
-                );
-            }
-            eprintln!("image-pipeline: {} dead letter(s)", letters.len());
-            anyhow::Ok(true)
-        }
-    });
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("image-pipeline: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Settings for the command: the local profile unless `PIPELINE_PROFILE=gcp`; either way
-/// the in-process server listens on a free loopback port.
-pub fn command_settings(env: &EnvMap) -> anyhow::Result<Settings> {
-    if env.get("PIPELINE_PROFILE").map(String::as_str) != Some("gcp") {
-        return crate::process::process_settings(env);
-    }
-    let mut env = env.clone();
-    env.insert("PIPELINE_SERVER__HOST".to_owned(), "127.0.0.1".to_owned());
-    env.insert("PIPELINE_SERVER__PORT".to_owned(), "0".to_owned());
-    env.remove("PORT");
-    let settings = Settings::load_from(&env)?;
-    settings.validate()?;
-    Ok(settings)
-}
-
-/// `list` in the gcp profile: one line per message, then where they were read from.
-async fn list_gcp(settings: &Settings) -> anyhow::Result<bool> {
-    let drained = gcp::list(settings).await?;
-    for line in drained.lines() {
-        println!("{line}");
-    }
-    eprintln!("image-pipeline: {}", drained.summary());
-    Ok(true)
-}
-
 /// The dead letters of the local data dir, oldest first.
 pub async fn list_local(settings: &Settings) -> anyhow::Result<Vec<DeadLetter>> {
     let (_, local) = crate::backends::Backends::from_settings(settings).await?;
@@ -127,6 +69,15 @@ pub async fn list_local(settings: &Settings) -> anyhow::Result<Vec<DeadLetter>> 
 
 /// Replays every dead letter (or the one with `id`), then waits for their follow-ups.
 pub async fn replay_local(settings: Settings, id: Option<&str>) -> anyhow::Result<Vec<Replayed>> {
+    replay_local_until(settings, id, &Interrupt::never()).await
+}
+
+/// [`replay_local`], replaying no further letter once `interrupt` is raised.
+pub async fn replay_local_until(
+    settings: Settings,
+    id: Option<&str>,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Vec<Replayed>> {
     let running = InProcess::start(settings).await?;
     let state = running.state.clone();
     let local = state
@@ -146,42 +97,67 @@ pub async fn replay_local(settings: Settings, id: Option<&str>) -> anyhow::Resul
     }
     let mut replayed = Vec::new();
     for letter in letters {
-        let (headers, body) = request_of(&letter)?;
-        let response = router::handle_in_process(&state, &letter.path, &headers, body).await;
-        let succeeded = matches!(
-            response.outcome,
-            WireOutcome::Processed | WireOutcome::Duplicate | WireOutcome::Skipped
-        );
-        let removed = succeeded && local.remove_dead_letter(&letter.delivery_id)?;
+        if interrupt.is_raised() {
+            break;
+        }
+        let response = replay_event(&state, &letter.path, event_of(&letter)).await;
+        let (remove, detail) = disposition(&response);
+        let removed = remove && local.remove_dead_letter(&letter.delivery_id)?;
         replayed.push(Replayed {
             delivery_id: letter.delivery_id,
             path: letter.path,
             outcome: response.outcome,
-            detail: response.detail,
+            detail,
             removed,
         });
     }
-    local.wait_idle(IDLE_TIMEOUT).await?;
+    interrupt
+        .settle(&local, IDLE_TIMEOUT, running.drain())
+        .await?;
     local.stop();
     running.stop().await;
     Ok(replayed)
 }
 
-/// The request the router sent, from the letter's headers and body.
-fn request_of(letter: &DeadLetter) -> anyhow::Result<(HeaderMap, bytes::Bytes)> {
-    let mut headers = HeaderMap::new();
-    for (name, value) in &letter.headers {
-        headers.insert(
-            HeaderName::try_from(name.as_str())
-                .with_context(|| format!("dead letter {}: header {name}", letter.delivery_id))?,
-            HeaderValue::try_from(value.as_str())
-                .with_context(|| format!("dead letter {}: header {name}", letter.delivery_id))?,
-        );
-    }
+/// The event the router sent, from the letter's headers and body.
+fn event_of(letter: &DeadLetter) -> Result<CloudEvent, String> {
     // The body was kept as JSON when it was JSON, else as a string of its text.
     let body = match &letter.body {
         serde_json::Value::String(text) => text.clone().into_bytes(),
-        other => serde_json::to_vec(other)?,
+        other => serde_json::to_vec(other).map_err(|e| e.to_string())?,
     };
-    Ok((headers, bytes::Bytes::from(body)))
+    CloudEvent::from_header_pairs(&letter.headers, bytes::Bytes::from(body))
+        .map_err(|e| format!("malformed CloudEvent: {e}"))
+}
+
+/// Runs a letter's event on the route it was meant for: its path (`/resize`), `/` meaning
+/// every route that takes it. A path this binary has no route for runs nothing (kept).
+pub(crate) async fn replay_event(
+    state: &AppState,
+    path: &str,
+    received: Result<CloudEvent, String>,
+) -> EventResponse {
+    match Target::from_path(path) {
+        Some(target) => dispatch::handle_received(state, received, target, None).await,
+        None => EventResponse::not_run(
+            path,
+            NotRun::NoRoute,
+            format!("this binary has no route {path}"),
+            true,
+        ),
+    }
+}
+
+/// Whether replay removes (or acknowledges) a letter, and the detail it prints. Removed
+/// only when the route it was meant for ran and succeeded; dropped when its type is one no
+/// route of this binary handles (it could never succeed); kept otherwise.
+pub(crate) fn disposition(response: &EventResponse) -> (bool, String) {
+    match response.not_run {
+        _ if response.route_succeeded() => (true, response.detail.clone()),
+        Some(NotRun::UnknownType) => (
+            true,
+            format!("dropped, no replay can handle it: {}", response.detail),
+        ),
+        _ => (false, response.detail.clone()),
+    }
 }

@@ -86,6 +86,13 @@ fn replayed_dead_letters_are_removed_and_the_record_is_as_if_nothing_had_failed(
     });
 }
 
+/// The oldest dead letter and its file.
+async fn first_letter(settings: &Settings, dir: &Path) -> (DeadLetter, std::path::PathBuf) {
+    let letter = list_local(settings).await.unwrap().remove(0);
+    let file = dir.join(format!("data/dead-letter/{}.json", letter.delivery_id));
+    (letter, file)
+}
+
 #[test]
 fn a_dead_letter_whose_route_still_fails_is_kept() {
     // Arrange: the letter's route is not one this server has.
@@ -93,10 +100,7 @@ fn a_dead_letter_whose_route_still_fails_is_kept() {
     let settings = settings(dir.path());
     actix_web::rt::System::new().block_on(async {
         upload_while_the_server_is_down(&settings).await;
-        let letter = list_local(&settings).await.unwrap().remove(0);
-        let file = dir
-            .path()
-            .join(format!("data/dead-letter/{}.json", letter.delivery_id));
+        let (letter, file) = first_letter(&settings, dir.path()).await;
         let mut json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
         json["headers"] = serde_json::json!([]);
@@ -112,5 +116,91 @@ fn a_dead_letter_whose_route_still_fails_is_kept() {
         assert_eq!(replayed[0].outcome, WireOutcome::Rejected, "{replayed:?}");
         assert!(!replayed[0].removed);
         assert!(file.is_file(), "a failed replay must keep the dead letter");
+    });
+}
+
+/// Rewrites one header of a letter's file (or adds it).
+fn set_header(file: &Path, name: &str, value: &str) {
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    let headers = json["headers"].as_array_mut().unwrap();
+    headers.retain(|pair| pair[0] != name);
+    headers.push(serde_json::json!([name, value]));
+    std::fs::write(file, serde_json::to_vec(&json).unwrap()).unwrap();
+}
+
+#[test]
+fn a_dead_letter_of_a_type_no_route_understands_is_dropped_with_the_reason() {
+    // Arrange: a letter whose event type this binary has no route for.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path());
+    actix_web::rt::System::new().block_on(async {
+        upload_while_the_server_is_down(&settings).await;
+        let (letter, file) = first_letter(&settings, dir.path()).await;
+        set_header(&file, "ce-type", "com.example.unknown");
+
+        // Act
+        let replayed = replay_local(settings.clone(), Some(&letter.delivery_id))
+            .await
+            .unwrap();
+
+        // Assert: skipped as over HTTP, and removed: no replay could ever handle it.
+        assert_eq!(replayed.len(), 1);
+        assert_eq!(replayed[0].outcome, WireOutcome::Skipped, "{replayed:?}");
+        assert!(replayed[0].removed, "{replayed:?}");
+        assert!(replayed[0].detail.contains("dropped"), "{replayed:?}");
+        assert!(replayed[0].detail.contains("com.example.unknown"));
+        assert!(!file.exists());
+    });
+}
+
+#[test]
+fn a_dead_letter_whose_route_is_disabled_is_kept_not_counted_as_replayed() {
+    // Arrange: the letters' routes are resize, thumbnail and record; resize is switched off.
+    let dir = tempfile::tempdir().unwrap();
+    let all_routes = settings(dir.path());
+    let mut settings = all_routes.clone();
+    settings
+        .routes
+        .retain(|r| *r != crate::routes::RouteName::Resize);
+    actix_web::rt::System::new().block_on(async {
+        upload_while_the_server_is_down(&all_routes).await;
+        let letter = list_local(&settings)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|l| l.path == "/resize")
+            .unwrap();
+
+        // Act
+        let replayed = replay_local(settings.clone(), Some(&letter.delivery_id))
+            .await
+            .unwrap();
+
+        // Assert: nothing ran for it, so it stays for when resize is back.
+        assert_eq!(replayed.len(), 1);
+        assert!(!replayed[0].removed, "{replayed:?}");
+        assert!(replayed[0].detail.contains("not enabled"), "{replayed:?}");
+        assert_eq!(list_local(&settings).await.unwrap().len(), 3);
+    });
+}
+
+#[test]
+fn an_interrupted_replay_replays_nothing_more_and_keeps_the_letters() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path());
+    actix_web::rt::System::new().block_on(async {
+        upload_while_the_server_is_down(&settings).await;
+
+        // Act: Ctrl-C came before the first letter.
+        let interrupt = crate::startup::Interrupt::raised_already();
+        let replayed = replay_local_until(settings.clone(), None, &interrupt)
+            .await
+            .unwrap();
+
+        // Assert
+        assert!(replayed.is_empty(), "{replayed:?}");
+        assert_eq!(list_local(&settings).await.unwrap().len(), 3);
     });
 }

@@ -1,10 +1,11 @@
 //! Objects in a bucket, as the `ObjectStore` seam speaks of them (Cloud Storage's model:
-//! bucket, name, generation, custom metadata), plus the derived-object marker that keeps
-//! the pipeline from processing its own outputs.
+//! bucket, name, generation, custom metadata), plus the metadata a derived object carries.
+//! Whether that metadata is trusted is `derived::DerivedOutputs`' decision, not this file's.
 
 use std::collections::BTreeMap;
 
-/// Custom-metadata key set on every object the pipeline writes (value `"true"`).
+/// Custom-metadata key set on every object the pipeline writes (value `"true"`). A claim
+/// anyone can make: trusted only in a bucket of outputs (`DerivedOutputs`).
 pub const DERIVED_MARKER_KEY: &str = "image-pipeline-derived";
 /// Custom-metadata key naming the source object a derived object was made from.
 pub const SOURCE_NAME_KEY: &str = "image-pipeline-source";
@@ -57,23 +58,21 @@ pub struct ObjectInfo {
 }
 
 impl ObjectInfo {
+    /// Carries the derived marker. Unverified: any uploader can set it, so only
+    /// `DerivedOutputs::is_derived_object` decides whether the object is really ours.
     pub fn is_derived(&self) -> bool {
-        is_derived_metadata(&self.metadata)
+        self.metadata
+            .get(DERIVED_MARKER_KEY)
+            .is_some_and(|v| v == "true")
     }
 
     /// For a derived object: the generation of the source it was made from, if recorded.
+    /// Unverified, like the marker (`DerivedOutputs::source_generation_of` checks it).
     pub fn source_generation(&self) -> Option<i64> {
         self.metadata
             .get(SOURCE_GENERATION_KEY)
             .and_then(|g| g.parse().ok())
     }
-}
-
-/// True when custom metadata carries the pipeline's derived marker.
-pub fn is_derived_metadata(metadata: &BTreeMap<String, String>) -> bool {
-    metadata
-        .get(DERIVED_MARKER_KEY)
-        .is_some_and(|v| v == "true")
 }
 
 /// Metadata written with a new object.
@@ -85,7 +84,8 @@ pub struct ObjectMeta {
 }
 
 impl ObjectMeta {
-    /// Metadata for an object derived from `source`: carries the loop-guard marker.
+    /// Metadata for an object derived from `source`: the marker and the source, unsigned
+    /// (`DerivedOutputs::output_meta` adds the signature).
     pub fn derived_from(source: &ObjectRef, content_type: impl Into<String>) -> Self {
         let mut metadata = BTreeMap::new();
         metadata.insert(DERIVED_MARKER_KEY.to_owned(), "true".to_owned());

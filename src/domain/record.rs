@@ -85,7 +85,8 @@ pub struct VariantInfo {
 }
 
 /// What one pipeline stage learned about an image. Each variant touches only its own
-/// fields (see [`StageUpdate::field_names`]), so stages can arrive in any order.
+/// fields (see [`StageUpdate::field_names`]), so stages can arrive in any order; a stage's
+/// success also clears the error that stage's own failure left (and no other stage's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "stage", rename_all = "snake_case")]
 pub enum StageUpdate {
@@ -118,15 +119,27 @@ pub enum StageUpdate {
 
 impl StageUpdate {
     /// The record fields this stage writes (Firestore update mask); `status`, `updatedAt`
-    /// and `lastEventId` are written by every stage as well.
+    /// and `lastEventId` are written by every stage as well. A stage that can clear its own
+    /// failure writes `error` too (unchanged unless it was that stage's).
     pub fn field_names(&self) -> &'static [&'static str] {
         match self {
             Self::Uploaded { .. } => &["contentType", "sizeBytes"],
-            Self::Resized { .. } => &["width", "height", "format", "variants", "warnings"],
-            Self::Thumbnailed { .. } => &["thumbnail"],
-            Self::Moderated { .. } => &["moderation"],
+            Self::Resized { .. } => &["width", "height", "format", "variants", "warnings", "error"],
+            Self::Thumbnailed { .. } => &["thumbnail", "error"],
+            Self::Moderated { .. } => &["moderation", "error"],
             Self::Failed { .. } => &["error"],
             Self::Deleted => &["deleted"],
+        }
+    }
+
+    /// The `failed_stage` a failure of the route making this update carries (the route's
+    /// name, `routes.rs`): its success clears exactly that failure.
+    pub fn failed_stage_it_succeeds(&self) -> Option<&'static str> {
+        match self {
+            Self::Resized { .. } => Some("resize"),
+            Self::Thumbnailed { .. } => Some("thumbnail"),
+            Self::Moderated { .. } => Some("moderate"),
+            Self::Uploaded { .. } | Self::Failed { .. } | Self::Deleted => None,
         }
     }
 
@@ -236,12 +249,28 @@ impl ImageRecord {
             StageUpdate::Failed {
                 failed_stage,
                 reason,
-            } => self.error = Some(format!("{failed_stage}: {reason}")),
+            } => self.error = Some(failure_text(failed_stage, reason)),
             StageUpdate::Deleted => self.deleted = true,
+        }
+        if let Some(stage) = event.update.failed_stage_it_succeeds() {
+            self.clear_error_of(stage);
         }
         self.last_event_id = Some(event.event_id.clone());
         self.status = self.derive_status();
         ApplyResult::Applied
+    }
+
+    /// Clears the error when `stage`'s failure left it (a later run of that stage, e.g. a
+    /// backfill or a replayed dead letter, succeeded); another stage's error stays.
+    fn clear_error_of(&mut self, stage: &str) {
+        let prefix = failure_text(stage, "");
+        if self
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(&prefix))
+        {
+            self.error = None;
+        }
     }
 
     /// Status from fields, so it is the same whatever order the stages came in.
@@ -263,6 +292,11 @@ impl ImageRecord {
             RecordStatus::Pending
         }
     }
+}
+
+/// The record's `error` for a failure of `stage`: `"<stage>: <reason>"`.
+fn failure_text(stage: &str, reason: &str) -> String {
+    format!("{stage}: {reason}")
 }
 
 #[cfg(test)]

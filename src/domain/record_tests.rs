@@ -197,3 +197,64 @@ fn document_ids_have_no_slash_and_stay_within_firestore_limits() {
     assert_eq!(long.len(), 64);
     assert!(!long.contains('/'));
 }
+
+fn failed(stage: &str, id: &str) -> StageEvent {
+    event(
+        7,
+        id,
+        StageUpdate::Failed {
+            failed_stage: stage.to_owned(),
+            reason: "out of memory budget".to_owned(),
+        },
+    )
+}
+
+#[test]
+fn a_later_successful_run_of_the_failed_stage_clears_its_error() {
+    // Arrange: resize failed; a later run of resize (a backfill, a replayed dead letter)
+    // succeeds, and the other stages were fine all along.
+    let mut run = full_run(Verdict::Safe);
+    let resized = run.remove(1);
+    run.insert(0, failed("resize", "f"));
+    run.push(resized);
+
+    // Act
+    let record = replay(&run);
+
+    // Assert
+    assert_eq!(record.error, None);
+    assert_eq!(record.status, RecordStatus::Processed);
+}
+
+#[test]
+fn a_success_of_another_stage_keeps_the_error() {
+    let mut run = vec![failed("thumbnail", "f")];
+    run.extend(
+        full_run(Verdict::Safe)
+            .into_iter()
+            .filter(|e| !matches!(e.update, StageUpdate::Thumbnailed { .. })),
+    );
+
+    let record = replay(&run);
+
+    assert_eq!(
+        record.error.as_deref(),
+        Some("thumbnail: out of memory budget")
+    );
+    assert_eq!(record.status, RecordStatus::Failed);
+}
+
+#[test]
+fn every_stage_that_clears_its_error_names_its_route_and_writes_the_error_field() {
+    use crate::routes::{MODERATE, RESIZE, THUMBNAIL};
+    let run = full_run(Verdict::Safe);
+    let stages = [(&run[1], RESIZE), (&run[2], THUMBNAIL), (&run[3], MODERATE)];
+
+    for (stage_event, route) in stages {
+        let update = &stage_event.update;
+        assert_eq!(update.failed_stage_it_succeeds(), Some(route.name));
+        // The Firestore update mask: a cleared error must be written too.
+        assert!(update.field_names().contains(&"error"), "{update:?}");
+    }
+    assert_eq!(run[0].update.failed_stage_it_succeeds(), None);
+}

@@ -1,9 +1,10 @@
 //! Typed Google event payloads carried in a [`CloudEvent`]'s data: Cloud Storage,
 //! Pub/Sub, Firestore (JSON and protobuf) and Audit Logs (gcp-contracts.md §2).
 //!
-//! Owns: the `ce-type` constants, turning an event's bytes into a typed payload, and turning
-//! a plain Pub/Sub push (and a Cloud Storage notification in it) into the CloudEvent
-//! Eventarc would deliver (`push`, `notification`).
+//! Owns: the `ce-type` constants, turning an event's bytes into a typed payload, turning a
+//! Pub/Sub push message (and a Cloud Storage notification in it) into the CloudEvent
+//! Eventarc would deliver (`push`, `notification`; reading it off HTTP is `router::push`),
+//! and THE storage CloudEvent builder (`storage_event`).
 //! Must not decide what a route does with an event, nor touch HTTP.
 
 pub mod audit;
@@ -13,6 +14,7 @@ pub mod notification;
 pub mod pubsub;
 pub mod push;
 pub mod storage;
+pub mod storage_event;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test

@@ -15,6 +15,7 @@ use bytes::Bytes;
 
 use super::push::{PushError, PushedMessage};
 use super::storage::StorageObjectData;
+use super::storage_event::storage_event_with_data;
 use super::types;
 use crate::cloudevent::{CloudEvent, is_rfc3339};
 
@@ -112,18 +113,8 @@ pub(crate) fn to_event(message: &PushedMessage) -> Result<CloudEvent, PushError>
         Some(t) => Some(t.clone()),
         None => message.publish_time.clone(),
     };
-    let data = object_data(message, bucket, name, generation)?;
-
-    let mut event = CloudEvent::new(
-        message.message_id.clone(),
-        format!("//storage.googleapis.com/projects/_/buckets/{bucket}"),
-        ty,
-        data,
-        Some("application/json".to_owned()),
-    )
-    .with_subject(format!("objects/{name}"))
-    .with_extension("bucket", bucket);
-    event.time = time;
+    let (object, data) = object_data(message, bucket, name, generation)?;
+    let event = storage_event_with_data(ty, message.message_id.clone(), &object, data, time);
     event.check()?;
     Ok(event)
 }
@@ -134,7 +125,7 @@ fn object_data(
     bucket: &str,
     name: &str,
     generation: i64,
-) -> Result<Bytes, PushError> {
+) -> Result<(StorageObjectData, Bytes), PushError> {
     let object: StorageObjectData = serde_json::from_slice(&message.data).map_err(|e| {
         problem(
             PAYLOAD_FORMAT,
@@ -160,14 +151,15 @@ fn object_data(
             OBJECT_GENERATION,
             format!("is {generation}, but the message data has generation {g}"),
         )),
-        Some(_) => Ok(Bytes::from(message.data.clone())),
+        Some(_) => Ok((object, Bytes::from(message.data.clone()))),
         None => {
             // The attribute is authoritative; the routes key idempotency on the generation.
             let object = StorageObjectData {
                 generation: Some(generation),
                 ..object
             };
-            Ok(Bytes::from(serde_json::to_vec(&object).unwrap_or_default()))
+            let data = Bytes::from(serde_json::to_vec(&object).unwrap_or_default());
+            Ok((object, data))
         }
     }
 }

@@ -6,7 +6,7 @@
 //! event comes back). Must not decode, and must not let go of the permit: the caller moves
 //! it into the CPU work, which holds it until the decode really ends.
 
-use super::common::read_or_skip;
+use super::guard::read_or_skip;
 use super::{Halt, Outcome, Step, halt};
 use crate::admission::{AdmissionError, MemoryPermit};
 use crate::domain::ObjectRef;

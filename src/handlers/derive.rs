@@ -3,15 +3,21 @@
 //! between "wrote a variant" and "published" safe to retry; variants of an older source
 //! generation are replaced, variants of a newer one are never touched.
 //! `finalized` runs in stages: guard → load (admitted by its memory, `admit`) → render →
-//! write → announce.
+//! write → re-check that the source generation is still live (else remove what it wrote) →
+//! announce.
 
 use super::admit::{self, Admitted};
-use super::common::{self, mark_done, not_done_yet, run_cpu_stoppable};
+use super::cpu::{self, run_cpu_stoppable};
+use super::ledger::{self, mark_done, not_done_yet};
+use super::outputs::{made_from, remove_output_if, stat_live};
 use super::verdict::enforce_verdict;
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
+use super::{failure, guard};
 use crate::admission::MemoryPermit;
 use crate::config::Settings;
-use crate::domain::{ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType, PutOutcome};
+use crate::domain::PutOutcome;
+use crate::domain::derived::output_bucket;
+use crate::domain::{ObjectInfo, ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType};
 use crate::domain::{RecordKey, StageUpdate, VariantInfo, WriteCondition};
 use crate::error::{BackendContext, HandlerError};
 use crate::events::storage::StorageObjectData;
@@ -39,8 +45,8 @@ pub trait DeriveRoute: 'static {
 pub struct DeriveSpec {
     pub route: &'static str,
     pub event_type: PipelineEventType,
-    /// Output bucket ("" = the source's).
-    pub bucket: String,
+    /// Output bucket (`None`: the source's).
+    pub bucket: Option<String>,
     pub targets: Vec<Target>,
     /// Output object name for a target label and the source name.
     pub name_for: fn(&Settings, &str, &str) -> String,
@@ -82,26 +88,26 @@ fn guard<'e>(
     event: &'e IncomingEvent,
     state: &AppState,
 ) -> Step<(&'e StorageObjectData, ObjectRef)> {
-    match common::source_object(event, &state.settings)? {
+    match guard::source_object(event, &state.derived)? {
         Some(found) => Ok(found),
         None => halt(Outcome::skipped("not a Cloud Storage event")),
     }
 }
 
 /// `finalized`: make every target from the exact generation the event names. A permanent
-/// failure after the guard is recorded on the image (`common::recorded`).
+/// failure after the guard is recorded on the image (`failure::recorded`).
 async fn on_finalized(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec) -> Step<Outcome> {
     let (data, source) = guard(event, state)?;
-    let event_key = common::event_done_key(spec.route, event);
-    let generation_key = common::generation_done_key(spec.route, &source);
+    let event_key = ledger::event_done_key(spec.route, event);
+    let generation_key = ledger::generation_done_key(spec.route, &source);
     not_done_yet(state, &[&event_key, &generation_key]).await?;
     let step = make(state, spec, data, &source).await;
-    let outcome = common::recorded(state, spec.route, &source, step).await?;
+    let outcome = failure::recorded(state, spec.route, &source, step).await?;
     mark_done(state, &[&event_key, &generation_key]).await?;
     Ok(outcome)
 }
 
-/// load → render → write → (late) policy → announce.
+/// load → render → write → source still live → (late) policy → announce.
 async fn make(
     state: &AppState,
     spec: &DeriveSpec,
@@ -109,19 +115,20 @@ async fn make(
     source: &ObjectRef,
 ) -> Step<Outcome> {
     let plan = Plan {
-        limits: common::imaging_limits(&state.settings),
-        encode: common::encode_options(&state.settings),
+        limits: cpu::imaging_limits(&state.settings),
+        encode: cpu::encode_options(&state.settings),
         targets: spec.targets.clone(),
     };
     let admitted = admit::load(state, data, source, &plan).await?;
     let (processed, outputs_permit) = render(state, source, plan, admitted).await?;
-    let bucket = common::output_bucket(&spec.bucket, source).to_owned();
+    let bucket = output_bucket(spec.bucket.as_deref(), source).to_owned();
     let variants = write(state, spec, source, &bucket, processed.outputs).await?;
     drop(outputs_permit);
     let written: Vec<ObjectRef> = variants
         .iter()
         .map(|v| ObjectRef::new(&v.bucket, &v.name))
         .collect();
+    still_live(state, source, &written).await?;
     enforce_verdict(state, source, &written).await?;
     let count = variants.len();
     let update = (spec.update)(&processed.source, variants, processed.warnings);
@@ -175,7 +182,10 @@ async fn write(
 ) -> Result<Vec<VariantInfo>, HandlerError> {
     let writes = outputs.into_iter().map(|output| {
         let name = (spec.name_for)(&state.settings, &output.label, &source.name);
-        let meta = ObjectMeta::derived_from(source, output.format.content_type());
+        let content_type = output.format.content_type();
+        let meta = state
+            .derived
+            .output_meta(source, bucket, &name, content_type);
         let variant = VariantInfo {
             size: output.label.clone(),
             bucket: bucket.to_owned(),
@@ -249,7 +259,10 @@ async fn write_variant(
             }
             Err(e) => return Err(e).context_for(context),
         };
-        match (existing.source_generation(), source.generation) {
+        match (
+            state.derived.source_generation_of(&existing),
+            source.generation,
+        ) {
             (Some(theirs), Some(ours)) if theirs >= ours => return Ok(()),
             _ => condition = WriteCondition::IfGenerationMatch(existing.generation),
         }
@@ -259,31 +272,50 @@ async fn write_variant(
     )))
 }
 
+/// Halts when the source generation stopped being the live object while its outputs were
+/// written (deleted or overwritten meanwhile): the `deleted` event's handler may have looked
+/// for outputs before they existed, so the outputs of this generation are removed here, and
+/// nothing is announced. Outputs of a newer generation are never touched. A delete after
+/// this check is found by the `deleted` event's handler, which runs after the delete.
+async fn still_live(state: &AppState, source: &ObjectRef, written: &[ObjectRef]) -> Step<()> {
+    let live = ObjectRef::new(&source.bucket, &source.name);
+    let live = stat_live(state, &live).await?;
+    // An event without a generation can only be checked for the object's existence.
+    if live.is_some_and(|info| source.generation.is_none_or(|g| g == info.generation)) {
+        return Ok(());
+    }
+    let mut removed = 0;
+    for output in written {
+        removed += usize::from(
+            remove_output_if(state, output, |info| {
+                made_from(&state.derived, info, source)
+            })
+            .await?,
+        );
+    }
+    halt(Outcome::skipped(format!(
+        "{source} was deleted or replaced while it was processed; removed the {removed} \
+         output(s) made from it"
+    )))
+}
+
 /// `deleted`: remove the outputs made from this (or an older) source generation.
 async fn on_deleted(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec) -> Step<Outcome> {
     let (_, source) = guard(event, state)?;
-    let bucket = common::output_bucket(&spec.bucket, &source).to_owned();
+    let bucket = output_bucket(spec.bucket.as_deref(), &source).to_owned();
     let mut removed = 0;
     for target in &spec.targets {
         let name = (spec.name_for)(&state.settings, &target.label, &source.name);
         let output = ObjectRef::new(&bucket, &name);
-        let existing = match state.backends.store.stat(&output).await {
-            Ok(info) => info,
-            Err(e) if e.is_not_found() => continue,
-            Err(e) => return Err(e.into()),
+        // One made from a newer upload of the same name is kept.
+        let not_newer = |existing: &ObjectInfo| match (
+            state.derived.source_generation_of(existing),
+            source.generation,
+        ) {
+            (Some(made_from), Some(deleted)) => made_from <= deleted,
+            _ => true,
         };
-        if let (Some(made_from), Some(deleted)) = (existing.source_generation(), source.generation)
-            && made_from > deleted
-        {
-            continue; // made from a newer upload of the same name: keep it
-        }
-        let deleted = state
-            .backends
-            .store
-            .delete(&output.at_generation(existing.generation))
-            .await
-            .context_for(|| format!("could not delete gs://{bucket}/{name}"))?;
-        removed += usize::from(deleted);
+        removed += usize::from(remove_output_if(state, &output, not_newer).await?);
     }
     Ok(Outcome::processed(format!(
         "removed {removed} output(s) of deleted {source}"

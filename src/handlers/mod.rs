@@ -2,14 +2,20 @@
 //! exposes a [`Route`]: its entry in the registry (`crate::routes`), which events it accepts
 //! and how it handles one. Handlers speak only to the seams in `AppState::backends`; they
 //! never see HTTP and never pick a status code. Route modules do not import each other: what
-//! two of them share lives here, in `common` (ledger, sniffing, CPU work) or `derive`
-//! (resize and thumbnail), and shared vocabulary lives in `crate::domain`.
+//! two of them share lives here, by concern: `ledger` (duplicates), `guard` (derived objects,
+//! gone objects, non-images), `cpu` (CPU work and its options), `failure` (recording a
+//! permanent failure), `derive` (resize and thumbnail); shared vocabulary lives in
+//! `crate::domain`.
 
 pub mod admit;
-pub mod common;
+pub mod cpu;
 pub mod derive;
+pub mod failure;
+pub mod guard;
+pub mod ledger;
 pub mod moderate;
 pub mod moderation_policy;
+mod outputs;
 pub mod record;
 pub mod resize;
 mod step;
@@ -24,7 +30,7 @@ use crate::domain::{ObjectRef, PipelineEventData, PipelineEventType};
 use crate::error::{Classify, HandlerError};
 use crate::events::EventData;
 use crate::events::storage::StorageObjectData;
-use crate::routes::RouteSpec;
+use crate::routes::{RouteName, RouteSpec};
 use crate::state::AppState;
 use futures_util::future::BoxFuture;
 
@@ -71,42 +77,7 @@ impl IncomingEvent {
     }
 }
 
-/// What a handler did with an event (errors are [`HandlerError`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Work done.
-    Processed(String),
-    /// This event, or this object generation, was handled before; nothing done again.
-    Duplicate(String),
-    /// Not for this route (another event type, a derived object, not an image).
-    Skipped { reason: String, warn: bool },
-}
-
-impl Outcome {
-    pub fn processed(detail: impl Into<String>) -> Self {
-        Self::Processed(detail.into())
-    }
-
-    pub fn duplicate(detail: impl Into<String>) -> Self {
-        Self::Duplicate(detail.into())
-    }
-
-    /// Skipped as a matter of course (a derived object, another stage's event): logged at INFO.
-    pub fn skipped(reason: impl Into<String>) -> Self {
-        Self::Skipped {
-            reason: reason.into(),
-            warn: false,
-        }
-    }
-
-    /// Skipped for a reason an operator may want to see (not an image): logged at WARN.
-    pub fn skipped_warn(reason: impl Into<String>) -> Self {
-        Self::Skipped {
-            reason: reason.into(),
-            warn: true,
-        }
-    }
-}
+pub use crate::domain::outcome::Outcome;
 
 pub type HandlerResult = Result<Outcome, HandlerError>;
 
@@ -126,22 +97,24 @@ impl Route {
     }
 }
 
-/// Every route the binary has, in registry order.
-pub const ROUTES: [Route; 4] = [
-    resize::ROUTE,
-    thumbnail::ROUTE,
-    moderate::ROUTE,
-    record::ROUTE,
-];
+/// The code of the route `name` (its declaration is `name.spec()`).
+pub fn route(name: RouteName) -> &'static Route {
+    match name {
+        RouteName::Resize => &resize::ROUTE,
+        RouteName::Thumbnail => &thumbnail::ROUTE,
+        RouteName::Moderate => &moderate::ROUTE,
+        RouteName::Record => &record::ROUTE,
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_route_in_the_registry_has_code_in_registry_order() {
-        let specs: Vec<RouteSpec> = ROUTES.iter().map(|r| r.spec).collect();
-
-        assert_eq!(specs, crate::routes::ALL);
+    fn every_route_name_has_the_code_declared_for_it() {
+        for name in RouteName::ALL {
+            assert_eq!(route(name).spec, *name.spec());
+        }
     }
 }

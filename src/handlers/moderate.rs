@@ -6,8 +6,11 @@
 //! recorded in the verdict (`moderation.on_error` decides flagged or `unmoderated`); the
 //! verdict is made durable before the policy acts (`verdict`).
 
-use super::common::{self, mark_done, not_done_yet, sniff_image};
+use super::failure;
+use super::guard::{self, sniff_image};
+use super::ledger::{self, mark_done, not_done_yet};
 use super::moderation_policy::{apply_policy, planned_action};
+use super::outputs;
 use super::verdict::{durable_verdict, persist_verdict};
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
 use crate::backends::ModerationImage;
@@ -50,11 +53,11 @@ fn handle<'a>(event: &'a IncomingEvent, state: &'a AppState) -> BoxFuture<'a, Ha
 /// is moved or blurred; a redelivery reuses it, re-applies the idempotent policy and
 /// publishes the same result. A permanent failure is recorded on the image.
 async fn moderate(event: &IncomingEvent, state: &AppState) -> Step<Outcome> {
-    let done_key = common::event_done_key(NAME, event);
+    let done_key = ledger::event_done_key(NAME, event);
     not_done_yet(state, &[&done_key]).await?;
     let source = source_of(event, state)?;
     let step = judge_and_publish(event, state, &source).await;
-    let step = common::recorded(state, NAME, &source, step).await?;
+    let step = failure::recorded(state, NAME, &source, step).await?;
     mark_done(state, &[&done_key]).await?;
     Ok(step)
 }
@@ -151,7 +154,7 @@ fn thresholds(settings: &Settings) -> BTreeMap<SafeSearchCategory, Likelihood> {
 /// The source object the event is about, pinned to its generation (halts with `skipped`
 /// for derived objects and events without variants).
 fn source_of(event: &IncomingEvent, state: &AppState) -> Step<ObjectRef> {
-    if let Some((_, source)) = common::source_object(event, &state.settings)? {
+    if let Some((_, source)) = guard::source_object(event, &state.derived)? {
         return Ok(source);
     }
     let data = event.pipeline_event_data()?;
@@ -164,7 +167,7 @@ async fn subject(
     state: &AppState,
     source: &ObjectRef,
 ) -> Step<ModerationImage> {
-    match common::source_object(event, &state.settings)? {
+    match guard::source_object(event, &state.derived)? {
         Some((data, _)) => {
             sniff_image(state, source, || format!("{source} is not an image")).await?;
             Ok(if data.size.is_some_and(|s| s <= MAX_INLINE_BYTES) {
@@ -176,12 +179,17 @@ async fn subject(
                 }
             })
         }
-        None => resized_subject(event, state).await,
+        None => resized_subject(event, state, source).await,
     }
 }
 
-/// The configured variant of an `image.resized` event (else the smallest one).
-async fn resized_subject(event: &IncomingEvent, state: &AppState) -> Step<ModerationImage> {
+/// The configured variant of an `image.resized` event (else the smallest one), if it is
+/// still the one made from `source`'s generation (`outputs`).
+async fn resized_subject(
+    event: &IncomingEvent,
+    state: &AppState,
+    source: &ObjectRef,
+) -> Step<ModerationImage> {
     let data = event.pipeline_event_data()?;
     let StageUpdate::Resized { variants, .. } = data.update else {
         return halt(Outcome::skipped("not an image.resized event"));
@@ -194,24 +202,23 @@ async fn resized_subject(event: &IncomingEvent, state: &AppState) -> Step<Modera
     else {
         return halt(Outcome::skipped("image.resized carried no variants"));
     };
+    let output = ObjectRef::new(&variant.bucket, &variant.name);
+    let gone = || {
+        let why = format!("{output} no longer exists or was made from another upload of {source}");
+        halt(Outcome::skipped(why))
+    };
     // Too big to send inline (a size configured very large): the moderator reads it itself.
     if variant.bytes > MAX_INLINE_BYTES {
-        return Ok(ModerationImage::StorageUri {
-            bucket: variant.bucket.clone(),
-            name: variant.name.clone(),
-        });
+        return match outputs::stat_output(state, &output, source).await? {
+            Some(_) => Ok(ModerationImage::StorageUri {
+                bucket: output.bucket,
+                name: output.name,
+            }),
+            None => gone(),
+        };
     }
-    match state
-        .backends
-        .store
-        .read(&ObjectRef::new(&variant.bucket, &variant.name))
-        .await
-    {
-        Ok(bytes) => Ok(ModerationImage::Bytes(bytes)),
-        Err(e) if e.is_not_found() => halt(Outcome::skipped(format!(
-            "variant gs://{}/{} no longer exists",
-            variant.bucket, variant.name
-        ))),
-        Err(e) => Err(e.into()),
+    match outputs::read_output(state, &output, source).await? {
+        Some((_, bytes)) => Ok(ModerationImage::Bytes(bytes)),
+        None => gone(),
     }
 }

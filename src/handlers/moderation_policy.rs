@@ -3,10 +3,15 @@
 //! `blur` replaces the outputs with strongly blurred ones (the original is left alone).
 //! Every step is idempotent, so moderation and a late derive stage may both apply it:
 //! a source is deleted only once a copy of exactly its bytes is known to exist, and an
-//! output already blurred (marked in its metadata) is not blurred again.
+//! output already blurred (marked in its metadata) is not blurred again. A verdict acts
+//! only on outputs made from its own source generation (their metadata says which): an
+//! overwrite's outputs carry the same names, and one upload's verdict must not move or
+//! blur another's (issue 22).
 
-use super::common::{self, run_cpu};
+use super::cpu::{self, run_cpu};
+use super::outputs::{read_live, read_output};
 use crate::config::{ModerationPolicy, Settings};
+use crate::domain::derived::output_bucket;
 use crate::domain::naming::{quarantine_name, quarantine_name_for_generation};
 use crate::domain::naming::{thumbnail_name, variant_name};
 use crate::domain::record::{BLURRED_ACTION, QUARANTINED_ACTION};
@@ -31,7 +36,7 @@ pub fn planned_action(policy: ModerationPolicy) -> Option<String> {
 
 /// Every output the configured routes make of `source` (whether or not it exists yet).
 fn all_outputs(settings: &Settings, source: &ObjectRef) -> Vec<ObjectRef> {
-    let resize_bucket = common::output_bucket(&settings.resize.bucket, source);
+    let resize_bucket = output_bucket(settings.resize.bucket.as_deref(), source);
     let mut outputs: Vec<ObjectRef> = settings
         .resize
         .sizes
@@ -41,7 +46,7 @@ fn all_outputs(settings: &Settings, source: &ObjectRef) -> Vec<ObjectRef> {
             ObjectRef::new(resize_bucket, name)
         })
         .collect();
-    let thumb_bucket = common::output_bucket(&settings.thumbnail.bucket, source);
+    let thumb_bucket = output_bucket(settings.thumbnail.bucket.as_deref(), source);
     outputs.push(ObjectRef::new(
         thumb_bucket,
         thumbnail_name(&settings.thumbnail.prefix, &source.name),
@@ -49,66 +54,57 @@ fn all_outputs(settings: &Settings, source: &ObjectRef) -> Vec<ObjectRef> {
     outputs
 }
 
-/// Applies the configured policy to the source and every output that exists now.
+/// Applies the configured policy to the source (this generation only) and every output of
+/// it that exists now.
 pub async fn apply_policy(state: &AppState, source: &ObjectRef) -> Result<(), HandlerError> {
     let outputs = all_outputs(&state.settings, source);
     apply_to_outputs(state, source, &outputs).await?;
-    if state.settings.moderation.policy == ModerationPolicy::Quarantine {
-        quarantine(state, source, source).await?;
+    if state.settings.moderation.policy == ModerationPolicy::Quarantine
+        && let Some(live) = read_live(state, source, |_| true).await?
+    {
+        quarantine(state, source, source, live).await?;
     }
     Ok(())
 }
 
-/// Applies the configured policy to some outputs of `source` (a late derive stage's own).
+/// Applies the configured policy to those of `outputs` made from `source`'s generation
+/// (a late derive stage's own, or every output moderation knows of).
 pub async fn apply_to_outputs(
     state: &AppState,
     source: &ObjectRef,
     outputs: &[ObjectRef],
 ) -> Result<(), HandlerError> {
+    let policy = state.settings.moderation.policy;
+    if policy == ModerationPolicy::Record {
+        return Ok(());
+    }
     for obj in outputs {
-        match state.settings.moderation.policy {
+        // Gone, never made, or another upload's: not this verdict's business.
+        let Some(live) = read_output(state, obj, source).await? else {
+            continue;
+        };
+        match policy {
             ModerationPolicy::Record => {}
-            ModerationPolicy::Quarantine => quarantine(state, obj, source).await?,
-            ModerationPolicy::Blur => blur(state, obj, source).await?,
+            ModerationPolicy::Quarantine => quarantine(state, obj, source, live).await?,
+            ModerationPolicy::Blur => blur(state, obj, source, live).await?,
         }
     }
     Ok(())
 }
 
-/// The live object and its bytes, pinned to one generation; `None` when it is gone.
-async fn read_live(
-    state: &AppState,
-    obj: &ObjectRef,
-) -> Result<Option<(ObjectInfo, Bytes)>, HandlerError> {
-    let store = &state.backends.store;
-    let info = match store.stat(obj).await {
-        Ok(info) => info,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let pinned = ObjectRef::new(&obj.bucket, &obj.name).at_generation(info.generation);
-    match store.read(&pinned).await {
-        Ok(bytes) => Ok(Some((info, bytes))),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Copies `obj` under the quarantine prefix, then deletes that generation, but only once a
-/// copy of exactly its bytes exists there. An unrelated object already at the quarantine
-/// name (an earlier upload of the same name, a decoy) is left alone: the copy goes to
-/// `<prefix>/generation-<g>/<name>` instead. If that is taken by other bytes too, the
-/// original is kept and the error is permanent (an operator must look).
+/// Copies `obj` (as read: `live`) under the quarantine prefix, then deletes that
+/// generation, but only once a copy of exactly its bytes exists there. An unrelated object
+/// already at the quarantine name (an earlier upload of the same name, a decoy) is left
+/// alone: the copy goes to `<prefix>/generation-<g>/<name>` instead. If that is taken by
+/// other bytes too, the original is kept and the error is permanent (an operator must look).
 async fn quarantine(
     state: &AppState,
     obj: &ObjectRef,
     source: &ObjectRef,
+    (info, bytes): (ObjectInfo, Bytes),
 ) -> Result<(), HandlerError> {
-    let Some((info, bytes)) = read_live(state, obj).await? else {
-        return Ok(()); // already moved or never made
-    };
     let moderation = &state.settings.moderation;
-    let bucket = common::output_bucket(&moderation.quarantine_bucket, source).to_owned();
+    let bucket = output_bucket(moderation.quarantine_bucket.as_deref(), source).to_owned();
     let prefix = &moderation.quarantine_prefix;
     let names = [
         quarantine_name(prefix, &obj.name),
@@ -118,8 +114,10 @@ async fn quarantine(
         .content_type
         .clone()
         .unwrap_or_else(|| "application/octet-stream".into());
-    let meta = ObjectMeta::derived_from(source, content_type);
     for name in &names {
+        let meta = state
+            .derived
+            .output_meta(source, &bucket, name, content_type.clone());
         if copy_exists(state, &bucket, name, &bytes, &meta).await? {
             let pinned = ObjectRef::new(&obj.bucket, &obj.name).at_generation(info.generation);
             state
@@ -162,17 +160,19 @@ async fn copy_exists(
         return Ok(true);
     }
     let existing = ObjectRef::new(bucket, name);
-    Ok(read_live(state, &existing)
+    Ok(read_live(state, &existing, |_| true)
         .await?
         .is_some_and(|(_, theirs)| theirs == *bytes))
 }
 
 /// Replaces an output with a blurred re-encode, only if it is still the generation we read
 /// and not blurred already.
-async fn blur(state: &AppState, obj: &ObjectRef, source: &ObjectRef) -> Result<(), HandlerError> {
-    let Some((info, bytes)) = read_live(state, obj).await? else {
-        return Ok(());
-    };
+async fn blur(
+    state: &AppState,
+    obj: &ObjectRef,
+    source: &ObjectRef,
+    (info, bytes): (ObjectInfo, Bytes),
+) -> Result<(), HandlerError> {
     if info
         .metadata
         .get(BLURRED_MARKER_KEY)
@@ -181,11 +181,14 @@ async fn blur(state: &AppState, obj: &ObjectRef, source: &ObjectRef) -> Result<(
         return Ok(());
     }
     let sigma = state.settings.moderation.blur_sigma;
-    let encode = common::encode_options(&state.settings);
+    let encode = cpu::encode_options(&state.settings);
     let blurred = run_cpu(state, move || imaging::blur(&bytes, sigma, &encode))
         .await?
         .map_err(|e| HandlerError::Permanent(anyhow::anyhow!("could not blur {obj}: {e}")))?;
-    let mut meta = ObjectMeta::derived_from(source, blurred.format.content_type());
+    let content_type = blurred.format.content_type();
+    let mut meta = state
+        .derived
+        .output_meta(source, &obj.bucket, &obj.name, content_type);
     meta.metadata
         .insert(BLURRED_MARKER_KEY.to_owned(), "true".to_owned());
     let written = state

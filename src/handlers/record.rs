@@ -2,7 +2,8 @@
 //! `finalized` creates it (`pending`), each `image.*` pipeline event merges that stage's
 //! fields, `deleted` marks it deleted. Merging is order-free and repeat-safe (domain::record).
 
-use super::common::{self, mark_done, not_done_yet, sniff_image};
+use super::guard::{self, sniff_image};
+use super::ledger::{self, mark_done, not_done_yet};
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish};
 use crate::config::Settings;
 use crate::domain::record::{ApplyResult, StageEvent};
@@ -35,7 +36,7 @@ fn handle<'a>(event: &'a IncomingEvent, state: &'a AppState) -> BoxFuture<'a, Ha
 
 async fn record(event: &IncomingEvent, state: &AppState) -> Step<Outcome> {
     let stage_event = stage_event(event, state).await?;
-    let done_key = common::event_done_key(NAME, event);
+    let done_key = ledger::event_done_key(NAME, event);
     not_done_yet(state, &[&done_key]).await?;
     let stage = stage_event.update.stage_name();
     let key = &stage_event.key;
@@ -66,7 +67,7 @@ async fn record(event: &IncomingEvent, state: &AppState) -> Step<Outcome> {
 /// The update an event carries, or the outcome when there is nothing to record.
 async fn stage_event(event: &IncomingEvent, state: &AppState) -> Step<StageEvent> {
     let event_id = event.ce.id.clone();
-    let Some((data, obj)) = common::source_object(event, &state.settings)? else {
+    let Some((data, obj)) = guard::source_object(event, &state.derived)? else {
         let data = event.pipeline_event_data()?;
         return Ok(StageEvent {
             key: RecordKey::new(&data.bucket, &data.name),

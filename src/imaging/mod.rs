@@ -97,7 +97,7 @@ pub use estimate::{HEADER_PREFIX_BYTES, PeakEstimate, estimate_peak};
 pub use header::probe;
 pub use placeholder::{Placeholder, Summary, blurhash_components, phash_distance};
 pub use plan::{process, process_summarised, process_until};
-pub use sniff::sniff;
+pub use sniff::{content_type_of, sniff};
 pub use strip::strip_metadata;
 pub use types::{
     Anchor, EncodeOptions, Fit, ImageFormat, Limits, Output, OutputFormat, Plan, Processed,

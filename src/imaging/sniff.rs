@@ -2,6 +2,12 @@
 
 use super::ImageFormat;
 
+/// The content type to store for bytes that came without a usable one: the sniffed
+/// format's, else `application/octet-stream`.
+pub fn content_type_of(bytes: &[u8]) -> &'static str {
+    sniff(bytes).map_or("application/octet-stream", |f| f.content_type())
+}
+
 /// The format of `bytes` from its magic number; `None` for anything this engine does not
 /// decode (SVG, HTML, AVIF, random bytes, an empty slice). Reads at most the first 64 bytes.
 pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {

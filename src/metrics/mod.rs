@@ -10,8 +10,8 @@
 pub mod instrument;
 
 use crate::backends::LocalHandle;
+use crate::domain::WireOutcome;
 use crate::imaging::StageTimings;
-use crate::router::WireOutcome;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -155,7 +155,7 @@ impl Metrics {
 
     /// One finished event of `route` with its wire outcome and how long it took.
     pub fn event(&self, route: &'static str, outcome: WireOutcome, elapsed: Duration) {
-        let outcome = outcome_label(outcome);
+        let outcome = outcome.as_str();
         self.events
             .get_or_create(&EventLabels { route, outcome })
             .inc();
@@ -217,16 +217,6 @@ impl Metrics {
 
 fn gauge_value(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn outcome_label(outcome: WireOutcome) -> &'static str {
-    match outcome {
-        WireOutcome::Skipped => "skipped",
-        WireOutcome::Duplicate => "duplicate",
-        WireOutcome::Processed => "processed",
-        WireOutcome::Rejected => "rejected",
-        WireOutcome::Retry => "retry",
-    }
 }
 
 /// Decrements the in-flight gauge when dropped (also when the request is cancelled).

@@ -8,7 +8,6 @@
 //! `fetch`, run by hand or by CI) and must not decide verdicts (the domain does).
 
 mod build;
-pub mod command;
 pub mod fetch;
 mod graph;
 mod jslit;

@@ -4,6 +4,7 @@
 
 use crate::backends::LocalControl;
 use crate::domain::{RecordKey, RecordStatus};
+use crate::startup::Interrupt;
 use crate::state::AppState;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -16,21 +17,43 @@ const POLL: Duration = Duration::from_millis(250);
 const QUIET_FOR: Duration = Duration::from_secs(1);
 const LINE_EVERY: Duration = Duration::from_secs(5);
 
-/// Waits until nothing is queued or in flight; `Ok(false)` when `timeout` passed first.
+/// How long to wait.
+pub(crate) struct Wait<'a> {
+    /// When the run started (for the progress lines).
+    pub started: Instant,
+    /// The longest wait.
+    pub timeout: Duration,
+    /// Once raised, the wait ends within `drain`.
+    pub interrupt: &'a Interrupt,
+    pub drain: Duration,
+}
+
+/// Waits until nothing is queued or in flight; `Ok(false)` when `timeout` (or, once
+/// interrupted, the drain) passed first.
 pub(crate) async fn wait(
     state: &AppState,
     local: &Arc<dyn LocalControl>,
     keys: &[RecordKey],
-    started: Instant,
-    timeout: Duration,
+    wait: Wait<'_>,
 ) -> anyhow::Result<bool> {
+    let Wait {
+        started,
+        timeout,
+        interrupt,
+        drain,
+    } = wait;
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| file_bar(keys.len()));
     let mut done = vec![false; keys.len()];
-    let deadline = Instant::now() + timeout;
+    let mut deadline = Instant::now() + timeout;
+    let mut draining = false;
     let mut last_line: Option<Instant> = None;
     loop {
+        if interrupt.is_raised() && !draining {
+            draining = true;
+            deadline = deadline.min(Instant::now() + drain);
+        }
         if local.wait_idle(POLL).await? {
             if let Some(bar) = &bar {
                 bar.finish_and_clear();

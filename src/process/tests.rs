@@ -2,7 +2,7 @@
 //! server on a loopback port, the real routes, the local router).
 
 use super::report::{self, FileOutcome, Status};
-use super::{process_files, process_settings, read_input};
+use super::{process_files, process_files_until, process_settings, read_input};
 use crate::config::{EnvMap, StorageBackend};
 use crate::domain::{ImageRecord, Moderation, RecordKey, RecordStatus, VariantInfo, Verdict};
 use std::path::{Path, PathBuf};
@@ -284,4 +284,25 @@ fn a_folder_is_run_recursively_on_its_images_and_skips_hidden_and_other_files() 
     assert!(!uploads.join("shoot/.hidden.png").exists());
     let summary = report::summary(&outcomes, Duration::from_millis(1500));
     assert_eq!(summary, "processed 2, flagged 0, failed 0 in 1.5s");
+}
+
+#[test]
+fn an_interrupted_run_uploads_nothing_more_and_says_so() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("photo.png");
+    let image = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8, y as u8, 7]));
+    image.save(&photo).unwrap();
+    let settings = process_settings(&env_for(dir.path())).unwrap();
+
+    // Act: Ctrl-C came before the first upload.
+    let interrupt = crate::startup::Interrupt::raised_already();
+    let outcomes = actix_web::rt::System::new()
+        .block_on(process_files_until(settings, &[photo], &interrupt))
+        .unwrap();
+
+    // Assert
+    assert_eq!(outcomes[0].status, Status::Incomplete);
+    let detail = outcomes[0].detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("interrupted"), "{detail}");
 }

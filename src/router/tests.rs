@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::Outcome;
 
 #[test]
 fn retry_is_503_and_every_other_outcome_is_200() {
@@ -33,23 +34,4 @@ fn malformed_event_is_400_only_when_configured() {
             .as_u16(),
         400
     );
-}
-
-#[test]
-fn dispatch_answers_with_the_most_serious_outcome() {
-    let results = vec![
-        EventResponse::from_result("resize", Ok(Outcome::processed("made 3 sizes"))),
-        EventResponse::from_result(
-            "record",
-            Err(crate::error::HandlerError::Transient(anyhow::anyhow!(
-                "firestore 503"
-            ))),
-        ),
-    ];
-
-    let combined = combine("t", results);
-
-    assert_eq!(combined.outcome, WireOutcome::Retry);
-    assert_eq!(combined.route, "resize,record");
-    assert_eq!(combined.results.len(), 2);
 }

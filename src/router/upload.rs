@@ -28,9 +28,7 @@ pub(crate) fn content_type_for(header: Option<&str>, body: &[u8]) -> String {
         .filter(|h| !h.starts_with("application/x-www-form-urlencoded"));
     match header {
         Some(h) => h.to_owned(),
-        None => imaging::sniff(body)
-            .map(|f| f.content_type().to_owned())
-            .unwrap_or_else(|| "application/octet-stream".to_owned()),
+        None => imaging::content_type_of(body).to_owned(),
     }
 }
 

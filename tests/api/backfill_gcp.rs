@@ -1,12 +1,12 @@
 //! `backfill` in the gcp profile, end to end: Cloud Storage is fake-gcs-server (listing with
 //! `objects.list`), Firestore and Pub/Sub the harness fakes, the handlers in-process. Objects
-//! are listed, derived ones skipped, outputs written; a second run writes and publishes
-//! nothing.
+//! are listed, outputs written (to their own bucket); a second run writes and publishes
+//! nothing. An upload named like an output is an upload here, as the routes see it.
 
 use crate::gcp_fakes::{self, DERIVED, UPLOADS};
 use crate::helpers::jpeg;
 use image_pipeline::backfill::Options;
-use image_pipeline::backfill::command::backfill;
+use image_pipeline::commands::backfill::backfill;
 
 const OUTPUTS: [&str; 4] = [
     "resized/large",
@@ -28,7 +28,9 @@ fn options() -> Options {
 
 #[actix_web::test]
 async fn backfill_on_google_cloud_processes_each_original_once_and_a_second_run_does_nothing() {
-    // Arrange: two originals and one object named like an output (derived by its name).
+    // Arrange: two originals, and one upload named like an output. Outputs live in their own
+    // bucket, so in the upload bucket that name proves nothing: the routes process it, and
+    // backfill (which once skipped it by name alone) agrees with them.
     let fakes = gcp_fakes::start().await;
     for name in ["a.jpg", "b.jpg", "thumbnails/old.jpg"] {
         fakes.upload(UPLOADS, name, jpeg(640, 480)).await;
@@ -52,12 +54,12 @@ async fn backfill_on_google_cloud_processes_each_original_once_and_a_second_run_
     let published_after_first = fakes.sink.published.lock().unwrap().len();
     let second = backfill(settings, options()).await.unwrap();
 
-    // Assert: the first run listed 3, skipped the derived one, made every output.
+    // Assert: the first run listed 3, took all three as uploads, made every output.
     assert_eq!(
         (first.listed, first.derived_skipped, first.candidates),
-        (3, 1, 2)
+        (3, 0, 3)
     );
-    assert_eq!((first.processed, first.failed), (2, 0), "{first:?}");
+    assert_eq!((first.processed, first.failed), (3, 0), "{first:?}");
     for (output, generation) in &generations {
         assert!(generation.is_some(), "{output} was not written");
     }
@@ -65,12 +67,12 @@ async fn backfill_on_google_cloud_processes_each_original_once_and_a_second_run_
         assert!(fakes.record_status(UPLOADS, original).is_some());
     }
     assert!(
-        !fakes.exists(DERIVED, "thumbnails/thumbnails/old.jpg").await,
-        "a derived object was processed"
+        fakes.exists(DERIVED, "thumbnails/thumbnails/old.jpg").await,
+        "an upload named like an output was skipped by backfill but not by the routes"
     );
     assert_eq!(
-        published_after_first, 4,
-        "image.resized and image.thumbnailed for each original"
+        published_after_first, 6,
+        "image.resized and image.thumbnailed for each upload"
     );
     // The second run: nothing failed, no output rewritten, nothing published.
     assert_eq!((second.listed, second.failed), (3, 0), "{second:?}");

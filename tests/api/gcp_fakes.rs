@@ -81,6 +81,11 @@ impl GcpFakes {
             ("PIPELINE_GCP__RETRY_BUDGET_SECS", "2"),
             ("PIPELINE_RESIZE__BUCKET", DERIVED),
             ("PIPELINE_THUMBNAIL__BUCKET", DERIVED),
+            // Quarantine stays in the upload bucket: its copies are signed.
+            (
+                "PIPELINE_DERIVED__SIGNING_KEY",
+                crate::derived_marker::TEST_SIGNING_KEY,
+            ),
         ];
         env.extend_from_slice(extra);
         test_settings(&env)

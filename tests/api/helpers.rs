@@ -3,7 +3,7 @@
 
 use crate::fakes::{FakeModerator, MemoryPublisher, MemoryRecords, MemoryStore};
 use base64::Engine;
-use image_pipeline::backends::{Backends, Moderator};
+use image_pipeline::backends::{Backends, Moderator, ObjectStore};
 use image_pipeline::config::{EnvMap, Settings};
 use image_pipeline::domain::{ObjectInfo, ObjectMeta, PipelineEvent, SafeSearch};
 use image_pipeline::startup::Application;
@@ -42,11 +42,35 @@ pub fn test_settings(env: &[(&str, &str)]) -> Settings {
     settings
 }
 
+/// The environment of a command run on `dir` in the local profile: no config folder, the
+/// data dir inside `dir`, and no built-in model (verdicts stay `unmoderated`).
+pub fn local_env(dir: &std::path::Path) -> EnvMap {
+    let inside = |name: &str| dir.join(name).display().to_string();
+    EnvMap::from([
+        ("PIPELINE_CONFIG_DIR".to_owned(), inside("none")),
+        ("PIPELINE_LOCAL__DATA_DIR".to_owned(), inside("data")),
+        (
+            "PIPELINE_MODERATION__MODEL_DIR".to_owned(),
+            inside("no-model"),
+        ),
+    ])
+}
+
 pub async fn spawn_app(env: &[(&str, &str)]) -> TestApp {
     spawn_app_with_moderator(env, None).await
 }
 
 pub async fn spawn_app_with_moderator(env: &[(&str, &str)], answer: Option<SafeSearch>) -> TestApp {
+    spawn_app_with_store(env, answer, |store| store as Arc<dyn ObjectStore>).await
+}
+
+/// Like [`spawn_app_with_moderator`], the server seeing the memory store through `wrap`
+/// (a store that injects faults or races); the test still reads the memory store itself.
+pub async fn spawn_app_with_store(
+    env: &[(&str, &str)],
+    answer: Option<SafeSearch>,
+    wrap: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn ObjectStore>,
+) -> TestApp {
     image_pipeline::backends::install_tls_provider();
     let settings = Arc::new(test_settings(env));
     let store = Arc::new(MemoryStore::default());
@@ -59,7 +83,7 @@ pub async fn spawn_app_with_moderator(env: &[(&str, &str)], answer: Option<SafeS
         })
     });
     let backends = Backends {
-        store: store.clone(),
+        store: wrap(store.clone()),
         records: records.clone(),
         publisher: publisher.clone(),
         moderator: moderator.clone().map(|m| m as Arc<dyn Moderator>),

@@ -2,15 +2,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod admission;
+mod architecture;
 mod backfill_gcp;
 mod builtin_moderation;
+mod container_image;
 mod dead_letters_gcp;
+mod derived_marker;
 mod fakes;
 mod faults;
 mod gcp_fakes;
+mod generations;
 mod helpers;
+mod interrupt;
 mod lifecycle;
 mod metrics;
+mod one_event;
 mod pipeline;
 mod policies;
 mod process_log;

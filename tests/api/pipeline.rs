@@ -1,5 +1,6 @@
 //! The pipeline end to end over HTTP with fake seams: outputs, events, records, idempotency.
 
+use crate::derived_marker::{TEST_SIGNING_KEY, signed_meta};
 use crate::helpers::*;
 use image_pipeline::domain::object::{DERIVED_MARKER_KEY, SOURCE_GENERATION_KEY};
 use image_pipeline::domain::{ObjectMeta, PipelineEvent, RecordStatus, StageUpdate};
@@ -178,21 +179,20 @@ async fn duplicate_delivery_answers_duplicate_and_writes_nothing_again() {
 
 #[actix_web::test]
 async fn derived_object_events_are_skipped_before_anything_is_downloaded() {
-    let app = spawn_app(&[]).await;
-    let meta = ObjectMeta {
-        content_type: "image/jpeg".into(),
-        ..Default::default()
-    };
-    let under_prefix = app
-        .store
-        .insert(BUCKET, "resized/large/x.jpg", &jpeg(10, 10), &meta);
-    let mut marked_meta = meta.clone();
-    marked_meta
-        .metadata
-        .insert(DERIVED_MARKER_KEY.into(), "true".into());
-    let marked = app
-        .store
-        .insert(BUCKET, "elsewhere/x.jpg", &jpeg(10, 10), &marked_meta);
+    // Outputs in the upload bucket are recognised by their signature (derived_marker.rs).
+    let app = spawn_app(&[("PIPELINE_DERIVED__SIGNING_KEY", TEST_SIGNING_KEY)]).await;
+    let under_prefix = app.store.insert(
+        BUCKET,
+        "resized/large/x.jpg",
+        &jpeg(10, 10),
+        &signed_meta("resized/large/x.jpg", 1),
+    );
+    let marked = app.store.insert(
+        BUCKET,
+        "elsewhere/x.jpg",
+        &jpeg(10, 10),
+        &signed_meta("elsewhere/x.jpg", 1),
+    );
 
     for info in [&under_prefix, &marked] {
         for path in ["/resize", "/thumbnail", "/record"] {

@@ -12,7 +12,7 @@ use image_pipeline::domain::{
     ObjectInfo, ObjectMeta, ObjectRef, PipelineEvent, PutOutcome, RecordKey, RecordStatus,
     WriteCondition,
 };
-use image_pipeline::events::push::{
+use image_pipeline::router::push::{
     MESSAGE_ID_HEADER, PUBLISH_TIME_HEADER, SUBSCRIPTION_HEADER, acknowledges,
 };
 use image_pipeline::startup::Application;

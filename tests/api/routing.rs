@@ -219,3 +219,28 @@ async fn transient_backend_failure_answers_retry_with_503() {
     assert_eq!(status, 503);
     assert_eq!(body["outcome"], "retry");
 }
+
+#[actix_web::test]
+async fn in_the_local_profile_a_push_without_a_json_content_type_is_refused() {
+    // Arrange: a wrapped push, which a web page can POST cross-origin with no preflight
+    // as long as it sends no Content-Type (or a "simple" one).
+    let app = spawn_app(&[("PIPELINE_PROFILE", "local")]).await;
+    let push = json!({
+        "message": {"data": "e30=", "messageId": "m-1", "attributes": {}},
+        "subscription": "projects/p/subscriptions/s",
+    })
+    .to_string();
+
+    // Act
+    let (status, refused) = post_raw(&app, "/", &[], &push).await;
+    let (_, as_text) = post_raw(&app, "/", &[("content-type", "text/plain")], &push).await;
+    let (_, as_json) = post_raw(&app, "/", &[("content-type", "application/json")], &push).await;
+
+    // Assert
+    assert_eq!(status, 200);
+    assert_eq!(refused["outcome"], "rejected", "{refused}");
+    let detail = refused["detail"].as_str().unwrap();
+    assert!(detail.contains("local profile"), "{refused}");
+    assert_eq!(as_text["outcome"], "rejected", "{as_text}");
+    assert_ne!(as_json["outcome"], "rejected", "{as_json}");
+}

@@ -126,7 +126,7 @@ async fn an_emulated_firestore_gets_bearer_owner_and_no_token_is_fetched() {
         .mount(&server)
         .await;
     let mut s = settings(&server.uri());
-    s.emulated = vec!["firestore".to_owned()];
+    s.emulated = vec![crate::config::EmulatedService::Firestore];
     let ctx = GcpContext::with_token_provider(&s, service_account(&server))
         .await
         .unwrap();

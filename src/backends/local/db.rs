@@ -16,7 +16,7 @@ pub(crate) const BUSY_TIMEOUT_MS: i64 = 15_000;
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_millis(BUSY_TIMEOUT_MS.unsigned_abs());
 
 /// The schema version this binary writes; older databases are migrated on open.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1: object metadata (live generation only), records, the ledger, the delivery
 /// queue, the delivery runners' heartbeats and the generation counter.
@@ -81,6 +81,10 @@ const SCHEMA_V2: &str = "
 CREATE INDEX IF NOT EXISTS ledger_done_at ON ledger (done_at);
 ";
 
+/// Version 3 changes no table: object files moved to their encoded names on disk
+/// (`names::disk_segment`; `store::move_to_disk_names`).
+const FILES_MOVED_IN_VERSION: i64 = 3;
+
 /// One connection per runtime, shared by its store, records, publisher and delivery loop.
 /// Other processes (another `serve` on the same data dir) have their own.
 #[derive(Clone)]
@@ -104,7 +108,7 @@ impl Db {
                 Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -149,35 +153,42 @@ impl Db {
     }
 }
 
-fn open_once(path: &Path) -> rusqlite::Result<Connection> {
+fn open_once(path: &Path) -> anyhow::Result<Connection> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // WAL lets readers and one writer work at once, across processes.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    migrate(&mut conn)?;
+    migrate(&mut conn, path.parent().unwrap_or(Path::new(".")))?;
     Ok(conn)
 }
 
-fn is_busy(error: &rusqlite::Error) -> bool {
+fn is_busy(error: &anyhow::Error) -> bool {
     matches!(
-        error.sqlite_error_code(),
+        error
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
 }
 
-/// Creates or upgrades the schema in one write transaction, so two processes starting
-/// together do not both migrate.
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+/// Creates or upgrades the schema (and the data dir's files, `data_dir`) in one write
+/// transaction, so two processes starting together do not both migrate; a crash midway
+/// leaves the old version, and the next open finishes the work.
+fn migrate(conn: &mut Connection, data_dir: &Path) -> anyhow::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version < SCHEMA_VERSION {
         // Every statement is IF NOT EXISTS, so any older version just runs them all.
         tx.execute_batch(SCHEMA_V1)?;
         tx.execute_batch(SCHEMA_V2)?;
+        if version < FILES_MOVED_IN_VERSION {
+            super::store::move_to_disk_names(&tx, data_dir)?;
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(())
 }
 
 /// A SQLite error as a backend error: busy and I/O trouble are worth retrying, so all of

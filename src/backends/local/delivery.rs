@@ -2,7 +2,9 @@
 //! a binary-mode CloudEvent to `base_url + trigger path`, deletes it on 2xx, and on a non-2xx
 //! answer or a timeout reschedules it with exponential backoff (plus a little jitter), until
 //! `delivery_max_attempts`, after which it goes to `dead-letter/<delivery id>.json`. The same
-//! delivery keeps its event id on every attempt, so handlers can spot repeats.
+//! delivery keeps its event id on every attempt, so handlers can spot repeats. Stopping
+//! waits for the sends in flight (each bounded by the send timeout) before the runner
+//! retires, so their leases, and the heartbeat that keeps them, last until they end.
 
 use super::db::{self, sql_error};
 use super::heartbeat::{self, HEARTBEAT_EVERY_MS};
@@ -16,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// Deliveries sent at once by one process.
-const MAX_IN_FLIGHT: usize = 8;
+const MAX_IN_FLIGHT: u32 = 8;
 /// How often the loop looks at the queue when nothing woke it.
 const POLL: Duration = Duration::from_millis(100);
 /// How often the loop prunes expired ledger entries (also done when a data dir is opened).
@@ -58,12 +60,12 @@ pub(crate) async fn run(
     runner_id: String,
     base_url: String,
 ) {
-    let Some(client) = start(&shared, &stop, &runner_id) else {
+    let Some((client, heartbeat)) = start(&shared, &runner_id) else {
         return;
     };
     let timeout_ms = i64::try_from(shared.delivery.timeout_secs.saturating_mul(1000));
     let lease_ms = timeout_ms.unwrap_or(i64::MAX / 4) + 5_000;
-    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize));
     let mut last_heartbeat_ms = 0;
     let mut last_prune_ms = 0;
     while !stop.load(Ordering::SeqCst) {
@@ -105,11 +107,26 @@ pub(crate) async fn run(
             () = tokio::time::sleep(POLL) => {}
         }
     }
+    // The sends in flight keep their leases until they end; past the lease they are free anyway.
+    let drained = permits.acquire_many(MAX_IN_FLIGHT);
+    let lease = Duration::from_millis(lease_ms.unsigned_abs());
+    let _ = tokio::time::timeout(lease, drained).await;
+    drop(heartbeat);
     retire(&shared, runner_id).await;
 }
 
+/// Stops the heartbeat thread when dropped: once the sends in flight drained, or when the
+/// loop's task is dropped with its runtime (nothing of this runner is in flight then).
+struct HeartbeatStop(Arc<AtomicBool>);
+
+impl Drop for HeartbeatStop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// The HTTP client and the heartbeat thread; `None` (logged) when either cannot start.
-fn start(shared: &Shared, stop: &Arc<AtomicBool>, runner_id: &str) -> Option<reqwest::Client> {
+fn start(shared: &Shared, runner_id: &str) -> Option<(reqwest::Client, HeartbeatStop)> {
     crate::backends::install_tls_provider();
     let timeout = Duration::from_secs(shared.delivery.timeout_secs);
     let client = match reqwest::Client::builder().timeout(timeout).build() {
@@ -120,11 +137,12 @@ fn start(shared: &Shared, stop: &Arc<AtomicBool>, runner_id: &str) -> Option<req
         }
     };
     let db_path = shared.data_dir.join(db::DB_FILE);
-    if let Err(e) = heartbeat::spawn(&db_path, runner_id.to_owned(), stop.clone()) {
+    let heartbeat_stop = Arc::new(AtomicBool::new(false));
+    if let Err(e) = heartbeat::spawn(&db_path, runner_id.to_owned(), heartbeat_stop.clone()) {
         tracing::error!(error = %e, "Local event delivery cannot start its heartbeat: {e}");
         return None;
     }
-    Some(client)
+    Some((client, HeartbeatStop(heartbeat_stop)))
 }
 
 /// One polling round's claim: who claims, when, and how many deliveries it can take.
@@ -215,7 +233,8 @@ async fn send_one(shared: &Shared, client: &reqwest::Client, base_url: &str, d: 
         Err(e) => Some(format!("could not reach {url}: {e}")),
     };
     let attempts = d.attempts + 1;
-    let delivery_id = d.delivery_id.clone();
+    let logged_id = d.delivery_id.clone();
+    let (delivery_id, owner) = (d.delivery_id.clone(), d.lease_owner.clone());
     let result = match failure {
         None => {
             tracing::debug!(delivery = %d.delivery_id, path = %d.path, "Event delivered");
@@ -224,7 +243,8 @@ async fn send_one(shared: &Shared, client: &reqwest::Client, base_url: &str, d: 
                 .call(
                     "could not remove a delivered event".to_owned(),
                     move |conn| {
-                        queue::remove(conn, &delivery_id).map_err(sql_error("could not remove it"))
+                        queue::remove(conn, &delivery_id, &owner)
+                            .map_err(sql_error("could not remove it"))
                     },
                 )
                 .await
@@ -242,15 +262,25 @@ async fn send_one(shared: &Shared, client: &reqwest::Client, base_url: &str, d: 
             shared
                 .db
                 .call("could not reschedule an event".to_owned(), move |conn| {
-                    queue::reschedule(conn, &delivery_id, attempts, db::now_ms() + wait_ms, &error)
+                    let due_ms = db::now_ms() + wait_ms;
+                    queue::reschedule(conn, &delivery_id, &owner, attempts, due_ms, &error)
                         .map_err(sql_error("could not reschedule it"))
                 })
                 .await
         }
     };
-    if let Err(e) = result {
+    match result {
+        Ok(true) => {}
+        // Another runner took the delivery over: its attempt decides; this one must not
+        // delete or free the delivery while that attempt is in flight.
+        Ok(false) => tracing::warn!(
+            delivery = %logged_id,
+            "This attempt outlived its lease; the delivery is left to the runner that took it over"
+        ),
         // The lease runs out and the delivery is retried: at least once, never lost.
-        tracing::warn!(error = %e, "Delivery bookkeeping failed; the event will be resent: {e}");
+        Err(e) => {
+            tracing::warn!(error = %e, "Delivery bookkeeping failed; the event will be resent: {e}");
+        }
     }
 }
 
@@ -258,13 +288,14 @@ fn truncate(text: &str) -> String {
     text.chars().take(MAX_ERROR_CHARS).collect()
 }
 
-/// Writes the dead letter (temp file + rename), then removes the delivery from the queue.
+/// Writes the dead letter (temp file + rename), then removes the delivery from the queue
+/// (whether it still held the lease: see `queue::remove`).
 async fn dead_letter(
     shared: &Shared,
     d: queue::Claimed,
     attempts: u32,
     error: String,
-) -> crate::backends::BackendResult<()> {
+) -> crate::backends::BackendResult<bool> {
     let dir = shared.data_dir.join("dead-letter");
     let body = serde_json::from_slice(&d.body)
         .unwrap_or_else(|_| serde_json::Value::from(String::from_utf8_lossy(&d.body).into_owned()));
@@ -291,12 +322,14 @@ async fn dead_letter(
             message: e.to_string(),
         });
     }
-    let delivery_id = d.delivery_id;
+    let (delivery_id, owner) = (d.delivery_id, d.lease_owner);
     shared
         .db
         .call(
             "could not remove a dead-lettered event".to_owned(),
-            move |conn| queue::remove(conn, &delivery_id).map_err(sql_error("could not remove it")),
+            move |conn| {
+                queue::remove(conn, &delivery_id, &owner).map_err(sql_error("could not remove it"))
+            },
         )
         .await
 }

@@ -2,7 +2,8 @@
 //! own, writes `runners.heartbeat_ms` every [`HEARTBEAT_EVERY_MS`]. So neither a busy async
 //! runtime nor this process's queue for the shared connection can make a live runner look
 //! dead to another process (which would then send its in-flight deliveries a second time).
-//! It stops when the runtime's stop flag is set, and then retires the runner.
+//! It stops when the delivery loop sets its flag (once the sends in flight ended), and then
+//! retires the runner.
 
 use super::db::{Db, sql_error};
 use super::queue;

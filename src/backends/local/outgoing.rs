@@ -9,6 +9,7 @@ use crate::config::LocalTrigger;
 use crate::domain::PipelineEvent;
 use crate::events::pubsub;
 use crate::events::storage::StorageObjectData;
+use crate::events::storage_event;
 use crate::events::types::PUBSUB_PUBLISHED;
 use bytes::Bytes;
 
@@ -35,18 +36,7 @@ pub(crate) fn storage_event(
     data.time_deleted = time_deleted.map(str::to_owned);
     data.storage_class = Some("STANDARD".to_owned());
     data.id = Some(format!("{}/{}/{}", row.bucket, row.name, row.generation));
-    // Serialising a plain struct with string keys cannot fail.
-    let body = serde_json::to_vec(&data).unwrap_or_default();
-    CloudEvent::new(
-        event_id,
-        format!("//storage.googleapis.com/projects/_/buckets/{}", row.bucket),
-        ty,
-        Bytes::from(body),
-        Some(JSON.to_owned()),
-    )
-    .with_subject(format!("objects/{}", row.name))
-    .with_time(time)
-    .with_extension("bucket", &row.bucket)
+    storage_event::storage_event(ty, event_id, &data, Some(time.to_owned()))
 }
 
 /// The `messagePublished` event one trigger (subscription) receives for a pipeline event.

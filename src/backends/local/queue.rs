@@ -1,7 +1,10 @@
 //! The delivery queue in SQLite: one row per (event, trigger), inserted in the same
 //! transaction as the write that caused it, claimed with a lease so that two processes on one
 //! data dir never send the same delivery at once, deleted when acknowledged. A lease held by
-//! a runner whose heartbeat stopped (a killed process) is taken over. Only SQL lives here.
+//! a runner whose heartbeat stopped (a killed process) is taken over; the bookkeeping of an
+//! attempt (remove, reschedule) then only counts while its runner still holds the lease, so
+//! a runner that lost it never deletes or frees the new owner's delivery in flight. Only SQL
+//! lives here.
 
 use super::db::BUSY_TIMEOUT_MS;
 use super::heartbeat::HEARTBEAT_EVERY_MS;
@@ -26,6 +29,8 @@ pub(crate) struct Claimed {
     pub(crate) body: Vec<u8>,
     /// Attempts made before this one.
     pub(crate) attempts: u32,
+    /// The runner holding the lease (the one that claimed it).
+    pub(crate) lease_owner: String,
 }
 
 /// Queues `event` for the trigger at `path`, due now.
@@ -110,6 +115,7 @@ pub(crate) fn claim(
                 headers: serde_json::from_str(&headers_json).unwrap_or_default(),
                 body: row.get(5)?,
                 attempts: u32::try_from(attempts).unwrap_or_default(),
+                lease_owner: runner_id.to_owned(),
             })
         })?;
         rows.collect::<rusqlite::Result<Vec<_>>>()?
@@ -124,30 +130,37 @@ pub(crate) fn claim(
     Ok(claimed)
 }
 
-/// Removes an acknowledged (or dead-lettered) delivery.
-pub(crate) fn remove(conn: &Connection, delivery_id: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "DELETE FROM deliveries WHERE delivery_id = ?1",
-        params![delivery_id],
+/// Removes an acknowledged (or dead-lettered) delivery, if `runner_id` still holds its
+/// lease; whether it did.
+pub(crate) fn remove(
+    conn: &Connection,
+    delivery_id: &str,
+    runner_id: &str,
+) -> rusqlite::Result<bool> {
+    let removed = conn.execute(
+        "DELETE FROM deliveries WHERE delivery_id = ?1 AND lease_owner = ?2",
+        params![delivery_id, runner_id],
     )?;
-    Ok(())
+    Ok(removed > 0)
 }
 
-/// Counts a failed attempt and makes the delivery due again at `due_at_ms`.
+/// Counts a failed attempt and makes the delivery due again at `due_at_ms` (freeing the
+/// lease), if `runner_id` still holds the lease; whether it did.
 pub(crate) fn reschedule(
     conn: &Connection,
     delivery_id: &str,
+    runner_id: &str,
     attempts: u32,
     due_at_ms: i64,
     error: &str,
-) -> rusqlite::Result<()> {
-    conn.execute(
+) -> rusqlite::Result<bool> {
+    let rescheduled = conn.execute(
         "UPDATE deliveries SET attempts = ?1, due_at_ms = ?2, last_error = ?3,
                                lease_owner = NULL, lease_until_ms = 0
-         WHERE delivery_id = ?4",
-        params![attempts, due_at_ms, error, delivery_id],
+         WHERE delivery_id = ?4 AND lease_owner = ?5",
+        params![attempts, due_at_ms, error, delivery_id, runner_id],
     )?;
-    Ok(())
+    Ok(rescheduled > 0)
 }
 
 /// Deliveries queued or in flight, in every process sharing the data dir.

@@ -299,3 +299,39 @@ fn commit_put(
         Ok(PutOutcome::Written(row.info()))
     })
 }
+
+/// Moves every object's file from where data dirs before schema version 3 kept it (its raw
+/// name) to its encoded place (`names::disk_segment`). Idempotent: a file already moved,
+/// or not there, is left as it is. Folders emptied by a move stay (harmless).
+pub(crate) fn move_to_disk_names(
+    conn: &rusqlite::Connection,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let mut select = conn.prepare("SELECT bucket, name FROM objects")?;
+    let rows = select.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (bucket, name) = row?;
+        let (old, new) = (
+            names::raw_object_path(data_dir, &bucket, &name),
+            names::object_path(data_dir, &bucket, &name),
+        );
+        if old == new || new.exists() || !old.is_file() {
+            continue;
+        }
+        let moved = new
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::rename(&old, &new));
+        moved.with_context(|| {
+            format!(
+                "could not move {} to {} (its place on disk since schema version 3)",
+                old.display(),
+                new.display()
+            )
+        })?;
+    }
+    Ok(())
+}

@@ -47,7 +47,7 @@ pub(crate) fn trigger(
     path: &str,
 ) -> LocalTrigger {
     LocalTrigger {
-        event_type: event_type.to_owned(),
+        event_type: event_type.parse().unwrap(),
         bucket: bucket.map(str::to_owned),
         topic: topic.map(str::to_owned),
         path: path.to_owned(),

@@ -305,3 +305,35 @@ async fn list_pages_through_the_prefix_in_name_order_and_ends_without_a_token() 
     );
     assert_eq!(second.next_page_token, None);
 }
+
+#[tokio::test]
+async fn a_data_dir_from_before_encoded_disk_names_is_moved_on_open_and_reads_the_same() {
+    // Arrange: an object written, then put back where schema version 2 kept it.
+    let dir = tempfile::tempdir().unwrap();
+    let name = "Trips/Photo 1.jpg";
+    {
+        let store = open(dir.path()).store();
+        let body = Bytes::from("old bytes");
+        store
+            .put("uploads", name, body, &meta("image/jpeg"), Overwrite)
+            .await
+            .unwrap();
+    }
+    let bucket = dir.path().join("buckets/uploads");
+    let encoded = bucket.join("%54rips/%50hoto 1.jpg");
+    let raw = bucket.join("Trips/Photo 1.jpg");
+    assert!(encoded.is_file(), "written under its encoded name");
+    std::fs::create_dir_all(raw.parent().unwrap()).unwrap();
+    std::fs::rename(&encoded, &raw).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("pipeline.sqlite")).unwrap();
+    conn.pragma_update(None, "user_version", 2).unwrap();
+    drop(conn);
+
+    // Act
+    let store = open(dir.path()).store();
+    let read = store.read(&ObjectRef::new("uploads", name)).await;
+
+    // Assert
+    assert_eq!(read.unwrap(), Bytes::from("old bytes"));
+    assert!(encoded.is_file() && !raw.exists());
+}

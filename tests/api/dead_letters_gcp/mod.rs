@@ -8,8 +8,9 @@ use crate::gcp_fakes::{self, DERIVED, GcpFakes, PROJECT, UPLOADS};
 use crate::helpers::{FINALIZED, jpeg};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use image_pipeline::dead_letters::Replayed;
 use image_pipeline::dead_letters::gcp::{self, MAX_PULLS, PULL_BATCH};
-use image_pipeline::router::WireOutcome;
+use image_pipeline::domain::WireOutcome;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Mutex;
@@ -143,6 +144,13 @@ fn released(ids: &[(String, Option<u64>)]) -> BTreeSet<String> {
         .filter(|(_, deadline)| *deadline == Some(0))
         .map(|(id, _)| id.clone())
         .collect()
+}
+
+/// The path, outcome and removal of the one letter replayed.
+fn the_one(replayed: &[Replayed]) -> (&str, WireOutcome, bool) {
+    assert_eq!(replayed.len(), 1, "{replayed:?}");
+    let r = &replayed[0];
+    (r.path.as_str(), r.outcome, r.removed)
 }
 
 async fn fakes_with_photo() -> (GcpFakes, Value) {
@@ -309,13 +317,8 @@ async fn a_notification_transport_dead_letter_is_replayed_as_its_push_to_the_rou
     let replayed = gcp::replay(settings, None).await.unwrap();
 
     // Assert
-    assert_eq!(replayed.len(), 1);
     assert_eq!(
-        (
-            replayed[0].path.as_str(),
-            replayed[0].outcome,
-            replayed[0].removed
-        ),
+        the_one(&replayed),
         ("/thumbnail", WireOutcome::Processed, true),
         "{replayed:?}"
     );
@@ -331,5 +334,65 @@ async fn a_notification_transport_dead_letter_is_replayed_as_its_push_to_the_rou
     assert!(
         !fakes.exists(DERIVED, "resized/large/a.jpg").await,
         "only its route ran"
+    );
+}
+
+#[actix_web::test]
+async fn a_dead_letter_of_a_disabled_route_is_released_not_handed_to_the_other_routes() {
+    // Arrange: the resize subscription's letter, with resize switched off here.
+    let (fakes, object) = fakes_with_photo().await;
+    let subscription = dead_letter_subscription(vec![vec![eventarc_storage_event(
+        "ack-1",
+        "evt-a",
+        &object,
+        "resize-finalized",
+    )]])
+    .await;
+    let settings = fakes.settings(
+        &subscription.uri(),
+        &[("PIPELINE_ROUTES", "thumbnail,record")],
+    );
+
+    // Act
+    let replayed = gcp::replay(settings, None).await.unwrap();
+
+    // Assert: meant for resize, run by nobody, kept for a replay with resize enabled.
+    assert_eq!(
+        the_one(&replayed),
+        ("/resize", WireOutcome::Skipped, false),
+        "{replayed:?}"
+    );
+    assert_none_acked_and_released(&subscription, &["ack-1"]).await;
+    assert!(
+        !fakes.exists(DERIVED, "thumbnails/a.jpg").await,
+        "no other route ran"
+    );
+}
+
+#[actix_web::test]
+async fn a_long_replay_renews_the_leases_it_still_holds() {
+    // Arrange: two letters, and a renewal interval far shorter than one replay.
+    let (fakes, object) = fakes_with_photo().await;
+    let subscription = dead_letter_subscription(vec![vec![
+        eventarc_storage_event("ack-1", "evt-a", &object, "resize-finalized"),
+        eventarc_storage_event("ack-2", "evt-a", &object, "thumbnail-finalized"),
+    ]])
+    .await;
+    let settings = fakes.settings(&subscription.uri(), &[]);
+    let interrupt = image_pipeline::startup::Interrupt::never();
+
+    // Act
+    let renew_every = std::time::Duration::from_millis(1);
+    let replayed = gcp::replay_renewing(settings, None, &interrupt, renew_every)
+        .await
+        .unwrap();
+
+    // Assert: besides the lease taken at the pull, the held leases were extended again.
+    assert!(replayed.iter().all(|r| r.removed), "{replayed:?}");
+    let leases = ack_ids(&subscription, "modifyAckDeadline").await;
+    let extended = leases.iter().filter(|(_, d)| *d == Some(600)).count();
+    assert!(
+        extended > 2,
+        "only the pull's leases were taken: {leases:?}"
     );
 }

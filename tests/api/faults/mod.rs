@@ -79,6 +79,11 @@ async fn start_service(proxy_url: &str, policy: &str) -> String {
         ("PIPELINE_GCP__RETRY_BUDGET_SECS", "5"),
         ("PIPELINE_RESIZE__BUCKET", DERIVED),
         ("PIPELINE_THUMBNAIL__BUCKET", DERIVED),
+        // Quarantine stays in the upload bucket: its copies are signed.
+        (
+            "PIPELINE_DERIVED__SIGNING_KEY",
+            crate::derived_marker::TEST_SIGNING_KEY,
+        ),
         ("PIPELINE_MODERATION__POLICY", policy),
         ("PIPELINE_SERVER__HANDLER_DEADLINE_SECS", "60"),
     ]);

@@ -2,12 +2,12 @@
 //! it on files (what the reference comparison in scripts/moderation-reference calls).
 //! Owns argument handling and printing only.
 
-use super::fetch::{self, Fetched, Source};
-use super::{CLASSES, Classifier, default_cache_root, model_dir};
+use super::{CommandResult, Ending};
 use crate::backends::builtin::safe_search;
+use crate::moderation_model::fetch::{self, Fetched, Source};
+use crate::moderation_model::{CLASSES, Classifier, default_cache_root, model_dir};
 use clap::Subcommand;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Instant;
 
 /// The cache root: `--dir`, else `$PIPELINE_MODERATION__MODEL_DIR` (the same setting the
@@ -53,7 +53,17 @@ pub enum ModelsCommand {
     },
 }
 
-pub fn run(command: ModelsCommand) -> ExitCode {
+impl ModelsCommand {
+    /// What `cli` puts before an error of this command.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Fetch { .. } => "image-pipeline models fetch",
+            Self::Classify { .. } => "image-pipeline models classify",
+        }
+    }
+}
+
+pub fn run(command: ModelsCommand) -> CommandResult {
     match command {
         ModelsCommand::Fetch {
             cache,
@@ -61,34 +71,23 @@ pub fn run(command: ModelsCommand) -> ExitCode {
             tarball,
         } => {
             let source = tarball.map_or(Source::Npm(npm), Source::Tarball);
-            match fetch::fetch(&cache.root(), &source) {
-                Ok(Fetched::Installed(dir)) => {
+            match fetch::fetch(&cache.root(), &source)? {
+                Fetched::Installed(dir) => {
                     eprintln!("image-pipeline: model installed in {}", dir.display());
-                    ExitCode::SUCCESS
                 }
-                Ok(Fetched::AlreadyPresent(dir)) => {
+                Fetched::AlreadyPresent(dir) => {
                     eprintln!("image-pipeline: model already in {}", dir.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("image-pipeline models fetch: {e:#}");
-                    ExitCode::FAILURE
                 }
             }
+            Ok(Ending::Success)
         }
         ModelsCommand::Classify { cache, json, files } => classify(&cache, json, &files),
     }
 }
 
-fn classify(cache: &CacheDir, json: bool, files: &[PathBuf]) -> ExitCode {
+fn classify(cache: &CacheDir, json: bool, files: &[PathBuf]) -> CommandResult {
     let started = Instant::now();
-    let classifier = match Classifier::load(&model_dir(&cache.root())) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("image-pipeline models classify: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let classifier = Classifier::load(&model_dir(&cache.root())).map_err(anyhow::Error::new)?;
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
     if !json {
         println!(
@@ -97,7 +96,7 @@ fn classify(cache: &CacheDir, json: bool, files: &[PathBuf]) -> ExitCode {
             CLASSES.map(|c| format!("{c:>9}")).join("")
         );
     }
-    let mut code = ExitCode::SUCCESS;
+    let mut all_ok = true;
     for file in files {
         let result = std::fs::read(file)
             .map_err(|e| e.to_string())
@@ -122,12 +121,12 @@ fn classify(cache: &CacheDir, json: bool, files: &[PathBuf]) -> ExitCode {
             ),
             Err(e) => {
                 eprintln!("{}: {e}", file.display());
-                code = ExitCode::FAILURE;
+                all_ok = false;
             }
         }
     }
     if !json {
         eprintln!("model loaded in {load_ms:.0} ms");
     }
-    code
+    Ok(Ending::of(all_ok, false))
 }

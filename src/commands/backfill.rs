@@ -1,39 +1,44 @@
-//! The `backfill` command's face: starts the pipeline (locally with event delivery, so
-//! follow-up events flow), prints the dry run or drives the run with a progress bar on a
-//! terminal and JSON lines otherwise, and removes the cursor when a run completes.
+//! `image-pipeline backfill`: starts the pipeline (locally with event delivery, so
+//! follow-up events flow), prints the dry run or drives the run (`crate::backfill`) with a
+//! progress bar on a terminal and JSON lines otherwise, and removes the cursor when a run
+//! has done all there was to do.
 
-use super::{Options, Summary, VISION_PRICING_URL, vision_cost_usd};
+use super::{CommandResult, Ending};
+use crate::backfill::{self as job, Options, Summary, VISION_PRICING_URL, vision_cost_usd};
 use crate::config::Settings;
-use crate::startup::InProcess;
+use crate::startup::{InProcess, Interrupt};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::process::ExitCode;
 
-/// Runs the command; the exit code (non-zero when an object failed).
-pub fn run(settings: Settings, options: Options) -> ExitCode {
-    let result = actix_web::rt::System::new().block_on(backfill(settings, options));
-    match result {
-        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("image-pipeline backfill: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+/// Runs the command; `SomeFailed` when an object failed.
+pub async fn run(settings: Settings, options: Options, interrupt: &Interrupt) -> CommandResult {
+    let summary = backfill_until(settings, options, interrupt).await?;
+    Ok(Ending::of(summary.failed == 0, interrupt.is_raised()))
 }
 
 /// The whole job; its summary (also printed).
 pub async fn backfill(settings: Settings, options: Options) -> anyhow::Result<Summary> {
-    let cursor_file = super::cursor_path(&settings, &options);
+    backfill_until(settings, options, &Interrupt::never()).await
+}
+
+/// [`backfill`], starting no new object once `interrupt` is raised.
+pub async fn backfill_until(
+    settings: Settings,
+    options: Options,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Summary> {
+    let cursor_file = job::cursor_path(&settings, &options);
     let running = InProcess::start(settings.clone()).await?;
     let state = running.state.clone();
     let local = state.local.clone();
 
-    let objects = super::snapshot(&state, &options).await?;
-    let cursor = super::read_cursor(&cursor_file);
+    let objects = job::snapshot(&state, &options).await?;
+    let cursor = job::read_cursor(&cursor_file);
     let mut summary = Summary::default();
-    let work = super::plan(
-        &settings,
+    // The service's settings: in the local profile they carry the data folder's signing key,
+    // which is what tells a signed output from an upload.
+    let work = job::plan(
+        &state.settings,
         &options,
         objects,
         cursor.as_deref(),
@@ -45,19 +50,26 @@ pub async fn backfill(settings: Settings, options: Options) -> anyhow::Result<Su
         let bar = std::io::stderr()
             .is_terminal()
             .then(|| object_bar(work.len() as u64));
-        let report = |h: &super::Handled| match &bar {
+        let report = |h: &job::Handled| match &bar {
             Some(bar) => bar.inc(1),
             None => println!("{}", serde_json::to_string(h).unwrap_or_default()),
         };
-        super::run_work(&state, &options, work, &cursor_file, &mut summary, report).await?;
+        let work = job::Work {
+            objects: work,
+            cursor_file: &cursor_file,
+            interrupt,
+        };
+        job::run_work(&state, &options, work, &mut summary, report).await?;
         if let Some(bar) = &bar {
             bar.finish_and_clear();
         }
         if let Some(local) = &local {
-            local.wait_idle(super::IDLE_TIMEOUT).await?;
+            interrupt
+                .settle(local, job::IDLE_TIMEOUT, running.drain())
+                .await?;
         }
-        if summary.failed == 0 {
-            // Complete: the next run starts from the beginning (and the ledger skips it all).
+        if summary.is_complete() {
+            // All done: the next run starts from the beginning (and the ledger skips it all).
             let _ = std::fs::remove_file(&cursor_file);
         }
         println!("{}", serde_json::json!({ "summary": summary }));

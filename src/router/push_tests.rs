@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::events::types;
 use crate::events::{EventData, parse};
 
 const SUBSCRIPTION: &str = "projects/p/subscriptions/image-pipeline-resize";
