@@ -17,6 +17,7 @@ use crate::admission::MemoryPermit;
 use crate::config::Settings;
 use crate::domain::PutOutcome;
 use crate::domain::derived::output_bucket;
+use crate::domain::naming::size_of_label;
 use crate::domain::{ObjectInfo, ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType};
 use crate::domain::{RecordKey, StageUpdate, VariantInfo, WriteCondition};
 use crate::error::{BackendContext, HandlerError};
@@ -187,7 +188,7 @@ async fn write(
             .derived
             .output_meta(source, bucket, &name, content_type);
         let variant = VariantInfo {
-            size: output.label.clone(),
+            size: size_of_label(&output.label).to_owned(),
             bucket: bucket.to_owned(),
             name: name.clone(),
             width: output.width,

@@ -10,6 +10,7 @@ mod dead_letters_gcp;
 mod derived_marker;
 mod fakes;
 mod faults;
+mod formats;
 mod gcp_fakes;
 mod generations;
 mod helpers;
