@@ -48,6 +48,7 @@ impl DeriveRoute for Resize {
             targets,
             name_for: |settings, size, source| variant_name(&settings.resize.prefix, size, source),
             update: resized_update,
+            summarise: true,
         }
     }
 }
@@ -63,5 +64,6 @@ fn resized_update(
         format: source.format.as_str().to_owned(),
         variants,
         warnings,
+        summary: None,
     }
 }

@@ -19,6 +19,7 @@ mod lifecycle;
 mod metrics;
 mod one_event;
 mod pipeline;
+mod placeholders;
 mod policies;
 mod process_log;
 mod push;
