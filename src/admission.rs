@@ -2,13 +2,17 @@
 //! downloads anything, and gives them back only when its work has really ended. Owns the
 //! budget (a semaphore counted in KiB), its default from the cgroup memory limit, and the
 //! in-use figure for metrics. Must not estimate (that is `imaging::estimate_peak`) and must
-//! not choose HTTP statuses: [`AdmissionError::is_transient`] tells the caller which errors
-//! are "try later" (503) and which are permanent ("can never fit": `rejected`).
+//! not choose HTTP statuses: [`AdmissionError::is_transient`] tells the caller they are all
+//! "try later" (503). Even a job larger than this instance's whole budget is: the image
+//! passed the configured limits, which are the same on every instance, so it is valid; only
+//! this instance is too small (a thumbnailer with less memory than the resizer, a budget set
+//! low). Refusing it for good would make an image's fate depend on which service read it.
+//! The operator is told (the caller logs it at ERROR) and the event comes back.
 //!
 //! Typical use in a handler:
 //! ```ignore
 //! let permit = state.admission.acquire(peak_bytes, deadline).await?; // before the download
-//! let input = store.read(&obj).await?;
+//! let input = store.read_within(&obj, admitted_input_bytes).await?;
 //! run_cpu(state, move || { let _held = permit; imaging::process(&input, &plan) }).await?;
 //! ```
 //! Moving the permit into the blocking closure is what keeps it held until the decode
@@ -31,11 +35,12 @@ pub const FALLBACK_BUDGET_BYTES: u64 = 768 << 20;
 /// Why a job was not admitted.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AdmissionError {
-    /// The job needs more than the whole budget: waiting would never help.
+    /// The job needs more than this instance's whole budget: waiting here never helps, but
+    /// an instance with more memory can run it.
     #[error(
-        "the job needs about {needed_bytes} bytes of memory, more than the whole budget of {budget_bytes} bytes"
+        "the job needs about {needed_bytes} bytes of memory, more than this instance's whole budget of {budget_bytes} bytes: give the service more memory"
     )]
-    NeverFits {
+    LargerThanBudget {
         needed_bytes: u64,
         budget_bytes: u64,
     },
@@ -52,9 +57,15 @@ pub enum AdmissionError {
 }
 
 impl AdmissionError {
-    /// True for "try later" (answer 503 so the event comes back), false for "never".
+    /// Always true: "try later" (answer 503 so the event comes back). Whether an image is
+    /// acceptable is decided by the configured limits, never by one instance's memory.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Busy { .. })
+        true
+    }
+
+    /// True when waiting on this instance cannot help (an operator must act).
+    pub fn needs_more_memory(&self) -> bool {
+        matches!(self, Self::LargerThanBudget { .. })
     }
 }
 
@@ -65,10 +76,24 @@ pub struct MemoryAdmission {
     budget_units: u32,
 }
 
-/// Bytes held by one admitted job; returned to the budget when dropped.
+/// Bytes held by one admitted job; returned to the budget when dropped, after the allocator
+/// has been told to give back what it keeps beyond its bound (`memory::bound_retained_free`):
+/// admission counts live buffers, so freed ones must not linger unseen.
 #[derive(Debug)]
 pub struct MemoryPermit {
+    _trim: TrimOnDrop,
     permit: OwnedSemaphorePermit,
+}
+
+/// Bounds the allocator's retained free memory when dropped (declared first in
+/// [`MemoryPermit`], so it runs before the bytes go back to the budget).
+#[derive(Debug)]
+struct TrimOnDrop;
+
+impl Drop for TrimOnDrop {
+    fn drop(&mut self) {
+        crate::memory::bound_retained_free();
+    }
 }
 
 impl MemoryPermit {
@@ -109,7 +134,8 @@ impl MemoryAdmission {
     }
 
     /// Takes `bytes` from the budget, waiting (first come, first served) until `deadline`.
-    /// A job larger than the whole budget fails at once with [`AdmissionError::NeverFits`].
+    /// A job larger than the whole budget fails at once with
+    /// [`AdmissionError::LargerThanBudget`].
     pub async fn acquire(
         &self,
         bytes: u64,
@@ -123,7 +149,10 @@ impl MemoryAdmission {
         )
         .await;
         match acquired {
-            Ok(Ok(permit)) => Ok(MemoryPermit { permit }),
+            Ok(Ok(permit)) => Ok(MemoryPermit {
+                _trim: TrimOnDrop,
+                permit,
+            }),
             // The semaphore is never closed; a timeout is the only other way out.
             Ok(Err(_)) | Err(_) => Err(self.busy(bytes, started.elapsed())),
         }
@@ -149,7 +178,7 @@ impl MemoryAdmission {
         let units = bytes.div_ceil(UNIT_BYTES).max(1);
         match u32::try_from(units) {
             Ok(u) if u <= self.budget_units => Ok(u),
-            _ => Err(AdmissionError::NeverFits {
+            _ => Err(AdmissionError::LargerThanBudget {
                 needed_bytes: bytes,
                 budget_bytes: self.budget_bytes(),
             }),

@@ -15,7 +15,7 @@ fn soon(ms: u64) -> Instant {
 }
 
 #[tokio::test]
-async fn a_job_larger_than_the_whole_budget_is_refused_at_once_as_never_fitting() {
+async fn a_job_larger_than_the_whole_budget_is_refused_at_once_and_told_to_try_elsewhere() {
     // Arrange
     let admission = MemoryAdmission::new(100 * MIB);
     let started = Instant::now();
@@ -24,8 +24,15 @@ async fn a_job_larger_than_the_whole_budget_is_refused_at_once_as_never_fitting(
     let err = admission.acquire(101 * MIB, soon(5_000)).await.unwrap_err();
 
     // Assert
-    assert!(matches!(err, AdmissionError::NeverFits { .. }), "{err:?}");
-    assert!(!err.is_transient());
+    assert!(
+        matches!(err, AdmissionError::LargerThanBudget { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.is_transient(),
+        "the image is valid; this instance is small"
+    );
+    assert!(err.needs_more_memory());
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(admission.in_use_bytes(), 0);
 }
@@ -110,7 +117,10 @@ async fn a_permit_grows_when_the_whole_header_shows_a_larger_job() {
 
     // Assert
     assert_eq!(permit.bytes(), 60 * MIB);
-    assert!(matches!(too_much, Err(AdmissionError::NeverFits { .. })));
+    assert!(matches!(
+        too_much,
+        Err(AdmissionError::LargerThanBudget { .. })
+    ));
     drop(permit);
     assert_eq!(admission.in_use_bytes(), 0);
 }

@@ -39,6 +39,9 @@ enum Command {
         /// The service's log on stderr (otherwise it goes to <data dir>/process.log).
         #[arg(short, long)]
         verbose: bool,
+        /// Keep serving after the run and print the console's URL (Ctrl-C stops).
+        #[arg(long)]
+        open: bool,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -137,12 +140,14 @@ async fn run_command(command: Command, env: &EnvMap, buffers_kept: bool) -> Comm
         Command::Process {
             json,
             verbose,
+            open,
             files,
         } => {
             let settings = settings_of(crate::process::process_settings(env))?;
             let args = ProcessArgs {
                 json,
                 verbose,
+                open,
                 files,
             };
             interruptible(|i| async move { commands::process::run(settings, args, &i).await }).await

@@ -11,9 +11,9 @@
 use crate::cloudevent::CloudEvent;
 use crate::domain::{Outcome, WireOutcome};
 use crate::error::HandlerError;
-use crate::events::{self, EventDataError};
+use crate::events::{self, EventData, EventDataError};
 use crate::handlers::{self, HandlerResult, IncomingEvent, Route};
-use crate::metrics;
+use crate::metrics::{self, journal::RunStart};
 use crate::routes::RouteName;
 use crate::state::AppState;
 use crate::telemetry::TraceContext;
@@ -253,6 +253,7 @@ fn counted(state: &AppState, label: &'static str, response: EventResponse) -> Ev
 async fn run_route(route: &Route, incoming: &IncomingEvent, state: &AppState) -> EventResponse {
     let started = Instant::now();
     let deadline = Duration::from_secs(state.settings.server.handler_deadline_secs);
+    let flight = state.journal.begin(run_start(route.name(), incoming));
     let handler = metrics::ROUTE.scope(route.name(), (route.handle)(incoming, state));
     let result = match tokio::time::timeout(deadline, handler).await {
         Ok(result) => result,
@@ -266,7 +267,37 @@ async fn run_route(route: &Route, incoming: &IncomingEvent, state: &AppState) ->
     state
         .metrics
         .event(route.name(), response.outcome, started.elapsed());
+    state
+        .journal
+        .finish(flight, response.outcome, &response.detail);
     response
+}
+
+/// What the journal notes of a run: the event, and the source image it is about (a storage
+/// event's object, or the source a derived object's metadata names; a pipeline event's image).
+fn run_start(route: &str, incoming: &IncomingEvent) -> RunStart {
+    let (bucket, name) = match &incoming.data {
+        EventData::Storage(data) => {
+            let source = data.metadata.get(crate::domain::object::SOURCE_NAME_KEY);
+            (data.bucket.clone(), source.unwrap_or(&data.name).clone())
+        }
+        EventData::PubSub(_) => incoming
+            .pipeline_event_data()
+            .map(|d| (d.bucket, d.name))
+            .unwrap_or_default(),
+        _ => Default::default(),
+    };
+    let event_type = match incoming.pipeline_event_type() {
+        Some(ty) => format!("{} (Pub/Sub)", ty.as_str()),
+        None => incoming.ce.ty.clone(),
+    };
+    RunStart {
+        event_id: incoming.ce.id.clone(),
+        event_type,
+        route: route.to_owned(),
+        bucket,
+        name,
+    }
 }
 
 /// Reads the event's payload; `Err` is the answer to give instead.
@@ -323,6 +354,8 @@ fn log_response(response: &EventResponse) {
         WireOutcome::Retry => tracing::warn!(outcome = "retry", "Event will be retried: {detail}"),
     }
 }
+
+pub mod replay;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cloudevent;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod dead_letters;
 pub mod dispatch;
 pub mod domain;

@@ -93,13 +93,28 @@ pub async fn process_files_until(
     files: &[PathBuf],
     interrupt: &Interrupt,
 ) -> anyhow::Result<Vec<FileOutcome>> {
+    let (outcomes, running) = run_files(settings, files, interrupt).await?;
+    if let Some(running) = running {
+        stop(running).await;
+    }
+    Ok(outcomes)
+}
+
+/// The job up to its report: each file's outcome, and the server while it still runs
+/// (`None` when no input could be read, so none was started). `process --open` keeps it
+/// serving the console; otherwise [`stop`] it.
+pub async fn run_files(
+    settings: Settings,
+    files: &[PathBuf],
+    interrupt: &Interrupt,
+) -> anyhow::Result<(Vec<FileOutcome>, Option<InProcess>)> {
     let started = Instant::now();
     let bucket = settings.local.upload_bucket.clone();
     let files = inputs::expand(files);
     let mut outcomes: Vec<FileOutcome> = files.iter().map(|f| FileOutcome::new(&f.path)).collect();
     let inputs = check_inputs(&files, &mut outcomes);
     if inputs.is_empty() {
-        return Ok(outcomes);
+        return Ok((outcomes, None));
     }
 
     let running = InProcess::start(settings).await?;
@@ -140,9 +155,15 @@ pub async fn process_files_until(
         );
     }
 
-    local.stop();
+    Ok((outcomes, Some(running)))
+}
+
+/// Stops the job's local delivery, then its server.
+pub async fn stop(running: InProcess) {
+    if let Some(local) = &running.state.local {
+        local.stop();
+    }
     running.stop().await;
-    Ok(outcomes)
 }
 
 /// Reads every file; a bad one (or a second file of the same name) gets its reason in

@@ -8,6 +8,7 @@
 pub(crate) mod body_deadline;
 pub mod ingress;
 pub mod push;
+pub(crate) mod status;
 pub(crate) mod upload;
 
 use crate::config::{MalformedStatus, Profile};
@@ -49,7 +50,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         );
     // Uploads over HTTP start the local pipeline (`curl -T`); never mounted under `gcp`.
     if state.settings.profile == Profile::Local && state.local.is_some() {
-        cfg.configure(upload::configure_upload_route);
+        cfg.configure(upload::configure_upload_route)
+            .configure(crate::console::configure);
+    }
+    // The record as JSON: always locally; on Google Cloud only when asked for (behind IAM).
+    if state.settings.profile == Profile::Local || state.settings.server.status_api {
+        cfg.configure(status::configure_status_route);
     }
     for name in RouteName::ALL {
         if !state.settings.route_enabled(name.as_str()) {

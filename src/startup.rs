@@ -13,6 +13,7 @@ use crate::state::AppState;
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::{App, HttpServer};
 use anyhow::Context;
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,6 +120,10 @@ impl Application {
         }
         self.stop_on_signal();
         tracing::info!(port = self.port, "Listening");
+        if self.state.settings.profile == Profile::Local && self.state.local.is_some() {
+            let url = crate::console::console_url(self.port);
+            tracing::info!(url, "The console is at {url}");
+        }
         self.server.await
     }
 
@@ -181,7 +186,9 @@ impl Interrupt {
             if shutdown_signal().await.is_err() {
                 return;
             }
-            eprintln!(
+            // Not eprintln!: a closed stderr (a pipe whose reader left) must not stop the stop.
+            let _ = writeln!(
+                std::io::stderr(),
                 "image-pipeline: interrupted: starting nothing new, finishing what is in \
                  flight (interrupt again to stop at once)"
             );

@@ -25,6 +25,8 @@ pub struct AppState {
     pub local: LocalHandle,
     /// What `GET /metrics` reports; the backends above already record their stages into it.
     pub metrics: Arc<Metrics>,
+    /// Route runs of this server, for the local console (`metrics::journal`).
+    pub journal: Arc<metrics::journal::Journal>,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
             cpu: Arc::new(Semaphore::new(permits)),
             admission,
             local: None,
+            journal: Arc::default(),
         }
     }
 

@@ -1,17 +1,16 @@
 //! The `builtin` moderator: nsfwjs's MobileNetV2 (see `crate::moderation_model`) run in this
-//! process, mapped to SafeSearch likelihoods. No network, no account: the model files come
-//! from `image-pipeline models fetch`. Without them (or with damaged ones) there is no
-//! moderator: the start-up says why, once, and verdicts stay `unmoderated`.
+//! process; its probabilities become SafeSearch likelihoods by the domain's mapping
+//! (`domain::moderation::NudityScores`). No network, no account: the model files come from
+//! `image-pipeline models fetch`. Without them (or with damaged ones) there is no moderator:
+//! the start-up says why, once, and verdicts stay `unmoderated`.
 //!
-//! Mapping (the model sees only nudity and drawings):
-//! - `adult` = max(Porn, Hentai), `racy` = Sexy, each through [`likelihood`];
-//! - `violence`, `medical`, `spoof` are `UNKNOWN`: the model cannot see them, and `UNKNOWN`
-//!   ranks below every threshold the configuration accepts (`VERY_UNLIKELY` .. `VERY_LIKELY`),
-//!   so it never flags an image, and it is recorded as "not judged", never as "very unlikely".
+//! It computes on this instance, so it offers itself as a [`LocalModerator`]: the moderate
+//! route then hands it a small image it made under the memory budget and runs it under the
+//! CPU permit with its [`WORKING_BYTES`] admitted (never the original, never a `gs://` URI).
 
-use super::{BackendError, BackendResult, ModerationImage, Moderator};
+use super::{BackendError, BackendResult, LocalModerator, ModerationImage, Moderator};
 use crate::config::ModerationSettings;
-use crate::domain::{Likelihood, SafeSearch};
+use crate::domain::SafeSearch;
 use crate::moderation_model::{
     Classifier, ModelError, Probabilities, default_cache_root, model_dir,
 };
@@ -22,40 +21,14 @@ use std::sync::{Arc, Once};
 /// The name recorded as the verdict's `backend`: the engine and the exact model.
 pub const BACKEND_NAME: &str = "builtin:nsfwjs-4.4.0/mobilenet_v2";
 
-/// Probability -> likelihood cut-offs (lower bounds of each step).
-///
-/// nsfwjs's authors publish about 90 % accuracy for this (MobileNetV2, 224x224) model and
-/// 93 % for the mid-sized one (nsfwjs README, 4.4.0): the top class is wrong about one time
-/// in ten, so one class score is evidence, not proof. `LIKELY` starts at 0.5, where the class
-/// outweighs all the others together (the model's own answer when nsfwjs users take the top
-/// class); `VERY_LIKELY` at 0.8; `POSSIBLE` from 0.2; below 0.05 is `VERY_UNLIKELY`. With
-/// the default thresholds (`adult`/`racy` at `LIKELY`) an image is flagged when Porn, Hentai
-/// or Sexy is at least 0.5. On the bench photos the largest of those is far below (see
-/// scripts/moderation-reference).
-pub const CUTOFFS: [(f32, Likelihood); 4] = [
-    (0.8, Likelihood::VeryLikely),
-    (0.5, Likelihood::Likely),
-    (0.2, Likelihood::Possible),
-    (0.05, Likelihood::Unlikely),
-];
+/// What one assessment holds besides the image it is given: the decoded raster of an image
+/// of at most the route's moderation box, the 224x224 input, and the network's largest live
+/// activations (MobileNetV2 at 224: 112x112x96 f32, about 4.6 MiB, a few alive at once).
+pub const WORKING_BYTES: u64 = 32 << 20;
 
-/// One class probability as a SafeSearch likelihood.
-pub fn likelihood(p: f32) -> Likelihood {
-    CUTOFFS
-        .iter()
-        .find(|(at_least, _)| p >= *at_least)
-        .map_or(Likelihood::VeryUnlikely, |(_, l)| *l)
-}
-
-/// The SafeSearch answer for the model's class probabilities.
+/// The SafeSearch answer for the model's class probabilities (kept for `models classify`).
 pub fn safe_search(p: &Probabilities) -> SafeSearch {
-    SafeSearch {
-        adult: likelihood(p.porn().max(p.hentai())),
-        racy: likelihood(p.sexy()),
-        violence: Likelihood::Unknown,
-        medical: Likelihood::Unknown,
-        spoof: Likelihood::Unknown,
-    }
+    p.safe_search()
 }
 
 /// The model folder the settings point at (`moderation.model_dir`, else the default cache).
@@ -69,12 +42,33 @@ pub fn model_dir_for(settings: &ModerationSettings) -> PathBuf {
 
 /// Runs the model on the image bytes the moderate route hands over.
 pub struct BuiltinModerator {
+    runner: Arc<ModelRunner>,
+}
+
+/// The model, run on the calling thread (the route's blocking CPU work).
+struct ModelRunner {
     classifier: Arc<Classifier>,
+}
+
+impl LocalModerator for ModelRunner {
+    fn working_bytes(&self) -> u64 {
+        WORKING_BYTES
+    }
+
+    fn assess_now(&self, image: &[u8]) -> BackendResult<SafeSearch> {
+        let probabilities = self
+            .classifier
+            .classify_encoded(image)
+            .map_err(|e| BackendError::Invalid(e.to_string()))?;
+        Ok(probabilities.safe_search())
+    }
 }
 
 impl BuiltinModerator {
     pub fn new(classifier: Arc<Classifier>) -> Self {
-        Self { classifier }
+        Self {
+            runner: Arc::new(ModelRunner { classifier }),
+        }
     }
 
     /// Loads the model from `dir`; `None` (having said why, once per process) when it is
@@ -126,20 +120,21 @@ impl Moderator for BuiltinModerator {
                 )));
             }
         };
-        let classifier = Arc::clone(&self.classifier);
-        let probabilities =
-            tokio::task::spawn_blocking(move || classifier.classify_encoded(&bytes))
-                .await
-                .map_err(|e| BackendError::LocalUnavailable {
-                    context: "the builtin moderator".to_owned(),
-                    message: e.to_string(),
-                })?
-                .map_err(|e| BackendError::Invalid(e.to_string()))?;
-        Ok(safe_search(&probabilities))
+        let runner = Arc::clone(&self.runner);
+        tokio::task::spawn_blocking(move || runner.assess_now(&bytes))
+            .await
+            .map_err(|e| BackendError::LocalUnavailable {
+                context: "the builtin moderator".to_owned(),
+                message: e.to_string(),
+            })?
     }
 
     fn name(&self) -> &'static str {
         BACKEND_NAME
+    }
+
+    fn local(&self) -> Option<Arc<dyn LocalModerator>> {
+        Some(self.runner.clone())
     }
 }
 

@@ -5,6 +5,7 @@
 use super::*;
 use crate::backends::{ModerationImage, Moderator};
 use crate::config::Settings;
+use crate::domain::moderation::likelihood_of;
 use crate::domain::{Likelihood, SafeSearchCategory, Verdict};
 use crate::moderation_model::test_support::{pooled_dense_model, real_classifier};
 use crate::moderation_model::{Classifier, Probabilities, WEIGHTS_FILE};
@@ -38,7 +39,7 @@ fn likelihood_cut_offs_are_inclusive_lower_bounds() {
         (1.0, Likelihood::VeryLikely),
     ];
     for (p, want) in cases {
-        assert_eq!(likelihood(p), want, "p = {p}");
+        assert_eq!(likelihood_of(p), want, "p = {p}");
     }
 }
 

@@ -76,6 +76,13 @@ pub enum BackendError {
     /// A local resource (disk, SQLite) is busy or failing; worth retrying.
     #[error("{context}: {message}")]
     LocalUnavailable { context: String, message: String },
+    /// The service refuses this deployment, not the request (an API not enabled, a missing
+    /// IAM role): transient, so the work waits for an operator's fix instead of being judged.
+    #[error("{service} refuses this service's calls (an operator must fix it): {message}")]
+    Misconfigured {
+        service: &'static str,
+        message: String,
+    },
 }
 
 impl BackendError {
@@ -85,7 +92,7 @@ impl BackendError {
         match self {
             Self::Http { status, .. } => matches!(*status, 408 | 429 | 500..=599),
             Self::Timeout { .. } | Self::Connection { .. } | Self::Auth(_) => true,
-            Self::LocalUnavailable { .. } => true,
+            Self::LocalUnavailable { .. } | Self::Misconfigured { .. } => true,
             Self::ItemError { transient, .. } => *transient,
             Self::NotFound { .. } | Self::Malformed { .. } | Self::Invalid(_) => false,
         }
@@ -98,15 +105,34 @@ impl BackendError {
 
 pub type BackendResult<T> = Result<T, BackendError>;
 
+/// `body` (read with a bound of `max_bytes + 1`) when it holds at most `max_bytes`.
+pub(crate) fn whole_within(obj: &ObjectRef, body: Bytes, max_bytes: u64) -> BackendResult<Bytes> {
+    match body.len() as u64 > max_bytes {
+        true => Err(BackendError::Invalid(format!(
+            "{obj} has more than the {max_bytes} bytes admitted for it (its event or \
+             metadata said less, or it is stored compressed)"
+        ))),
+        false => Ok(body),
+    }
+}
+
 /// Buckets of objects (Cloud Storage, or folders locally).
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
     /// Metadata of the object (of `obj.generation` if set). `NotFound` if it is gone.
     async fn stat(&self, obj: &ObjectRef) -> BackendResult<ObjectInfo>;
-    /// The whole content (of `obj.generation` if set).
+    /// The whole content (of `obj.generation` if set), unbounded: only for objects whose
+    /// size is already known to be small. Reads of uploads use [`Self::read_within`].
     async fn read(&self, obj: &ObjectRef) -> BackendResult<Bytes>;
-    /// At most the first `max_bytes` bytes (a ranged read, for sniffing the format).
+    /// At most the first `max_bytes` bytes (a ranged read, for sniffing the format); never
+    /// reads further, whatever the server sends.
     async fn read_prefix(&self, obj: &ObjectRef, max_bytes: u64) -> BackendResult<Bytes>;
+    /// The whole content when it has at most `max_bytes` (the size admitted for it); more
+    /// is a permanent `Invalid`, found without reading past `max_bytes + 1`.
+    async fn read_within(&self, obj: &ObjectRef, max_bytes: u64) -> BackendResult<Bytes> {
+        let body = self.read_prefix(obj, max_bytes.saturating_add(1)).await?;
+        whole_within(obj, body, max_bytes)
+    }
     /// Writes an object under a precondition; `ConditionNotMet` is not an error.
     async fn put(
         &self,
@@ -167,13 +193,26 @@ pub enum ModerationImage {
     StorageUri { bucket: String, name: String },
 }
 
-/// Content moderation (Cloud Vision SafeSearch).
+/// Content moderation (Cloud Vision SafeSearch, or the built-in model).
 #[async_trait]
 pub trait Moderator: Send + Sync {
     /// Per-category likelihoods for one image.
     async fn assess(&self, image: &ModerationImage) -> BackendResult<SafeSearch>;
     /// Name recorded in the verdict (`vision`, ...).
     fn name(&self) -> &'static str;
+    /// A moderator that computes on this instance's CPU and memory; `None` for a remote
+    /// service. The route then runs it itself, under the CPU permit and the memory budget.
+    fn local(&self) -> Option<Arc<dyn LocalModerator>> {
+        None
+    }
+}
+
+/// A moderator's work on this instance, run by the route as blocking CPU work.
+pub trait LocalModerator: Send + Sync {
+    /// Memory one assessment holds besides the encoded image it is given.
+    fn working_bytes(&self) -> u64;
+    /// Likelihoods for a small encoded image, computed on the calling thread.
+    fn assess_now(&self, image: &[u8]) -> BackendResult<SafeSearch>;
 }
 
 /// The embedded local runtime (folder store, SQLite, the in-process event router), as the

@@ -19,6 +19,8 @@ const LOG_FILE: &str = "process.log";
 pub struct Args {
     pub json: bool,
     pub verbose: bool,
+    /// Keep serving the console after the report, until Ctrl-C.
+    pub open: bool,
     pub files: Vec<PathBuf>,
 }
 
@@ -26,20 +28,44 @@ pub struct Args {
 pub async fn run(settings: Settings, args: Args, interrupt: &Interrupt) -> CommandResult {
     install_log(&settings, args.verbose)?;
     let started = Instant::now();
-    let outcomes = crate::process::process_files_until(settings, &args.files, interrupt).await?;
+    let (outcomes, running) = crate::process::run_files(settings, &args.files, interrupt).await?;
+    let printed = print_report(&outcomes, args.json, started.elapsed());
+    let all_ok = outcomes.iter().all(|o| !o.status.is_failure());
+    let ending = Ending::of(all_ok, interrupt.is_raised());
+    if let Some(running) = running {
+        if args.open && ending != Ending::Interrupted && printed.is_ok() {
+            // Ctrl-C is how an open console ends: the run itself was not interrupted.
+            eprintln!(
+                "image-pipeline: the console is at {}{} (Ctrl-C stops the server)",
+                running.url,
+                crate::console::CONSOLE_PATH
+            );
+            interrupt.raised().await;
+        }
+        crate::process::stop(running).await;
+    }
+    printed?;
+    Ok(ending)
+}
+
+/// The report on stdout: a table and a summary line, or one JSON line per file (the
+/// summary then on stderr).
+fn print_report(
+    outcomes: &[crate::process::FileOutcome],
+    json: bool,
+    elapsed: std::time::Duration,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    let summary = report::summary(&outcomes, started.elapsed());
-    let printed = if args.json {
+    let summary = report::summary(outcomes, elapsed);
+    let printed = if json {
         eprintln!("image-pipeline: {summary}");
-        report::write_json(&mut out, &outcomes)
+        report::write_json(&mut out, outcomes)
     } else {
-        report::write_table(&mut out, &outcomes).and_then(|()| writeln!(out, "{summary}"))
+        report::write_table(&mut out, outcomes).and_then(|()| writeln!(out, "{summary}"))
     };
     printed
         .and_then(|()| out.flush())
-        .context("could not write the report")?;
-    let all_ok = outcomes.iter().all(|o| !o.status.is_failure());
-    Ok(Ending::of(all_ok, interrupt.is_raised()))
+        .context("could not write the report")
 }
 
 /// The service's log: the whole of it in `<data dir>/process.log` (appended, JSON), or on

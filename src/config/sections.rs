@@ -63,6 +63,10 @@ pub struct ServerSettings {
     /// limit (Cloud Run's `--memory`), else 768 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_budget_bytes: Option<u64>,
+    /// `GET /images/<bucket>/<name>` (the record as JSON) in the gcp profile; the local
+    /// profile always serves it.
+    #[serde(default)]
+    pub status_api: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

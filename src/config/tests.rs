@@ -27,7 +27,7 @@ fn defaults_load_without_a_config_folder_and_validate() {
     assert_eq!(settings.server.port, 8080);
     assert_eq!(settings.imaging.max_pixels, 100_000_000);
     assert_eq!(settings.resize.sizes["large"], BoxSize::new(1920, 1080));
-    assert_eq!(settings.local.triggers.len(), 8);
+    assert_eq!(settings.local.triggers.len(), 9);
     settings.validate().unwrap();
 }
 

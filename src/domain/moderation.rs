@@ -114,6 +114,56 @@ impl SafeSearch {
     }
 }
 
+/// A nudity classifier's class probabilities that SafeSearch can express (the built-in
+/// model's Porn, Hentai and Sexy; it sees nothing else).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NudityScores {
+    pub porn: f32,
+    pub hentai: f32,
+    pub sexy: f32,
+}
+
+/// Probability -> likelihood cut-offs (lower bounds of each step).
+///
+/// nsfwjs's authors publish about 90 % accuracy for its MobileNetV2 (224x224) model and
+/// 93 % for the mid-sized one (nsfwjs README, 4.4.0): the top class is wrong about one time
+/// in ten, so one class score is evidence, not proof. `LIKELY` starts at 0.5, where the class
+/// outweighs all the others together (the model's own answer when nsfwjs users take the top
+/// class); `VERY_LIKELY` at 0.8; `POSSIBLE` from 0.2; below 0.05 is `VERY_UNLIKELY`. With
+/// the default thresholds (`adult`/`racy` at `LIKELY`) an image is flagged when Porn, Hentai
+/// or Sexy is at least 0.5. On the bench photos the largest of those is far below (see
+/// scripts/moderation-reference).
+pub const PROBABILITY_CUTOFFS: [(f32, Likelihood); 4] = [
+    (0.8, Likelihood::VeryLikely),
+    (0.5, Likelihood::Likely),
+    (0.2, Likelihood::Possible),
+    (0.05, Likelihood::Unlikely),
+];
+
+/// One class probability as a SafeSearch likelihood.
+pub fn likelihood_of(p: f32) -> Likelihood {
+    PROBABILITY_CUTOFFS
+        .iter()
+        .find(|(at_least, _)| p >= *at_least)
+        .map_or(Likelihood::VeryUnlikely, |(_, l)| *l)
+}
+
+impl NudityScores {
+    /// `adult` = max(Porn, Hentai), `racy` = Sexy, each through [`likelihood_of`];
+    /// `violence`, `medical`, `spoof` are `UNKNOWN`: a nudity model cannot see them, and
+    /// `UNKNOWN` ranks below every threshold the configuration accepts, so it never flags an
+    /// image, and it is recorded as "not judged", never as "very unlikely".
+    pub fn safe_search(&self) -> SafeSearch {
+        SafeSearch {
+            adult: likelihood_of(self.porn.max(self.hentai)),
+            racy: likelihood_of(self.sexy),
+            violence: Likelihood::Unknown,
+            medical: Likelihood::Unknown,
+            spoof: Likelihood::Unknown,
+        }
+    }
+}
+
 /// The moderation outcome stored in a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -15,6 +15,7 @@ pub mod guard;
 pub mod ledger;
 pub mod moderate;
 pub mod moderation_policy;
+mod moderation_subject;
 mod outputs;
 pub mod record;
 pub mod resize;

@@ -4,19 +4,20 @@
 //! see `moderation_policy`), and publishes `image.moderated`. No moderator configured gives
 //! the verdict `unmoderated`, never a silent `safe`. A moderator's permanent error is
 //! recorded in the verdict (`moderation.on_error` decides flagged or `unmoderated`); the
-//! verdict is made durable before the policy acts (`verdict`).
+//! verdict is made durable before the policy acts (`verdict`). What the moderator sees is
+//! read and made under the same gate as every other route (`moderation_subject`).
 
 use super::failure;
-use super::guard::{self, sniff_image};
+use super::guard;
 use super::ledger::{self, mark_done, not_done_yet};
 use super::moderation_policy::{apply_policy, planned_action};
-use super::outputs;
+use super::moderation_subject::{assess_here, remote_subject};
 use super::verdict::{durable_verdict, persist_verdict};
-use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
-use crate::backends::ModerationImage;
+use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish};
+use crate::backends::{BackendResult, Moderator};
 use crate::config::{ModerationOnError, ModerationTrigger, Settings};
 use crate::domain::{Likelihood, Moderation, ObjectRef, PipelineEvent, PipelineEventType};
-use crate::domain::{RecordKey, SafeSearchCategory, StageUpdate, Verdict};
+use crate::domain::{RecordKey, SafeSearch, SafeSearchCategory, StageUpdate, Verdict};
 use crate::error::{BackendContext, HandlerError};
 use crate::events::types::{PUBSUB_PUBLISHED, STORAGE_FINALIZED};
 use crate::routes;
@@ -25,9 +26,6 @@ use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
 
 pub const NAME: &str = routes::MODERATE.name;
-/// Originals up to this size are sent inline; larger ones by `gs://` URI (Vision's request
-/// size limit, gcp-contracts.md §4).
-const MAX_INLINE_BYTES: u64 = 4 << 20;
 
 pub const ROUTE: Route = Route {
     spec: routes::MODERATE,
@@ -70,8 +68,7 @@ async fn judge_and_publish(
     let moderation = match durable_verdict(state, source).await? {
         Some(moderation) => moderation,
         None => {
-            let image = subject(event, state, source).await?;
-            let moderation = assess(state, &image).await?;
+            let moderation = judge(event, state, source).await?;
             persist_verdict(state, &event.ce.id, source, &moderation).await?;
             moderation
         }
@@ -99,8 +96,10 @@ async fn judge_and_publish(
     )))
 }
 
-async fn assess(state: &AppState, image: &ModerationImage) -> Result<Moderation, HandlerError> {
-    let Some(moderator) = &state.backends.moderator else {
+/// The moderator's verdict on the event's image; no moderator is `unmoderated`, never
+/// `safe`, and nothing is read for it.
+async fn judge(event: &IncomingEvent, state: &AppState, source: &ObjectRef) -> Step<Moderation> {
+    let Some(moderator) = state.backends.moderator.clone() else {
         return Ok(Moderation {
             verdict: Verdict::Unmoderated,
             likelihoods: None,
@@ -109,8 +108,25 @@ async fn assess(state: &AppState, image: &ModerationImage) -> Result<Moderation,
             error: None,
         });
     };
+    let answer = match moderator.local() {
+        Some(local) => assess_here(event, state, source, local).await?,
+        None => {
+            let image = remote_subject(event, state, source).await?;
+            moderator.assess(&image).await
+        }
+    };
+    Ok(moderation_of(state, moderator.as_ref(), answer)?)
+}
+
+/// The moderator's answer as a verdict: a permanent error is recorded in it (`on_error`
+/// decides flagged or `unmoderated`); a transient one comes back as an error (retry).
+fn moderation_of(
+    state: &AppState,
+    moderator: &dyn Moderator,
+    answer: BackendResult<SafeSearch>,
+) -> Result<Moderation, HandlerError> {
     let settings = &state.settings.moderation;
-    let mut moderation = match moderator.assess(image).await {
+    let mut moderation = match answer {
         Ok(likelihoods) => Moderation {
             verdict: likelihoods.verdict(&thresholds(&state.settings)),
             likelihoods: Some(likelihoods),
@@ -159,66 +175,4 @@ fn source_of(event: &IncomingEvent, state: &AppState) -> Step<ObjectRef> {
     }
     let data = event.pipeline_event_data()?;
     Ok(ObjectRef::new(&data.bucket, &data.name).at_generation(data.generation))
-}
-
-/// What to show the moderator: the original (storage `finalized`) or a variant (`image.resized`).
-async fn subject(
-    event: &IncomingEvent,
-    state: &AppState,
-    source: &ObjectRef,
-) -> Step<ModerationImage> {
-    match guard::source_object(event, &state.derived)? {
-        Some((data, _)) => {
-            sniff_image(state, source, || format!("{source} is not an image")).await?;
-            Ok(if data.size.is_some_and(|s| s <= MAX_INLINE_BYTES) {
-                ModerationImage::Bytes(state.backends.store.read(source).await?)
-            } else {
-                ModerationImage::StorageUri {
-                    bucket: source.bucket.clone(),
-                    name: source.name.clone(),
-                }
-            })
-        }
-        None => resized_subject(event, state, source).await,
-    }
-}
-
-/// The configured variant of an `image.resized` event (else the smallest one), if it is
-/// still the one made from `source`'s generation (`outputs`).
-async fn resized_subject(
-    event: &IncomingEvent,
-    state: &AppState,
-    source: &ObjectRef,
-) -> Step<ModerationImage> {
-    let data = event.pipeline_event_data()?;
-    let StageUpdate::Resized { variants, .. } = data.update else {
-        return halt(Outcome::skipped("not an image.resized event"));
-    };
-    let wanted = &state.settings.moderation.variant;
-    let Some(variant) = variants
-        .iter()
-        .find(|v| &v.size == wanted)
-        .or_else(|| variants.iter().min_by_key(|v| v.bytes))
-    else {
-        return halt(Outcome::skipped("image.resized carried no variants"));
-    };
-    let output = ObjectRef::new(&variant.bucket, &variant.name);
-    let gone = || {
-        let why = format!("{output} no longer exists or was made from another upload of {source}");
-        halt(Outcome::skipped(why))
-    };
-    // Too big to send inline (a size configured very large): the moderator reads it itself.
-    if variant.bytes > MAX_INLINE_BYTES {
-        return match outputs::stat_output(state, &output, source).await? {
-            Some(_) => Ok(ModerationImage::StorageUri {
-                bucket: output.bucket,
-                name: output.name,
-            }),
-            None => gone(),
-        };
-    }
-    match outputs::read_output(state, &output, source).await? {
-        Some((_, bytes)) => Ok(ModerationImage::Bytes(bytes)),
-        None => gone(),
-    }
 }

@@ -60,7 +60,9 @@ pub async fn read_live(
         return Ok(None);
     };
     let pinned = ObjectRef::new(&obj.bucket, &obj.name).at_generation(info.generation);
-    match state.backends.store.read(&pinned).await {
+    // Bounded: a gzip-encoded object inflates past its stored size (gcp-contracts.md §7.1).
+    let max_bytes = info.size_bytes.max(state.settings.imaging.max_input_bytes);
+    match state.backends.store.read_within(&pinned, max_bytes).await {
         Ok(bytes) => Ok(Some((info, bytes))),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into()),

@@ -15,8 +15,9 @@
 //!     `6·P` for 4:4:4), plus row buffers (`384·W`).
 //!   - CMYK JPEG through `image`: `15·P` (4:4:4 coefficients, the CMYK planes, the RGB copy).
 //!   - PNG: the 8-bit raster (`3·P` or `4·P`; 16-bit samples are stripped while decoding, so
-//!     bit depth does not count), plus the grey raster when grey is widened to RGB, plus the
-//!     `png` crate's bounded auxiliary memory.
+//!     bit depth does not count), plus the grey raster when grey is widened to RGB (`1·P`,
+//!     `2·P` with alpha), plus the `png` crate's bounded auxiliary memory. A tRNS chunk
+//!     counts as alpha (RGB+tRNS decodes as RGBA, grey+tRNS as grey+alpha: `6·P` in all).
 //!   - GIF: the screen raster `4·P` plus the first frame's own buffer and its palette
 //!     indices (`5·w·h`).
 //!   - WebP: the raster plus `8·P` of decoder planes (YUV and alpha, or lossless ARGB).
@@ -143,8 +144,11 @@ fn decode_bytes(prepared: &Prepared) -> u64 {
         ImageFormat::Jpeg if h.jpeg_cmyk => 15 * p,
         ImageFormat::Jpeg => out + facts.jpeg_coefficient_bytes + 384 * w,
         ImageFormat::Png => {
+            // The decoder's grey raster: one sample, or two when alpha comes with it
+            // (grey+alpha, or grey with tRNS), beside its RGB(A) widening.
+            let grey_samples = facts.channels.max(1 + u8::from(facts.alpha));
             let grey = if facts.grey {
-                p * u64::from(facts.channels)
+                p * u64::from(grey_samples)
             } else {
                 0
             };
@@ -199,4 +203,89 @@ fn resize_bytes(prepared: &Prepared, plan: &Plan, object_bytes: u64) -> u64 {
         }
     }
     held + transient
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imaging::{Limits, Target};
+
+    const SIDE: u32 = 1000;
+    const PIXELS: u64 = SIDE as u64 * SIDE as u64;
+
+    /// A PNG of `color` (grey or RGB), with a tRNS chunk when `trns` says which value is
+    /// transparent.
+    fn png(color: png::ColorType, trns: Option<Vec<u8>>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, SIDE, SIDE);
+        encoder.set_color(color);
+        encoder.set_depth(png::BitDepth::Eight);
+        if let Some(trns) = trns {
+            encoder.set_trns(trns);
+        }
+        let samples = if color == png::ColorType::Grayscale {
+            1
+        } else {
+            3
+        };
+        let data = vec![0u8; PIXELS as usize * samples];
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&data).unwrap();
+        writer.finish().unwrap();
+        out
+    }
+
+    fn peak(bytes: &[u8]) -> u64 {
+        let plan = Plan {
+            limits: Limits::default(),
+            targets: vec![Target {
+                label: "s".into(),
+                width: 100,
+                height: 100,
+                fit: Fit::Inside,
+                format: crate::imaging::OutputFormat::Png,
+            }],
+            ..Plan::default()
+        };
+        match estimate_peak(bytes, bytes.len() as u64, &plan).unwrap() {
+            PeakEstimate::Bytes(b) => b,
+            PeakEstimate::NeedMoreBytes => panic!("a whole PNG has its header"),
+        }
+    }
+
+    #[test]
+    fn grey_with_trns_counts_its_grey_alpha_raster_and_the_rgba_widening() {
+        let plain = peak(&png(png::ColorType::Grayscale, None));
+        let with_trns = peak(&png(png::ColorType::Grayscale, Some(vec![0, 0])));
+
+        // 2 bytes of grey+alpha and 4 of RGBA per pixel, against 1 + 3 without tRNS.
+        assert!(with_trns >= plain + 2 * PIXELS, "{with_trns} vs {plain}");
+    }
+
+    #[test]
+    fn rgb_with_trns_counts_an_rgba_raster() {
+        let plain = peak(&png(png::ColorType::Rgb, None));
+        let with_trns = peak(&png(png::ColorType::Rgb, Some(vec![0, 0, 0, 0, 0, 0])));
+
+        assert!(with_trns >= plain + PIXELS, "{with_trns} vs {plain}");
+    }
+
+    #[test]
+    fn a_prefix_that_ends_before_idat_assumes_trns() {
+        let whole = png(png::ColorType::Rgb, None);
+        // IHDR only: the chunks that could hold tRNS are not in the prefix.
+        let prefix = &whole[..33];
+        let plan = Plan {
+            targets: vec![],
+            ..Plan::default()
+        };
+
+        let from_prefix = estimate_peak(prefix, whole.len() as u64, &plan).unwrap();
+        let from_whole = estimate_peak(&whole, whole.len() as u64, &plan).unwrap();
+
+        match (from_prefix, from_whole) {
+            (PeakEstimate::Bytes(p), PeakEstimate::Bytes(w)) => assert!(p >= w + PIXELS),
+            other => panic!("{other:?}"),
+        }
+    }
 }

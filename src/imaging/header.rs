@@ -37,7 +37,7 @@ pub(crate) struct PixelFacts {
     pub bits_per_sample: u8,
     /// Samples per pixel as stored (1 grey or palette, 2 grey+alpha, 3, 4).
     pub channels: u8,
-    /// The format may hold alpha (decoded as RGBA).
+    /// The format may hold alpha (decoded as RGBA; for PNG also grey or RGB with tRNS).
     pub alpha: bool,
     /// The decoder's output is grey and is widened to RGB(A) in a second raster.
     pub grey: bool,
@@ -141,8 +141,9 @@ fn dimensions(
         ImageFormat::Jpeg => return jpeg(b, whole),
         ImageFormat::Png => match container::png_ihdr(b) {
             Some(i) => {
-                let mut pixels =
-                    facts(i.bit_depth, i.channels(), matches!(i.color_type, 3 | 4 | 6));
+                // tRNS turns grey into grey+alpha and RGB into RGBA when decoded.
+                let alpha = matches!(i.color_type, 3 | 4 | 6) || png_may_have_trns(b);
+                let mut pixels = facts(i.bit_depth, i.channels(), alpha);
                 pixels.grey = matches!(i.color_type, 0 | 4);
                 (i.width, i.height, pixels)
             }
@@ -175,6 +176,24 @@ fn dimensions(
         }
     };
     Ok(Some(plain(format, w, h, pixels)))
+}
+
+/// Whether a PNG has a tRNS chunk, from its chunks before the first IDAT (where tRNS must
+/// be); when the bytes end before IDAT, it may, and the estimate assumes the worst.
+fn png_may_have_trns(b: &[u8]) -> bool {
+    let mut at = 8usize;
+    loop {
+        let (Some(length), Some(kind)) = (b.get(at..at + 4), b.get(at + 4..at + 8)) else {
+            return true;
+        };
+        match kind {
+            b"tRNS" => return true,
+            b"IDAT" | b"IEND" => return false,
+            _ => {}
+        }
+        let length = u32::from_be_bytes([length[0], length[1], length[2], length[3]]);
+        at = at.saturating_add(12).saturating_add(length as usize);
+    }
 }
 
 fn plain(format: ImageFormat, w: u32, h: u32, pixels: PixelFacts) -> Header {

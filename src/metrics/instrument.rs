@@ -59,6 +59,10 @@ impl ObjectStore for Timed<dyn ObjectStore> {
     async fn read_prefix(&self, obj: &ObjectRef, max_bytes: u64) -> BackendResult<Bytes> {
         self.inner.read_prefix(obj, max_bytes).await
     }
+    async fn read_within(&self, obj: &ObjectRef, max_bytes: u64) -> BackendResult<Bytes> {
+        let read = self.inner.read_within(obj, max_bytes);
+        self.time(Stage::download, read).await
+    }
     async fn put(
         &self,
         bucket: &str,
@@ -113,5 +117,8 @@ impl Moderator for Timed<dyn Moderator> {
     }
     fn name(&self) -> &'static str {
         self.inner.name()
+    }
+    fn local(&self) -> Option<std::sync::Arc<dyn crate::backends::LocalModerator>> {
+        self.inner.local()
     }
 }

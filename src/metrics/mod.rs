@@ -8,6 +8,7 @@
 //! imaging reports decode/resize/encode in its result ([`crate::imaging::StageTimings`]).
 
 pub mod instrument;
+pub mod journal;
 
 use crate::backends::LocalHandle;
 use crate::domain::WireOutcome;

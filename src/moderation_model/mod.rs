@@ -22,6 +22,8 @@ pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 
+use crate::domain::SafeSearch;
+use crate::domain::moderation::NudityScores;
 use std::path::{Path, PathBuf};
 
 pub use preprocess::INPUT_SIZE;
@@ -88,6 +90,12 @@ pub enum ModelError {
     Decode(String),
 }
 
+/// Widest and tallest image [`Classifier::classify_encoded`] decodes.
+pub const MAX_DECODE_SIDE_PIXELS: u32 = 8192;
+/// Most bytes its decoder may allocate (the `image` crate's own default; the service's
+/// copies are 640 px, this bounds `models classify` on a photo).
+pub const MAX_DECODE_ALLOC_BYTES: u64 = 512 << 20;
+
 /// Class probabilities for one image, in [`CLASSES`] order (they sum to 1).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Probabilities(pub [f32; 5]);
@@ -107,6 +115,16 @@ impl Probabilities {
     }
     pub fn sexy(&self) -> f32 {
         self.0[4]
+    }
+
+    /// The SafeSearch answer for these probabilities (the mapping is the domain's).
+    pub fn safe_search(&self) -> SafeSearch {
+        NudityScores {
+            porn: self.porn(),
+            hentai: self.hentai(),
+            sexy: self.sexy(),
+        }
+        .safe_search()
     }
 
     /// `{"Drawing": p, ...}` for `models classify --json` and the reference script.
@@ -142,11 +160,20 @@ impl Classifier {
     }
 
     /// Class probabilities for encoded image bytes (any format the `image` crate reads),
-    /// looking at the pixels as stored, as nsfwjs does.
+    /// looking at the pixels as stored, as nsfwjs does. The decode is refused past
+    /// [`MAX_DECODE_SIDE_PIXELS`] and [`MAX_DECODE_ALLOC_BYTES`] (the service hands it images
+    /// already made small under its memory budget; this bounds every other caller).
     pub fn classify_encoded(&self, bytes: &[u8]) -> Result<Probabilities, ModelError> {
-        let rgb = image::load_from_memory(bytes)
-            .map_err(|e| ModelError::Decode(e.to_string()))?
-            .to_rgb8();
+        let decode_error = |e: image::ImageError| ModelError::Decode(e.to_string());
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| ModelError::Decode(e.to_string()))?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_DECODE_SIDE_PIXELS);
+        limits.max_image_height = Some(MAX_DECODE_SIDE_PIXELS);
+        limits.max_alloc = Some(MAX_DECODE_ALLOC_BYTES);
+        reader.limits(limits);
+        let rgb = reader.decode().map_err(decode_error)?.into_rgb8();
         Ok(self.classify_rgb(&rgb))
     }
 

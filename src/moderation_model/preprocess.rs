@@ -8,23 +8,29 @@ use super::kernels::Tensor;
 /// Width and height of the model's input.
 pub const INPUT_SIZE: u32 = 224;
 
+/// The model's input. The pixels are scaled to [0, 1] as they are read (the same f32
+/// values nsfwjs computes), never copied whole as floats: that copy was 12 bytes a pixel.
 pub(crate) fn to_model_input(rgb: &image::RgbImage) -> Tensor {
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
-    let scaled: Vec<f32> = rgb.as_raw().iter().map(|&v| f32::from(v) / 255.0).collect();
     let size = INPUT_SIZE as usize;
     if (w, h) == (size, size) {
         return Tensor {
             h,
             w,
             c: 3,
-            data: scaled,
+            data: rgb.as_raw().iter().map(|&v| unit(v)).collect(),
         };
     }
-    resize_bilinear_align_corners(&scaled, w, h, size)
+    resize_bilinear_align_corners(rgb.as_raw(), w, h, size)
+}
+
+/// A channel value as nsfwjs' float input: `v / 255` in f32.
+fn unit(v: u8) -> f32 {
+    f32::from(v) / 255.0
 }
 
 /// tfjs's `resizeBilinear` with `alignCorners = true` and no half-pixel centres.
-fn resize_bilinear_align_corners(src: &[f32], w: usize, h: usize, size: usize) -> Tensor {
+fn resize_bilinear_align_corners(src: &[u8], w: usize, h: usize, size: usize) -> Tensor {
     let ratio = |old: usize| {
         if size > 1 {
             (old - 1) as f64 / (size - 1) as f64
@@ -41,7 +47,7 @@ fn resize_bilinear_align_corners(src: &[f32], w: usize, h: usize, size: usize) -
         let (top, bottom, row_frac) = source(row_ratio * r as f64, h);
         for (px, &(left, right, col_frac)) in row.chunks_exact_mut(3).zip(&cols) {
             for (d, v) in px.iter_mut().enumerate() {
-                let at = |y: usize, x: usize| f64::from(src[(y * w + x) * 3 + d]);
+                let at = |y: usize, x: usize| f64::from(unit(src[(y * w + x) * 3 + d]));
                 let t = at(top, left) + (at(top, right) - at(top, left)) * col_frac;
                 let b = at(bottom, left) + (at(bottom, right) - at(bottom, left)) * col_frac;
                 *v = (t + (b - t) * row_frac) as f32;

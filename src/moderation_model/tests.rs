@@ -4,7 +4,6 @@
 
 use super::test_support::{TinyModel, pooled_dense_model, real_classifier};
 use super::{Classifier, MODEL_JSON, ModelError, WEIGHTS_FILE};
-use crate::backends::builtin::safe_search;
 use crate::domain::{Likelihood, SafeSearchCategory, Verdict};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -210,7 +209,7 @@ fn the_bench_photos_are_all_safe_with_the_default_thresholds() {
             .unwrap();
 
         assert!((p.0.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
-        let likelihoods = safe_search(&p);
+        let likelihoods = p.safe_search();
         assert_eq!(
             likelihoods.verdict(&thresholds),
             Verdict::Safe,

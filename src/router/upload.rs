@@ -32,7 +32,8 @@ pub(crate) fn content_type_for(header: Option<&str>, body: &[u8]) -> String {
     }
 }
 
-async fn upload(
+/// The upload route's handler (the console's upload calls it too, once its token is checked).
+pub(crate) async fn upload(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Bytes,

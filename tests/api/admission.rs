@@ -1,10 +1,10 @@
 //! Memory admission over HTTP: a job takes its estimated peak from the budget before it
-//! downloads anything; a bomb never downloads, a job larger than the budget is rejected and
-//! recorded, and a job that finds the budget busy answers 503 and succeeds when it comes back.
+//! downloads anything; a bomb never downloads, a download never goes past the size admitted,
+//! a job larger than this instance's budget answers 503 (a valid image: another instance may
+//! run it), and a job that finds the budget busy answers 503 and succeeds when it comes back.
 
 use crate::helpers::*;
 use crate::metrics::{sample, scrape};
-use image_pipeline::domain::RecordStatus;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -45,8 +45,9 @@ async fn a_bomb_is_rejected_from_its_header_without_being_downloaded() {
 }
 
 #[actix_web::test]
-async fn a_job_larger_than_the_whole_memory_budget_is_rejected_and_recorded() {
-    // Arrange: a 2500x2500 raster alone is 18.75 MB, over the 16 MiB budget.
+async fn a_job_larger_than_this_instances_budget_comes_back_instead_of_failing_for_good() {
+    // Arrange: a 2500x2500 raster alone is 18.75 MB, over the 16 MiB budget, but within
+    // the configured limits: a service with more memory makes it.
     let app = spawn_app(&[("PIPELINE_SERVER__MEMORY_BUDGET_BYTES", BUDGET)]).await;
 
     // Act
@@ -55,8 +56,7 @@ async fn a_job_larger_than_the_whole_memory_budget_is_rejected_and_recorded() {
         .await;
 
     // Assert
-    assert_eq!(status, 200);
-    assert_eq!(body["outcome"], "rejected", "{body}");
+    assert_eq!(status, 503, "{body}");
     assert!(
         body["detail"]
             .as_str()
@@ -69,11 +69,27 @@ async fn a_job_larger_than_the_whole_memory_budget_is_rejected_and_recorded() {
         0,
         "never downloaded"
     );
-    let failed = app.publisher.take();
-    assert_eq!(failed.len(), 1);
-    app.deliver("/record", &failed[0], &next_event_id()).await;
-    let record = app.records.record(BUCKET, "huge.jpg").unwrap();
-    assert_eq!(record.status, RecordStatus::Failed);
+    assert!(app.publisher.take().is_empty(), "no image.failed");
+}
+
+#[actix_web::test]
+async fn an_object_larger_than_its_event_said_is_rejected_not_downloaded_whole() {
+    // Arrange: the event says 100 bytes; the object has thousands (a transcoded gzip, a
+    // server that sends more than the object).
+    let app = spawn_app(&[]).await;
+    let meta = jpeg_meta();
+    let mut info = app.store.insert(BUCKET, "liar.jpg", &jpeg(64, 64), &meta);
+    info.size_bytes = 100;
+
+    // Act
+    let (status, body) = app
+        .storage_event("/resize", FINALIZED, &info, &next_event_id())
+        .await;
+
+    // Assert
+    assert_eq!(status, 200);
+    assert_eq!(body["outcome"], "rejected", "{body}");
+    assert_eq!(app.publisher.types(), vec!["image.failed"]);
 }
 
 #[actix_web::test]

@@ -12,7 +12,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_image-pipeline");
 const MODEL_FOLDER: &str = "nsfwjs-4.4.0-mobilenet_v2";
 
 /// The cache root holding the real model, or `None` when told to skip on purpose.
-fn model_root() -> Option<PathBuf> {
+pub(crate) fn model_root() -> Option<PathBuf> {
     let explicit = std::env::var_os("MODERATION_MODEL_CACHE").filter(|v| !v.is_empty());
     let root = explicit.clone().map(PathBuf::from).unwrap_or_else(|| {
         let home = std::env::var_os("HOME").expect("HOME is set");
@@ -49,10 +49,20 @@ fn process_all(
 ) -> (Vec<Value>, String) {
     let photos: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
     photos.iter().for_each(|p| png(p, 640, 480));
+    run_process(dir, model_root, env, &photos)
+}
+
+/// Runs `process --json` on `photos` (already written); the records and stderr.
+pub(crate) fn run_process(
+    dir: &Path,
+    model_root: &Path,
+    env: &[(&str, &str)],
+    photos: &[PathBuf],
+) -> (Vec<Value>, String) {
     let output = Command::new(BIN)
         // --verbose: the service's log, where the model warning goes, on stderr.
         .args(["process", "--json", "--verbose"])
-        .args(&photos)
+        .args(photos)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("PIPELINE_CONFIG_DIR", "/nonexistent")
@@ -69,7 +79,7 @@ fn process_all(
         .collect::<Vec<Value>>();
     assert_eq!(
         records.len(),
-        names.len(),
+        photos.len(),
         "stdout {stdout}, stderr {stderr}"
     );
     (records, stderr)

@@ -94,12 +94,21 @@ impl ObjectStore for MemoryStore {
         Ok(self.live(obj)?.0)
     }
     async fn read(&self, obj: &ObjectRef) -> BackendResult<Bytes> {
+        self.read_within(obj, u64::MAX).await
+    }
+    async fn read_within(&self, obj: &ObjectRef, max_bytes: u64) -> BackendResult<Bytes> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         let gate = self.read_gate.lock().unwrap().clone();
         if let Some(gate) = gate {
             gate.acquire().await.unwrap().forget();
         }
-        Ok(self.live(obj)?.1)
+        let body = self.live(obj)?.1;
+        match body.len() as u64 > max_bytes {
+            true => Err(BackendError::Invalid(format!(
+                "{obj} is over {max_bytes} bytes"
+            ))),
+            false => Ok(body),
+        }
     }
     async fn read_prefix(&self, obj: &ObjectRef, max_bytes: u64) -> BackendResult<Bytes> {
         let body = self.live(obj)?.1;

@@ -2,6 +2,7 @@
 //! share their names, so a late verdict, or a derive run whose source was deleted or
 //! overwritten while it wrote, must act on its own source generation's outputs only.
 
+use crate::derived_marker::{TEST_SIGNING_KEY, signed_meta};
 use crate::fakes::MemoryStore;
 use crate::helpers::*;
 use crate::policies::racy;
@@ -15,6 +16,8 @@ use image_pipeline::domain::{Moderation, ObjectInfo, ObjectMeta, ObjectRef, Pipe
 use image_pipeline::domain::{RecordKey, StageUpdate, Verdict, WriteCondition};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+
+const SIGNED: [(&str, &str); 1] = [("PIPELINE_DERIVED__SIGNING_KEY", TEST_SIGNING_KEY)];
 
 const SIZES: [&str; 3] = ["large", "medium", "small"];
 
@@ -66,9 +69,9 @@ impl RacingStore {
                 newer_outputs,
             } => {
                 let newer = self.inner.insert(BUCKET, &name, &body, &jpeg_meta());
-                let source = ObjectRef::new(BUCKET, &name).at_generation(newer.generation);
-                let meta = ObjectMeta::derived_from(&source, "image/jpeg");
+                // Written as the service writes its outputs: signed, they share the bucket.
                 for output in newer_outputs {
+                    let meta = signed_meta(&output, newer.generation);
                     self.inner.insert(BUCKET, &output, b"newer output", &meta);
                 }
             }
@@ -280,7 +283,7 @@ async fn a_source_overwritten_while_its_outputs_were_written_keeps_only_the_newe
         body: jpeg(1000, 800),
         newer_outputs: vec!["resized/large/z.jpg".to_owned()],
     };
-    let app = spawn_app_with_store(&[], None, RacingStore::wrap(race)).await;
+    let app = spawn_app_with_store(&SIGNED, None, RacingStore::wrap(race)).await;
 
     // Act
     let (g1, status, body) = app

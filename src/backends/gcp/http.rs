@@ -3,11 +3,14 @@
 //! Appendix A, §7.3). What a status *means* for an operation (404 = deleted, 412 = already
 //! written) is the caller's decision; this module only classifies.
 //!
-//! The whole answer body is read inside the retry loop: a connection reset or a body
-//! shorter than its `Content-Length` is a transport failure (transient, retried), and only
-//! a complete body that does not parse is `Malformed` (permanent).
+//! The answer body is read inside the retry loop: a connection reset or a body shorter
+//! than its `Content-Length` is a transport failure (transient, retried), and only a
+//! complete body that does not parse is `Malformed` (permanent). API answers are read
+//! whole; object downloads only up to the bytes asked for ([`BodyLimit::AtMost`], read in
+//! `storage_download.rs`), whatever the server sends.
 
 use super::retry::Idempotency;
+use super::storage_download::{BodyError, read_at_most};
 use super::{GcpContext, Service};
 use crate::backends::{BackendError, BackendResult};
 use bytes::Bytes;
@@ -16,6 +19,12 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 
+/// The largest API answer read (Firestore documents are at most 1 MiB, list pages far
+/// less): a server sending more is not one of Google's, and is not buffered further.
+pub(crate) const MAX_API_ANSWER_BYTES: u64 = 32 << 20;
+
+/// Error bodies are read up to this many bytes.
+const MAX_ERROR_BODY_BYTES: u64 = 64 << 10;
 /// Error bodies are quoted in messages up to this many characters.
 const MAX_ERROR_TEXT_CHARS: usize = 300;
 
@@ -40,6 +49,17 @@ impl Answer {
     }
 }
 
+/// How much of a successful answer's body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyLimit {
+    /// An API's JSON answer: all of it, up to [`MAX_API_ANSWER_BYTES`] (more is `Malformed`).
+    Whole,
+    /// At most this many bytes (after inflating a `Content-Encoding: gzip` body); the rest
+    /// is never read, so a server that ignores `Range` or transcodes cannot make us hold
+    /// more than asked (object downloads, gcp-contracts.md §7.1).
+    AtMost(u64),
+}
+
 impl GcpContext {
     /// Sends the request `build` makes and reads the answer to its end, retrying per the
     /// policy. Success statuses (and 308, the resumable-upload "incomplete") come back as the
@@ -51,10 +71,22 @@ impl GcpContext {
         idempotency: Idempotency,
         build: impl Fn() -> RequestBuilder,
     ) -> BackendResult<Answer> {
+        self.send_limited(service, idempotency, build, BodyLimit::Whole)
+            .await
+    }
+
+    /// [`Self::send`], reading at most `limit` of a successful answer's body.
+    pub(crate) async fn send_limited(
+        &self,
+        service: Service,
+        idempotency: Idempotency,
+        build: impl Fn() -> RequestBuilder,
+        limit: BodyLimit,
+    ) -> BackendResult<Answer> {
         let started = Instant::now();
         let mut attempt = 1;
         loop {
-            let error = match self.send_once(service, &build).await {
+            let error = match self.send_once(service, &build, limit).await {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
             };
@@ -78,6 +110,7 @@ impl GcpContext {
         &self,
         service: Service,
         build: &impl Fn() -> RequestBuilder,
+        limit: BodyLimit,
     ) -> BackendResult<Answer> {
         let mut request = build();
         if let Some(authorization) = self.authorization(service).await? {
@@ -94,10 +127,24 @@ impl GcpContext {
         let headers = response.headers().clone();
         // reqwest calls a body cut short (reset, EOF before Content-Length) a "decode" error;
         // here it is a transport failure like any other, so it is retried.
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(service, &e))?;
+        let body = match limit {
+            BodyLimit::Whole => read_at_most(response, MAX_API_ANSWER_BYTES + 1)
+                .await
+                .and_then(|body| match body.len() as u64 > MAX_API_ANSWER_BYTES {
+                    true => Err(BodyError::Unreadable(format!(
+                        "the answer is over {MAX_API_ANSWER_BYTES} bytes"
+                    ))),
+                    false => Ok(body),
+                }),
+            BodyLimit::AtMost(max_bytes) => read_at_most(response, max_bytes).await,
+        };
+        let body = body.map_err(|e| match e {
+            BodyError::Transport(e) => self.transport_error(service, &e),
+            BodyError::Unreadable(message) => BackendError::Malformed {
+                service: service.display_name(),
+                message,
+            },
+        })?;
         Ok(Answer {
             status,
             headers,
@@ -115,9 +162,11 @@ impl GcpContext {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body = match response.bytes().await {
+        // Google's error envelopes are small; a longer body is quoted from its start.
+        let body = match read_at_most(response, MAX_ERROR_BODY_BYTES).await {
             Ok(body) => body,
-            Err(e) => return self.transport_error(service, &e),
+            Err(BodyError::Transport(e)) => return self.transport_error(service, &e),
+            Err(BodyError::Unreadable(_)) => Bytes::new(),
         };
         BackendError::Http {
             service: service.display_name(),

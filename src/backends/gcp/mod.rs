@@ -11,6 +11,7 @@ mod http;
 mod pubsub;
 mod retry;
 mod storage;
+mod storage_download;
 mod storage_upload;
 mod subscriber;
 mod vision;
@@ -32,6 +33,8 @@ mod firestore_tests;
 mod pubsub_tests;
 #[cfg(test)]
 mod retry_tests;
+#[cfg(test)]
+mod storage_download_tests;
 #[cfg(test)]
 mod storage_tests;
 #[cfg(test)]

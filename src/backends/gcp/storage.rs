@@ -1,8 +1,11 @@
 //! Cloud Storage over the JSON API (gcp-contracts.md §7): metadata, downloads of a given
 //! generation, ranged reads, conditional uploads (in `storage_upload.rs`) and deletes.
 //! Object names travel percent-encoded as ONE path segment (`/` becomes `%2F`).
+//! Every download is bounded: it asks for the stored bytes (`Accept-Encoding: gzip`, so a
+//! gzip-encoded object is not transcoded and `Range` holds) and reads no more than it asked
+//! for, inflating a gzip body under the same bound (`storage_download.rs`).
 
-use super::http::with_query;
+use super::http::{BodyLimit, with_query};
 use super::retry::Idempotency;
 use super::{GcpContext, Service, base_url};
 use crate::backends::{BackendError, BackendResult, ObjectPage, ObjectStore};
@@ -10,7 +13,7 @@ use crate::domain::{ObjectInfo, ObjectMeta, ObjectRef, PutOutcome, WriteConditio
 use async_trait::async_trait;
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use reqwest::header::RANGE;
+use reqwest::header::{ACCEPT_ENCODING, RANGE};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -49,21 +52,36 @@ impl GcsStore {
         if let Some(generation) = obj.generation {
             query.push(("generation", generation.to_string()));
         }
-        self.ctx
+        let request = self
+            .ctx
             .client
-            .get(with_query(&self.object_url(&obj.bucket, &obj.name), &query))
+            .get(with_query(&self.object_url(&obj.bucket, &obj.name), &query));
+        match media {
+            // The stored bytes: no decompressive transcoding (which would ignore Range).
+            true => request.header(ACCEPT_ENCODING, "gzip"),
+            false => request,
+        }
     }
 
-    async fn download(&self, obj: &ObjectRef, range: Option<String>) -> BackendResult<Bytes> {
+    /// At most `max_bytes` of the object's content (inflated), from byte 0; `range` asks
+    /// an honest server to send no more than that.
+    async fn download(
+        &self,
+        obj: &ObjectRef,
+        range: Option<String>,
+        max_bytes: u64,
+    ) -> BackendResult<Bytes> {
+        let build = || {
+            let request = self.get_object(obj, true);
+            match &range {
+                Some(range) => request.header(RANGE, range),
+                None => request,
+            }
+        };
+        let limit = BodyLimit::AtMost(max_bytes);
         let answer = self
             .ctx
-            .send(Service::Storage, Idempotency::Idempotent, || {
-                let request = self.get_object(obj, true);
-                match &range {
-                    Some(range) => request.header(RANGE, range),
-                    None => request,
-                }
-            })
+            .send_limited(Service::Storage, Idempotency::Idempotent, build, limit)
             .await
             .map_err(|e| not_found_as(e, obj))?;
         Ok(answer.body)
@@ -85,7 +103,16 @@ impl ObjectStore for GcsStore {
     }
 
     async fn read(&self, obj: &ObjectRef) -> BackendResult<Bytes> {
-        self.download(obj, None).await
+        self.download(obj, None, u64::MAX).await
+    }
+
+    /// Without `Range`: on a gzip-encoded object a range counts stored bytes, and a whole
+    /// read must not be cut short silently. The bound stops it instead.
+    async fn read_within(&self, obj: &ObjectRef, max_bytes: u64) -> BackendResult<Bytes> {
+        let body = self
+            .download(obj, None, max_bytes.saturating_add(1))
+            .await?;
+        crate::backends::whole_within(obj, body, max_bytes)
     }
 
     async fn read_prefix(&self, obj: &ObjectRef, max_bytes: u64) -> BackendResult<Bytes> {
@@ -93,13 +120,9 @@ impl ObjectStore for GcsStore {
             return Ok(Bytes::new());
         }
         let range = format!("bytes=0-{}", max_bytes - 1);
-        match self.download(obj, Some(range)).await {
-            // A server may ignore Range and send it all; never hand back more than asked.
-            Ok(body) => Ok(body.slice(
-                ..body
-                    .len()
-                    .min(usize::try_from(max_bytes).unwrap_or(usize::MAX)),
-            )),
+        // A server may ignore Range and send it all: the bound stops the read, not the slice.
+        match self.download(obj, Some(range), max_bytes).await {
+            Ok(body) => Ok(body),
             // 416: the object is empty, so there is no byte 0 to start from.
             Err(BackendError::Http { status: 416, .. }) => Ok(Bytes::new()),
             Err(e) => Err(e),

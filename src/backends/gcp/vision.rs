@@ -2,7 +2,10 @@
 //! `images:annotate` with `SAFE_SEARCH_DETECTION` from bytes or a `gs://` URI. A per-image
 //! error inside an HTTP 200 is `ItemError` (transient only for DEADLINE_EXCEEDED,
 //! RESOURCE_EXHAUSTED, UNAVAILABLE); a missing likelihood is `UNKNOWN`. No verdict here:
-//! thresholds are the domain's.
+//! thresholds are the domain's. A refusal of the deployment rather than of the image (HTTP
+//! 401/403: the API not enabled, a missing role; per-image PERMISSION_DENIED: no read access
+//! to the `gs://` object) is `Misconfigured`: retried and logged at ERROR, never a verdict
+//! failure that `fail_closed` would flag (and `quarantine` move) every upload for.
 
 use super::retry::Idempotency;
 use super::{GcpContext, Service, base_url};
@@ -21,6 +24,8 @@ pub(crate) const MAX_INLINE_IMAGE_BYTES: usize = 7 * 1024 * 1024;
 
 /// gRPC codes worth retrying (DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE).
 const TRANSIENT_ITEM_CODES: [i32; 3] = [4, 8, 14];
+/// gRPC PERMISSION_DENIED: Vision may not read the `gs://` object (IAM), whatever the image.
+const PERMISSION_DENIED: i32 = 7;
 
 /// SafeSearch through Cloud Vision.
 pub struct VisionModerator {
@@ -94,6 +99,32 @@ pub(crate) fn annotate_request(image: &ModerationImage) -> BackendResult<Value> 
     }))
 }
 
+/// 401/403 say the deployment is refused (API disabled, IAM), not that the image is bad.
+fn refused_deployment(error: BackendError) -> BackendError {
+    match error {
+        BackendError::Http {
+            status: 401 | 403,
+            message,
+            ..
+        } => misconfigured(message),
+        other => other,
+    }
+}
+
+/// `Misconfigured`, logged at ERROR: every image waits until an operator fixes access.
+fn misconfigured(message: String) -> BackendError {
+    let error = BackendError::Misconfigured {
+        service: Service::Vision.display_name(),
+        message,
+    };
+    tracing::error!(
+        error = %error,
+        "Cloud Vision refuses this service: enable the Vision API and grant its role \
+         (and read access to the bucket for gs:// images); moderation is retried until then"
+    );
+    error
+}
+
 #[async_trait]
 impl Moderator for VisionModerator {
     async fn assess(&self, image: &ModerationImage) -> BackendResult<SafeSearch> {
@@ -108,7 +139,8 @@ impl Moderator for VisionModerator {
             .send(Service::Vision, Idempotency::Idempotent, || {
                 self.ctx.client.post(&url).json(&body)
             })
-            .await?;
+            .await
+            .map_err(refused_deployment)?;
         let answer: AnnotateResponse = answer.json(Service::Vision)?;
         let Some(first) = answer.responses.into_iter().next() else {
             return Err(BackendError::Malformed {
@@ -117,6 +149,12 @@ impl Moderator for VisionModerator {
             });
         };
         if let Some(error) = first.error {
+            if error.code == PERMISSION_DENIED {
+                return Err(misconfigured(format!(
+                    "PERMISSION_DENIED: {}",
+                    error.message
+                )));
+            }
             return Err(BackendError::ItemError {
                 service: Service::Vision.display_name(),
                 code: error.code,

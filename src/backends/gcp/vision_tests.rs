@@ -19,6 +19,21 @@ fn answer(response: serde_json::Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({ "responses": [response] }))
 }
 
+/// The error `assess` returns when Vision answers `response` to its one call.
+async fn refusal(response: ResponseTemplate, image: ModerationImage) -> BackendError {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(response)
+        .expect(1)
+        .mount(&server)
+        .await;
+    moderator(&server).await.assess(&image).await.unwrap_err()
+}
+
+fn some_bytes() -> ModerationImage {
+    ModerationImage::Bytes(Bytes::from_static(b"x"))
+}
+
 #[tokio::test]
 async fn bytes_are_sent_base64_and_missing_likelihoods_read_as_unknown() {
     let server = MockServer::start().await;
@@ -76,16 +91,10 @@ async fn a_storage_object_is_sent_as_a_gs_uri() {
 
 #[tokio::test]
 async fn a_per_image_invalid_argument_inside_a_200_is_a_permanent_item_error() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(answer(json!({"error": {
-            "code": 3, "message": "Image too large. Please limit to 75 megapixels."}})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let image = ModerationImage::Bytes(Bytes::from_static(b"x"));
+    let too_large = json!({"error": {
+        "code": 3, "message": "Image too large. Please limit to 75 megapixels."}});
 
-    let error = moderator(&server).await.assess(&image).await.unwrap_err();
+    let error = refusal(answer(too_large), some_bytes()).await;
 
     assert!(
         matches!(error, BackendError::ItemError { code: 3, .. }),
@@ -97,17 +106,9 @@ async fn a_per_image_invalid_argument_inside_a_200_is_a_permanent_item_error() {
 
 #[tokio::test]
 async fn a_per_image_unavailable_is_reported_as_transient_for_eventarc_to_redeliver() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(answer(
-            json!({"error": {"code": 14, "message": "try later"}}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let image = ModerationImage::Bytes(Bytes::from_static(b"x"));
+    let unavailable = json!({"error": {"code": 14, "message": "try later"}});
 
-    let error = moderator(&server).await.assess(&image).await.unwrap_err();
+    let error = refusal(answer(unavailable), some_bytes()).await;
 
     assert!(
         matches!(error, BackendError::ItemError { code: 14, .. }),
@@ -146,4 +147,38 @@ async fn an_answer_without_responses_is_malformed_and_permanent() {
 
     assert!(matches!(error, BackendError::Malformed { .. }), "{error:?}");
     assert!(!error.is_transient());
+}
+
+#[tokio::test]
+async fn a_403_is_a_misconfiguration_retried_later_not_a_verdict_failure() {
+    let api_disabled = ResponseTemplate::new(403).set_body_json(json!({"error": {
+        "code": 403, "status": "PERMISSION_DENIED",
+        "message": "Cloud Vision API has not been used in project 1 or it is disabled."}}));
+
+    let error = refusal(api_disabled, some_bytes()).await;
+
+    assert!(
+        matches!(error, BackendError::Misconfigured { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_transient(), "fail_closed must not judge on it");
+    assert!(error.to_string().contains("disabled"), "{error}");
+}
+
+#[tokio::test]
+async fn a_per_image_permission_denied_on_a_gs_uri_is_a_misconfiguration_too() {
+    let no_access = json!({"error": {
+        "code": 7, "message": "Error opening file: gs://uploads/a.png."}});
+    let image = ModerationImage::StorageUri {
+        bucket: "uploads".to_owned(),
+        name: "a.png".to_owned(),
+    };
+
+    let error = refusal(answer(no_access), image).await;
+
+    assert!(
+        matches!(error, BackendError::Misconfigured { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_transient());
 }
