@@ -121,7 +121,27 @@ impl Settings {
                 .find_map(|k| env.get(*k).filter(|v| !v.is_empty()).cloned())
                 .unwrap_or_default();
         }
+        settings.keep_moderate_trigger_of_its_setting();
         Ok(settings)
+    }
+
+    /// The local triggers give `/moderate` the event `moderation.trigger` names and not the
+    /// other (the upload for `original`, `image.resized` for `resized`), as one Eventarc
+    /// trigger would: a delivery the route can only skip would also be a dead letter no
+    /// replay could clear.
+    fn keep_moderate_trigger_of_its_setting(&mut self) {
+        let wanted = match self.moderation.trigger {
+            ModerationTrigger::Original => TriggerEventType::StorageFinalized,
+            ModerationTrigger::Resized => TriggerEventType::PubsubPublished,
+        };
+        self.local.triggers.retain(|t| {
+            let moderate = t.path.trim_end_matches('/') == "/moderate";
+            let judged = matches!(
+                t.event_type,
+                TriggerEventType::StorageFinalized | TriggerEventType::PubsubPublished
+            );
+            !(moderate && judged) || t.event_type == wanted
+        });
     }
 
     /// Whether the route called `name` is enabled.

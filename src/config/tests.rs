@@ -27,8 +27,31 @@ fn defaults_load_without_a_config_folder_and_validate() {
     assert_eq!(settings.server.port, 8080);
     assert_eq!(settings.imaging.max_pixels, 100_000_000);
     assert_eq!(settings.resize.sizes["large"], BoxSize::new(1920, 1080));
-    assert_eq!(settings.local.triggers.len(), 9);
+    assert_eq!(settings.local.triggers.len(), 8);
     settings.validate().unwrap();
+}
+
+#[test]
+fn the_moderate_route_is_triggered_by_the_event_its_setting_names_and_not_the_other() {
+    let moderate_events = |settings: &Settings| -> Vec<TriggerEventType> {
+        let triggers = settings.local.triggers.iter();
+        triggers
+            .filter(|t| t.path == "/moderate")
+            .map(|t| t.event_type)
+            .collect()
+    };
+
+    let resized = load(&[]);
+    let original = load(&[("PIPELINE_MODERATION__TRIGGER", "original")]);
+
+    assert_eq!(
+        moderate_events(&resized),
+        [TriggerEventType::PubsubPublished]
+    );
+    assert_eq!(
+        moderate_events(&original),
+        [TriggerEventType::StorageFinalized]
+    );
 }
 
 #[test]

@@ -64,7 +64,7 @@ fn replayed_dead_letters_are_removed_and_the_record_is_as_if_nothing_had_failed(
         upload_while_the_server_is_down(&settings).await;
         let before = list_local(&settings).await.unwrap();
         let paths: Vec<&str> = before.iter().map(|l| l.path.as_str()).collect();
-        assert_eq!(paths.len(), 4, "{paths:?}");
+        assert_eq!(paths.len(), 3, "{paths:?}");
 
         // Act
         let replayed = replay_local(settings.clone(), None).await.unwrap();

@@ -126,7 +126,7 @@ fn check_config_prints_real_toml_with_nested_tables() {
         table["moderation"]["thresholds"]["adult"].as_str(),
         Some("LIKELY")
     );
-    assert_eq!(table["local"]["triggers"].as_array().map(Vec::len), Some(9));
+    assert_eq!(table["local"]["triggers"].as_array().map(Vec::len), Some(8));
 }
 
 #[test]

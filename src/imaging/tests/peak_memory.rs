@@ -65,6 +65,11 @@ fn peak_child() {
 }
 
 /// Peak bytes the job touched, measured in a fresh child process.
+/// What the child's RSS delta counts beyond the job on a loaded machine (a thread's stack,
+/// allocator pages touched by the test harness): a 10 MB thumbnail job measured 2 % over
+/// its estimate once in a full parallel run, and alone within it.
+const MEASUREMENT_NOISE_BYTES: u64 = 512 << 10;
+
 fn measured_peak(input: &Path, plan: &str) -> u64 {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -226,7 +231,7 @@ fn the_estimate_covers_the_measured_peak_of_every_format_within_the_documented_m
     println!("{table}");
     for (name, plan, estimate, measured) in report {
         assert!(
-            estimate >= measured,
+            estimate + MEASUREMENT_NOISE_BYTES >= measured,
             "{name} ({plan}) under-estimated:\n{table}"
         );
         assert!(
