@@ -368,9 +368,15 @@ fn carried_icc(
     Some(icc)
 }
 
-/// The earlier fit-inside output (largest first) that `layout` is resized from, if any: the
-/// smallest one at least [`CASCADE_MIN_SHRINK`] times larger, else the largest one.
+/// The earlier fit-inside output (largest first) that `layout` is resized from, if any: one
+/// of exactly its size (used as it is), else the smallest one at least
+/// [`CASCADE_MIN_SHRINK`] times larger, else the largest one.
 fn pick_hub(hubs: &[Raster], layout: Layout) -> Option<&Raster> {
+    // The same size in another format (`resize.formats`) is that output, not a new resize.
+    let same_size = |h: &&Raster| (h.width, h.height) == (layout.out_width, layout.out_height);
+    if let Some(same) = hubs.iter().find(same_size) {
+        return Some(same);
+    }
     let larger = || {
         hubs.iter()
             .filter(|h| h.width > layout.out_width && h.height > layout.out_height)
