@@ -299,6 +299,15 @@ fn route_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<RouteName>, 
         .collect()
 }
 
+/// A comma list (or a TOML array) of output formats (`original,webp,avif`).
+fn format_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<FormatSetting>, D::Error> {
+    use serde::de::IntoDeserializer;
+    comma_list(d)?
+        .into_iter()
+        .map(|name| FormatSetting::deserialize(name.as_str().into_deserializer()))
+        .collect()
+}
+
 fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]

@@ -104,6 +104,21 @@ pub struct ResizeSettings {
     pub sizes: BTreeMap<String, BoxSize>,
     /// `original`, `jpeg`, `png`, `webp` or `webp_lossless`.
     pub format: FormatSetting,
+    /// Every size in each of these formats (comma list; `avif` too). The first keeps the
+    /// name `<prefix>/<size>/<name>`, the others go to `<prefix>/<size>@<format>/<name>.<ext>`
+    /// (`domain::naming`). Empty: `format` alone.
+    #[serde(default, deserialize_with = "super::format_list")]
+    pub formats: Vec<FormatSetting>,
+}
+
+impl ResizeSettings {
+    /// The formats every size is written in, the first one under the plain name.
+    pub fn output_formats(&self) -> Vec<FormatSetting> {
+        match self.formats.is_empty() {
+            true => vec![self.format],
+            false => self.formats.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -408,3 +408,42 @@ fn an_empty_model_dir_is_unset_and_a_set_one_is_a_path() {
         Some(std::path::Path::new("/srv/models"))
     );
 }
+
+#[test]
+fn resize_formats_take_a_comma_list_and_default_to_the_single_format() {
+    use super::values::FormatSetting;
+    let listed = load(&[("PIPELINE_RESIZE__FORMATS", "original, WebP,avif")]);
+    let default = load(&[]);
+
+    assert_eq!(
+        listed.resize.output_formats(),
+        [
+            FormatSetting::Original,
+            FormatSetting::Webp,
+            FormatSetting::Avif
+        ]
+    );
+    assert_eq!(default.resize.output_formats(), [FormatSetting::Original]);
+}
+
+#[test]
+fn a_repeated_format_or_a_size_label_with_an_at_sign_fails_validation() {
+    let repeated = load(&[("PIPELINE_RESIZE__FORMATS", "webp,webp")]).validate();
+    let at_sign = load(&[("PIPELINE_RESIZE__SIZES__BIG@2X", "100x100")]).validate();
+
+    assert!(repeated.unwrap_err().to_string().contains("a format twice"));
+    assert!(
+        at_sign
+            .unwrap_err()
+            .to_string()
+            .contains("must not contain '@'")
+    );
+}
+
+#[test]
+fn an_unknown_resize_format_is_refused_at_load() {
+    let error =
+        Settings::load_from(&env(&[("PIPELINE_RESIZE__FORMATS", "webp,heic")])).unwrap_err();
+
+    assert!(error.to_string().contains("heic"), "{error}");
+}

@@ -139,6 +139,18 @@ impl Settings {
         p.check(!self.resize.sizes.is_empty(), || {
             "resize.sizes is empty".to_owned()
         });
+        // `@` separates a size from a format in output names (domain::naming).
+        for label in self.resize.sizes.keys() {
+            p.check(!label.contains('@'), || {
+                format!("resize.sizes label {label:?} must not contain '@'")
+            });
+        }
+        let formats = self.resize.output_formats();
+        let distinct: std::collections::BTreeSet<&str> =
+            formats.iter().map(|f| f.as_str()).collect();
+        p.check(distinct.len() == formats.len(), || {
+            "resize.formats lists a format twice".to_owned()
+        });
         for prefix in [
             &self.resize.prefix,
             &self.thumbnail.prefix,

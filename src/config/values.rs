@@ -64,9 +64,23 @@ pub enum FormatSetting {
     Png,
     Webp,
     WebpLossless,
+    /// AVIF (rav1e at its fastest preset).
+    Avif,
 }
 
 impl FormatSetting {
+    /// The setting's name (`webp_lossless`), as in output names (`domain::naming`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Original => "original",
+            Self::Jpeg => "jpeg",
+            Self::Png => "png",
+            Self::Webp => "webp",
+            Self::WebpLossless => "webp_lossless",
+            Self::Avif => "avif",
+        }
+    }
+
     pub fn output_format(self) -> imaging::OutputFormat {
         match self {
             Self::Original => imaging::OutputFormat::Original,
@@ -74,6 +88,7 @@ impl FormatSetting {
             Self::Png => imaging::OutputFormat::Png,
             Self::Webp => imaging::OutputFormat::WebP,
             Self::WebpLossless => imaging::OutputFormat::WebPLossless,
+            Self::Avif => imaging::OutputFormat::Avif,
         }
     }
 }

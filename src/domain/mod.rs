@@ -16,5 +16,6 @@ pub use object::{ObjectInfo, ObjectMeta, ObjectRef, PutOutcome, WriteCondition};
 pub use outcome::{Outcome, WireOutcome};
 pub use pipeline_event::{PipelineEvent, PipelineEventData, PipelineEventType};
 pub use record::{
-    ApplyResult, ImageRecord, RecordKey, RecordStatus, StageEvent, StageUpdate, VariantInfo,
+    ApplyResult, ImageRecord, ImageSummary, Placeholder, RecordKey, RecordStatus, StageEvent,
+    StageUpdate, VariantInfo,
 };

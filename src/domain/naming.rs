@@ -7,9 +7,40 @@ fn clean(prefix: &str) -> &str {
     prefix.trim_matches('/')
 }
 
-/// The resized output of one size: `<prefix>/<size>/<source name>`.
-pub fn variant_name(prefix: &str, size: &str, source_name: &str) -> String {
-    format!("{}/{size}/{source_name}", clean(prefix))
+/// The resized output of one size: `<prefix>/<size>/<source name>`; for a label from
+/// [`format_label`] (a size in a further format) `<prefix>/<size>@<format>/<source
+/// name>.<ext>`. Size labels never contain `@` (config validation), so the folder alone
+/// says which size and format an object is, and no two (size, format, source) share a name.
+pub fn variant_name(prefix: &str, label: &str, source_name: &str) -> String {
+    match label.split_once('@') {
+        Some((_, format)) => {
+            let ext = extension_for(format);
+            format!("{}/{label}/{source_name}{ext}", clean(prefix))
+        }
+        None => format!("{}/{label}/{source_name}", clean(prefix)),
+    }
+}
+
+/// The target label of `size` in a format after the first: `<size>@<format>`.
+pub fn format_label(size: &str, format: &str) -> String {
+    format!("{size}@{format}")
+}
+
+/// The size a target label names (`large@webp` → `large`).
+pub fn size_of_label(label: &str) -> &str {
+    label.split_once('@').map_or(label, |(size, _)| size)
+}
+
+/// The file extension (with its dot) an output name in `format` ends with: `original` keeps
+/// the source's name as it is.
+fn extension_for(format: &str) -> &'static str {
+    match format {
+        "jpeg" => ".jpg",
+        "png" => ".png",
+        "webp" | "webp_lossless" => ".webp",
+        "avif" => ".avif",
+        _ => "",
+    }
 }
 
 /// The thumbnail: `<prefix>/<source name>`.
@@ -48,6 +79,31 @@ mod tests {
         );
         assert_eq!(thumbnail_name("thumbnails", "b.jpg"), "thumbnails/b.jpg");
         assert_eq!(quarantine_name("quarantine/", "x.png"), "quarantine/x.png");
+    }
+
+    #[test]
+    fn further_formats_get_a_folder_of_their_own_and_their_extension() {
+        let label = format_label("large", "webp");
+
+        assert_eq!(
+            variant_name("resized", &label, "a/b.jpg"),
+            "resized/large@webp/a/b.jpg.webp"
+        );
+        assert_eq!(
+            variant_name("resized", "large@original", "b.jpg"),
+            "resized/large@original/b.jpg"
+        );
+        assert_eq!(size_of_label(&label), "large");
+        assert_eq!(size_of_label("large"), "large");
+    }
+
+    #[test]
+    fn names_of_two_uploads_never_collide_across_formats() {
+        // An upload named like another's further-format output still lands elsewhere.
+        let webp_of_a = variant_name("resized", "large@webp", "a.jpg");
+        let first_of_lookalike = variant_name("resized", "large", "a.jpg.webp");
+
+        assert_ne!(webp_of_a, first_of_lookalike);
     }
 
     #[test]

@@ -71,6 +71,31 @@ impl RecordStatus {
     }
 }
 
+/// What a frontend shows before an image loads (design.md §2 "Records": `placeholder`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placeholder {
+    /// Standard base64 of the ThumbHash bytes (keeps alpha).
+    pub thumbhash: String,
+    /// BlurHash, 4x3 components for a 4:3 landscape (scaled with the aspect).
+    pub blurhash: String,
+    /// The average colour on `imaging.background`, `#rrggbb`.
+    pub color: String,
+}
+
+/// What the resize route learns about the source as a whole, besides its sizes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageSummary {
+    /// `sha256:<hex>` of the uploaded bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+    /// 64-bit difference hash (dHash) as 16 hex digits; copies a few bits apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<Placeholder>,
+}
+
 /// One derived image (a resized size or the thumbnail).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VariantInfo {
@@ -103,6 +128,9 @@ pub enum StageUpdate {
         variants: Vec<VariantInfo>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         warnings: Vec<String>,
+        /// Content hash, perceptual hash and placeholders (absent from older events).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<ImageSummary>,
     },
     /// The thumbnail route made the thumbnail.
     Thumbnailed { thumbnail: VariantInfo },
@@ -118,13 +146,31 @@ pub enum StageUpdate {
 }
 
 impl StageUpdate {
+    /// The update with `new` as its summary; only `Resized` carries one.
+    pub fn with_summary(mut self, new: Option<ImageSummary>) -> Self {
+        if let Self::Resized { summary, .. } = &mut self {
+            *summary = new;
+        }
+        self
+    }
+
     /// The record fields this stage writes (Firestore update mask); `status`, `updatedAt`
     /// and `lastEventId` are written by every stage as well. A stage that can clear its own
     /// failure writes `error` too (unchanged unless it was that stage's).
     pub fn field_names(&self) -> &'static [&'static str] {
         match self {
             Self::Uploaded { .. } => &["contentType", "sizeBytes"],
-            Self::Resized { .. } => &["width", "height", "format", "variants", "warnings", "error"],
+            Self::Resized { .. } => &[
+                "width",
+                "height",
+                "format",
+                "variants",
+                "warnings",
+                "contentHash",
+                "phash",
+                "placeholder",
+                "error",
+            ],
             Self::Thumbnailed { .. } => &["thumbnail", "error"],
             Self::Moderated { .. } => &["moderation", "error"],
             Self::Failed { .. } => &["error"],
@@ -185,6 +231,14 @@ pub struct ImageRecord {
     pub error: Option<String>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// `sha256:<hex>` of the uploaded bytes (resize).
+    #[serde(default)]
+    pub content_hash: Option<String>,
+    /// Perceptual hash, 16 hex digits (resize).
+    #[serde(default)]
+    pub phash: Option<String>,
+    #[serde(default)]
+    pub placeholder: Option<Placeholder>,
     #[serde(default)]
     pub deleted: bool,
     /// RFC 3339; set by the backend (Firestore: server time).
@@ -237,12 +291,17 @@ impl ImageRecord {
                 format,
                 variants,
                 warnings,
+                summary,
             } => {
                 self.width = Some(*width);
                 self.height = Some(*height);
                 self.format = Some(format.clone());
                 self.variants.clone_from(variants);
                 self.warnings.clone_from(warnings);
+                let summary = summary.clone().unwrap_or_default();
+                self.content_hash = summary.content_hash;
+                self.phash = summary.phash;
+                self.placeholder = summary.placeholder;
             }
             StageUpdate::Thumbnailed { thumbnail } => self.thumbnail = Some(thumbnail.clone()),
             StageUpdate::Moderated { moderation } => self.moderation = Some(moderation.clone()),

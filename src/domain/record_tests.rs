@@ -45,6 +45,7 @@ fn full_run(verdict: Verdict) -> Vec<StageEvent> {
                 format: "jpeg".to_owned(),
                 variants: vec![variant("large"), variant("small")],
                 warnings: vec![],
+                summary: None,
             },
         ),
         event(

@@ -10,6 +10,7 @@ use super::admit::{self, Admitted};
 use super::cpu::{self, run_cpu_stoppable};
 use super::ledger::{self, mark_done, not_done_yet};
 use super::outputs::{made_from, remove_output_if, stat_live};
+use super::summary::{self, Rendered};
 use super::verdict::enforce_verdict;
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
 use super::{failure, guard};
@@ -17,12 +18,13 @@ use crate::admission::MemoryPermit;
 use crate::config::Settings;
 use crate::domain::PutOutcome;
 use crate::domain::derived::output_bucket;
+use crate::domain::naming::size_of_label;
 use crate::domain::{ObjectInfo, ObjectMeta, ObjectRef, PipelineEvent, PipelineEventType};
 use crate::domain::{RecordKey, StageUpdate, VariantInfo, WriteCondition};
 use crate::error::{BackendContext, HandlerError};
 use crate::events::storage::StorageObjectData;
 use crate::events::types::{STORAGE_DELETED, STORAGE_FINALIZED};
-use crate::imaging::{self, ImagingError, Output, Plan, Processed, SourceInfo, Target};
+use crate::imaging::{self, ImagingError, Output, Plan, SourceInfo, Target};
 use crate::routes::RouteSpec;
 use crate::state::AppState;
 use bytes::Bytes;
@@ -52,6 +54,8 @@ pub struct DeriveSpec {
     pub name_for: fn(&Settings, &str, &str) -> String,
     /// The record update announcing the outputs.
     pub update: fn(&SourceInfo, Vec<VariantInfo>, Vec<String>) -> StageUpdate,
+    /// Also compute the content hash, perceptual hash and placeholders (`summary`).
+    pub summarise: bool,
 }
 
 /// The registry entry of a derive route.
@@ -120,7 +124,9 @@ async fn make(
         targets: spec.targets.clone(),
     };
     let admitted = admit::load(state, data, source, &plan).await?;
-    let (processed, outputs_permit) = render(state, source, plan, admitted).await?;
+    let (rendered, outputs_permit) = render(state, source, plan, admitted, spec.summarise).await?;
+    let summary = summary::of(&rendered);
+    let processed = rendered.processed;
     let bucket = output_bucket(spec.bucket.as_deref(), source).to_owned();
     let variants = write(state, spec, source, &bucket, processed.outputs).await?;
     drop(outputs_permit);
@@ -132,6 +138,7 @@ async fn make(
     enforce_verdict(state, source, &written).await?;
     let count = variants.len();
     let update = (spec.update)(&processed.source, variants, processed.warnings);
+    let update = update.with_summary(summary);
     announce(state, spec, source, update).await?;
     Ok(Outcome::processed(format!(
         "wrote {count} output(s) of {source} to gs://{bucket}"
@@ -148,20 +155,29 @@ async fn render(
     source: &ObjectRef,
     plan: Plan,
     admitted: Admitted,
-) -> Step<(Processed, MemoryPermit)> {
+    summarise: bool,
+) -> Step<(Rendered, MemoryPermit)> {
     let Admitted { input, mut permit } = admitted;
     let work = move |stop: &AtomicBool| {
-        let processed = imaging::process_until(&input, &plan, stop);
+        let processed = match summarise {
+            true => imaging::process_summarised(&input, &plan, stop)
+                .map(|p| Rendered::with_hash(p, &input)),
+            false => imaging::process_until(&input, &plan, stop).map(Rendered::from),
+        };
         drop(input);
         let output_bytes = processed.as_ref().map_or(0, |p| {
-            p.outputs.iter().map(|o| o.bytes.len() as u64).sum::<u64>()
+            p.processed
+                .outputs
+                .iter()
+                .map(|o| o.bytes.len() as u64)
+                .sum::<u64>()
         });
         permit.shrink_to(output_bytes);
         (processed, permit)
     };
     match run_cpu_stoppable(state, work).await? {
         (Ok(processed), permit) => {
-            state.metrics.imaging(&processed.timings);
+            state.metrics.imaging(&processed.processed.timings);
             Ok((processed, permit))
         }
         (Err(e), _) if e.is_not_an_image() => halt(Outcome::skipped_warn(format!("{source}: {e}"))),
@@ -187,7 +203,7 @@ async fn write(
             .derived
             .output_meta(source, bucket, &name, content_type);
         let variant = VariantInfo {
-            size: output.label.clone(),
+            size: size_of_label(&output.label).to_owned(),
             bucket: bucket.to_owned(),
             name: name.clone(),
             width: output.width,

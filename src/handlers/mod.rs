@@ -20,6 +20,7 @@ mod outputs;
 pub mod record;
 pub mod resize;
 mod step;
+mod summary;
 pub mod thumbnail;
 pub mod verdict;
 

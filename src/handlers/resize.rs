@@ -1,10 +1,11 @@
 //! The `resize` route: on `finalized` makes every configured size of a source image under
-//! `<prefix>/<size>/<name>` and publishes `image.resized`; on `deleted` removes them.
+//! `<prefix>/<size>/<name>` (further formats under `<prefix>/<size>@<format>/<name>.<ext>`,
+//! `domain::naming`) and publishes `image.resized`; on `deleted` removes them.
 
 use super::Route;
 use super::derive::{self, DeriveRoute, DeriveSpec};
 use crate::config::Settings;
-use crate::domain::naming::variant_name;
+use crate::domain::naming::{format_label, variant_name};
 use crate::domain::{PipelineEventType, StageUpdate, VariantInfo};
 use crate::imaging::{Fit, SourceInfo, Target};
 use crate::routes::{self, RouteSpec};
@@ -19,17 +20,25 @@ impl DeriveRoute for Resize {
     const SPEC: RouteSpec = routes::RESIZE;
 
     fn spec(settings: &Settings) -> DeriveSpec {
-        let format = settings.resize.format.output_format();
-        let targets = settings
-            .resize
-            .sizes
+        let formats = settings.resize.output_formats();
+        let targets = formats
             .iter()
-            .map(|(label, size)| Target {
-                label: label.clone(),
-                width: size.width,
-                height: size.height,
-                fit: Fit::Inside,
-                format,
+            .enumerate()
+            .flat_map(|(i, format)| {
+                settings
+                    .resize
+                    .sizes
+                    .iter()
+                    .map(move |(size_label, size)| Target {
+                        label: match i {
+                            0 => size_label.clone(),
+                            _ => format_label(size_label, format.as_str()),
+                        },
+                        width: size.width,
+                        height: size.height,
+                        fit: Fit::Inside,
+                        format: format.output_format(),
+                    })
             })
             .collect();
         DeriveSpec {
@@ -39,6 +48,7 @@ impl DeriveRoute for Resize {
             targets,
             name_for: |settings, size, source| variant_name(&settings.resize.prefix, size, source),
             update: resized_update,
+            summarise: true,
         }
     }
 }
@@ -54,5 +64,6 @@ fn resized_update(
         format: source.format.as_str().to_owned(),
         variants,
         warnings,
+        summary: None,
     }
 }

@@ -36,6 +36,7 @@ impl DeriveRoute for Thumbnail {
             }],
             name_for: |settings, _label, source| thumbnail_name(&settings.thumbnail.prefix, source),
             update: thumbnailed_update,
+            summarise: false,
         }
     }
 }

@@ -176,6 +176,7 @@ fn image_format(format: ImageFormat) -> image::ImageFormat {
         ImageFormat::Gif => image::ImageFormat::Gif,
         ImageFormat::Bmp => image::ImageFormat::Bmp,
         ImageFormat::Tiff => image::ImageFormat::Tiff,
+        ImageFormat::Avif => image::ImageFormat::Avif,
     }
 }
 

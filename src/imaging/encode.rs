@@ -1,14 +1,19 @@
 //! Encoders: JPEG through libjpeg (mozjpeg's build, at libjpeg-turbo's settings, 4:2:0), PNG
-//! through `image`, WebP lossy and lossless through libwebp. Also decides which output format a target resolves to and
+//! through `image`, WebP lossy and lossless through libwebp, AVIF through ravif (`avif.rs`). Also decides which output format a target resolves to and
 //! writes the metadata outputs may carry (a non-sRGB ICC profile, artist/copyright).
 
 use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 
+use super::avif::{DEFAULT_AVIF_SPEED, encode_avif};
 use super::libjpeg;
 use super::metadata::{self, Exif};
 use super::pixels::Raster;
 use super::{EncodeOptions, ImageFormat, ImagingError, OutputFormat};
+
+/// ravif's quality (1-100) for AVIF outputs. At speed 10 it keeps photos above 32 dB PSNR
+/// against a Lanczos reference while staying smaller than JPEG q85 (imaging/tests/avif.rs).
+pub(crate) const AVIF_QUALITY: f32 = 70.0;
 
 /// A concrete encoding, after `Original` was resolved against the source format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +21,7 @@ pub(crate) enum Encoding {
     Jpeg,
     Png,
     WebP { lossless: bool },
+    Avif,
 }
 
 impl Encoding {
@@ -25,9 +31,11 @@ impl Encoding {
             OutputFormat::Png => Self::Png,
             OutputFormat::WebP => Self::WebP { lossless: false },
             OutputFormat::WebPLossless => Self::WebP { lossless: true },
+            OutputFormat::Avif => Self::Avif,
             OutputFormat::Original => match source {
                 ImageFormat::Jpeg => Self::Jpeg,
                 ImageFormat::WebP => Self::WebP { lossless: false },
+                ImageFormat::Avif => Self::Avif,
                 ImageFormat::Png | ImageFormat::Gif | ImageFormat::Bmp | ImageFormat::Tiff => {
                     Self::Png
                 }
@@ -40,6 +48,7 @@ impl Encoding {
             Self::Jpeg => ImageFormat::Jpeg,
             Self::Png => ImageFormat::Png,
             Self::WebP { .. } => ImageFormat::WebP,
+            Self::Avif => ImageFormat::Avif,
         }
     }
 
@@ -71,6 +80,9 @@ pub(crate) fn encode(
         Encoding::Png => encode_png(raster, carry).map_err(|e| fail(&e)),
         Encoding::WebP { lossless } => {
             encode_webp(raster, lossless, options.webp_quality).map_err(|e| fail(&e))
+        }
+        Encoding::Avif => {
+            encode_avif(raster, AVIF_QUALITY, DEFAULT_AVIF_SPEED).map_err(|e| fail(&e))
         }
     }
 }

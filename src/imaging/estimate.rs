@@ -36,6 +36,7 @@
 //! format and the hostile mix in `tests/peak_memory.rs`: it must never be below, and is
 //! allowed at most [`MAX_OVERESTIMATE`] times above (so admission does not starve).
 
+use super::encode::Encoding;
 use super::header::{self, Header, Probe};
 use super::plan::{self, Prepared};
 use super::{Fit, ImageFormat, ImagingError, Plan};
@@ -58,6 +59,11 @@ pub(crate) const MAX_OVERESTIMATE: f64 = 3.0;
 /// Encoder working memory per output pixel (libjpeg-turbo's output buffer, libwebp's YUV
 /// planes and statistics, the PNG filter rows and deflate window spread over the image).
 const ENCODER_BYTES_PER_PIXEL: u64 = 10;
+
+/// rav1e's working memory per AVIF output pixel: ravif's RGB copy and 10-bit YUV 4:4:4
+/// planes, rav1e's source, reconstruction and reference frames with their padding, and its
+/// per-block statistics (checked by imaging/tests/peak_memory.rs).
+const AVIF_ENCODER_BYTES_PER_PIXEL: u64 = 64;
 
 /// A job's peak memory, as far as the bytes read so far tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +162,7 @@ fn decode_bytes(prepared: &Prepared) -> u64 {
             out + frame
         }
         ImageFormat::WebP => out + 8 * p,
-        ImageFormat::Bmp => out,
+        ImageFormat::Bmp | ImageFormat::Avif => out,
         ImageFormat::Tiff => {
             let sample = u64::from(facts.bits_per_sample.max(8) / 8);
             2 * p * u64::from(facts.channels.max(1)) * sample + out
@@ -176,11 +182,16 @@ fn resize_bytes(prepared: &Prepared, plan: &Plan, object_bytes: u64) -> u64 {
     let (sw, sh) = (prepared.header.stored_width, prepared.header.stored_height);
     let mut held = rw * rh * c;
     let mut transient = 0u64;
-    for (layout, target) in prepared.layouts.iter().zip(&plan.targets) {
+    let targets = prepared.layouts.iter().zip(&prepared.encodings);
+    for ((layout, encoding), target) in targets.zip(&plan.targets) {
         let (ow, oh) = (u64::from(layout.out_width), u64::from(layout.out_height));
         let out = ow * oh * c;
         let scratch = (ow * rh).max(rw * oh) * c;
-        transient = transient.max(scratch + 2 * out + ow * oh * ENCODER_BYTES_PER_PIXEL);
+        let encoder = match encoding {
+            Encoding::Avif => AVIF_ENCODER_BYTES_PER_PIXEL,
+            _ => ENCODER_BYTES_PER_PIXEL,
+        };
+        transient = transient.max(scratch + 2 * out + ow * oh * encoder);
         if layout.is_identity(sw, sh) {
             // Possibly the stripped original, which is at most the object.
             held += object_bytes.max(out);

@@ -100,7 +100,7 @@ fn inspect(bytes: &[u8], object_bytes: u64, limits: &Limits) -> Result<Probe, Im
         ImageFormat::Png | ImageFormat::WebP | ImageFormat::Tiff => {
             other_orientation(bytes, format)
         }
-        ImageFormat::Gif | ImageFormat::Bmp => 1,
+        ImageFormat::Gif | ImageFormat::Bmp | ImageFormat::Avif => 1,
     };
     header.info.orientation = orientation;
     if orientation >= 5 {
@@ -169,6 +169,11 @@ fn dimensions(
             Ok(found) => found,
             Err(e) => return more_or(e),
         },
+        ImageFormat::Avif => {
+            return Err(ImagingError::Unsupported {
+                reason: "AVIF input has no decoder in this build".to_owned(),
+            });
+        }
     };
     Ok(Some(plain(format, w, h, pixels)))
 }

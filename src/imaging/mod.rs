@@ -9,6 +9,7 @@
 //! - [`sniff`]: the format from the magic bytes (≤ 64 bytes needed), never from a name.
 //! - [`probe`]: header only (dimensions after EXIF orientation, limits checked), no decode.
 //! - [`process`]: decode once, then produce every [`Target`] of a [`Plan`].
+//! - [`process_summarised`]: [`process_until`] plus placeholders and a perceptual hash.
 //! - [`blur`]: a strongly blurred re-encode in the source's format (moderation "blur" policy).
 //! - [`estimate_peak`]: a job's peak memory from the first [`HEADER_PREFIX_BYTES`] (admission).
 //! - [`strip_metadata`]: the allow-list stripper reused originals go through.
@@ -62,6 +63,7 @@
 //!   for one image, and the admission budget (`crate::admission`) bounds how many run at
 //!   once. Bit depth does not raise the cost: 16-bit PNG is decoded straight to 8 bits.
 
+mod avif;
 mod blur;
 mod container;
 mod decode;
@@ -75,6 +77,7 @@ mod libjpeg;
 mod metadata;
 mod orient;
 mod pixels;
+mod placeholder;
 mod plan;
 mod resize;
 mod smart_crop;
@@ -87,11 +90,13 @@ pub mod bench;
 #[cfg(test)]
 mod tests;
 
+pub use avif::DEFAULT_AVIF_SPEED;
 pub use blur::blur;
 pub use error::ImagingError;
 pub use estimate::{HEADER_PREFIX_BYTES, PeakEstimate, estimate_peak};
 pub use header::probe;
-pub use plan::{process, process_until};
+pub use placeholder::{Placeholder, Summary, blurhash_components, phash_distance};
+pub use plan::{process, process_summarised, process_until};
 pub use sniff::{content_type_of, sniff};
 pub use strip::strip_metadata;
 pub use types::{

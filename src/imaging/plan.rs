@@ -12,6 +12,7 @@ use super::header::{self, Header};
 use super::metadata::{self, Exif, MAX_CARRIED_ICC_BYTES};
 use super::orient;
 use super::pixels::Raster;
+use super::placeholder::{self, Summary};
 use super::resize::{Resampler, Window, premultiply_in_place, unpremultiplied};
 use super::smart_crop;
 use super::strip;
@@ -57,6 +58,25 @@ pub fn process_until(
     plan: &Plan,
     stop: &AtomicBool,
 ) -> Result<Processed, ImagingError> {
+    run(input, plan, stop, false)
+}
+
+/// [`process_until`] that also fills [`Processed::summary`] (placeholders and perceptual
+/// hash) from a small rendering of the smallest fit-inside output: no second decode.
+pub fn process_summarised(
+    input: &[u8],
+    plan: &Plan,
+    stop: &AtomicBool,
+) -> Result<Processed, ImagingError> {
+    run(input, plan, stop, true)
+}
+
+fn run(
+    input: &[u8],
+    plan: &Plan,
+    stop: &AtomicBool,
+    summarise: bool,
+) -> Result<Processed, ImagingError> {
     let check = |stage: &'static str| match stop.load(Ordering::Relaxed) {
         true => Err(ImagingError::Stopped { stage }),
         false => Ok(()),
@@ -67,7 +87,7 @@ pub fn process_until(
     let decoded = decode(input, &prepared.header, &plan.limits, prepared.scale)?;
     check("decode")?;
     let decode_time = started.elapsed();
-    let mut job = Job::new(input, plan, &prepared, decoded)?;
+    let mut job = Job::new(input, plan, &prepared, decoded, summarise)?;
     job.timings.decode = decode_time;
     // Largest first, so fit-inside results can feed the smaller outputs (see `pick_hub`).
     let mut order: Vec<usize> = (0..plan.targets.len()).collect();
@@ -80,11 +100,16 @@ pub fn process_until(
         outputs[i] = Some(job.render(i)?);
         check("an output")?;
     }
+    let summary = match summarise {
+        true => Some(job.summary()?),
+        false => None,
+    };
     Ok(Processed {
         source: prepared.header.info,
         outputs: outputs.into_iter().flatten().collect(),
         warnings: job.warnings,
         timings: job.timings,
+        summary,
     })
 }
 
@@ -153,12 +178,14 @@ impl<'a> Job<'a> {
         plan: &'a Plan,
         prepared: &'a Prepared,
         decoded: Decoded,
+        summarise: bool,
     ) -> Result<Self, ImagingError> {
         let header = &prepared.header;
         let mut warnings = decoded.warnings;
         let clean = warnings.is_empty();
-        // Alpha: keep it only if some output can hold it and some pixel uses it.
-        let any_alpha_output = prepared.encodings.iter().any(|e| e.keeps_alpha());
+        // Alpha: keep it only if some output (or the ThumbHash) can hold it and some pixel
+        // uses it.
+        let any_alpha_output = summarise || prepared.encodings.iter().any(|e| e.keeps_alpha());
         let mut source = decoded.raster;
         if source.has_alpha() {
             source = if source.is_opaque() {
@@ -180,7 +207,7 @@ impl<'a> Job<'a> {
         let webp_out = prepared
             .encodings
             .iter()
-            .any(|e| matches!(e, Encoding::WebP { .. }));
+            .any(|e| matches!(e, Encoding::WebP { .. } | Encoding::Avif));
         let icc = carried_icc(decoded.icc, webp_out, &mut warnings);
         let (sw, sh) = (header.stored_width, header.stored_height);
         Ok(Job {
@@ -260,6 +287,22 @@ impl<'a> Job<'a> {
         Ok(output(bytes, false))
     }
 
+    /// Placeholders and perceptual hash from the smallest fit-inside output made (else the
+    /// decoded source), in display orientation.
+    fn summary(&mut self) -> Result<Summary, ImagingError> {
+        let started = Instant::now();
+        let smallest = self.hubs.last().unwrap_or(&self.source);
+        let summary = placeholder::summarise(
+            smallest,
+            smallest.has_alpha(),
+            self.prepared.header.info.orientation,
+            self.plan.encode.background_rgb,
+        )?;
+        // Mostly the small resize; counted there so the metrics' stages stay three.
+        self.timings.resize += started.elapsed();
+        Ok(summary)
+    }
+
     /// The raster a target is resized from: an earlier output larger than it, else the decode.
     fn hub_or_source(&self, layout: Layout) -> &Raster {
         pick_hub(&self.hubs, layout).unwrap_or(&self.source)
@@ -317,17 +360,23 @@ fn carried_icc(
     }
     if webp_out {
         warnings.push(
-            "the source's non-sRGB ICC profile is not carried into WebP outputs; their colours \
-             may look less saturated"
+            "the source's non-sRGB ICC profile is not carried into WebP or AVIF outputs; their \
+             colours may look less saturated"
                 .to_owned(),
         );
     }
     Some(icc)
 }
 
-/// The earlier fit-inside output (largest first) that `layout` is resized from, if any: the
-/// smallest one at least [`CASCADE_MIN_SHRINK`] times larger, else the largest one.
+/// The earlier fit-inside output (largest first) that `layout` is resized from, if any: one
+/// of exactly its size (used as it is), else the smallest one at least
+/// [`CASCADE_MIN_SHRINK`] times larger, else the largest one.
 fn pick_hub(hubs: &[Raster], layout: Layout) -> Option<&Raster> {
+    // The same size in another format (`resize.formats`) is that output, not a new resize.
+    let same_size = |h: &&Raster| (h.width, h.height) == (layout.out_width, layout.out_height);
+    if let Some(same) = hubs.iter().find(same_size) {
+        return Some(same);
+    }
     let larger = || {
         hubs.iter()
             .filter(|h| h.width > layout.out_width && h.height > layout.out_height)

@@ -17,7 +17,7 @@ pub fn strip_metadata(input: &[u8], keep_icc: bool) -> Option<Vec<u8>> {
         ImageFormat::Jpeg => strip_jpeg(input, keep_icc),
         ImageFormat::Png => strip_png(input, keep_icc),
         ImageFormat::WebP => strip_webp(input, keep_icc),
-        ImageFormat::Gif | ImageFormat::Bmp | ImageFormat::Tiff => None,
+        ImageFormat::Gif | ImageFormat::Bmp | ImageFormat::Tiff | ImageFormat::Avif => None,
     }
 }
 

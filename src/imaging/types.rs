@@ -10,6 +10,8 @@ pub enum ImageFormat {
     Gif,
     Bmp,
     Tiff,
+    /// Output only: no AVIF decoder in this build (`sniff` reports AVIF input as unsupported).
+    Avif,
 }
 
 impl ImageFormat {
@@ -22,6 +24,7 @@ impl ImageFormat {
             Self::Gif => "gif",
             Self::Bmp => "bmp",
             Self::Tiff => "tiff",
+            Self::Avif => "avif",
         }
     }
 
@@ -34,6 +37,7 @@ impl ImageFormat {
             Self::Gif => "image/gif",
             Self::Bmp => "image/bmp",
             Self::Tiff => "image/tiff",
+            Self::Avif => "image/avif",
         }
     }
 
@@ -46,6 +50,7 @@ impl ImageFormat {
             Self::Gif => "gif",
             Self::Bmp => "bmp",
             Self::Tiff => "tif",
+            Self::Avif => "avif",
         }
     }
 }
@@ -113,6 +118,8 @@ pub enum OutputFormat {
     Png,
     WebP,
     WebPLossless,
+    /// AVIF through rav1e at its fastest preset (see `avif::DEFAULT_AVIF_SPEED`).
+    Avif,
 }
 
 /// The resampling filter.
@@ -211,6 +218,9 @@ pub struct Processed {
     pub warnings: Vec<String>,
     /// Where the CPU time went (for the service's stage metrics; not part of the result).
     pub timings: StageTimings,
+    /// Placeholders and perceptual hash, when asked for
+    /// ([`process_summarised`](super::process_summarised)).
+    pub summary: Option<super::Summary>,
 }
 
 /// Wall time of [`process`](super::process)'s stages, summed over the targets.

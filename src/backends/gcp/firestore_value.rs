@@ -3,15 +3,15 @@
 //! strings; `None` as an absent field. Pure conversion; no I/O, no merge rules.
 
 use crate::domain::{
-    ImageRecord, Likelihood, Moderation, RecordStatus, SafeSearch, SafeSearchCategory, VariantInfo,
-    Verdict,
+    ImageRecord, Likelihood, Moderation, Placeholder, RecordStatus, SafeSearch, SafeSearchCategory,
+    VariantInfo, Verdict,
 };
 use serde_json::{Map, Value, json};
 
 pub(crate) type Fields = Map<String, Value>;
 
 /// Fields written from the record (never `createdAt`/`updatedAt`: those are server transforms).
-pub(crate) const RECORD_FIELDS: [&str; 16] = [
+pub(crate) const RECORD_FIELDS: [&str; 19] = [
     "bucket",
     "name",
     "generation",
@@ -26,6 +26,9 @@ pub(crate) const RECORD_FIELDS: [&str; 16] = [
     "moderation",
     "error",
     "warnings",
+    "contentHash",
+    "phash",
+    "placeholder",
     "deleted",
     "lastEventId",
 ];
@@ -122,6 +125,23 @@ pub(crate) fn record_fields(r: &ImageRecord) -> Fields {
         "warnings".into(),
         array(r.warnings.iter().map(|w| string(w)).collect()),
     );
+    for (key, value) in [("contentHash", &r.content_hash), ("phash", &r.phash)] {
+        if let Some(v) = value {
+            f.insert(key.into(), string(v));
+        }
+    }
+    if let Some(p) = &r.placeholder {
+        let fields = [
+            ("thumbhash", &p.thumbhash),
+            ("blurhash", &p.blurhash),
+            ("color", &p.color),
+        ];
+        let fields = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), string(v)))
+            .collect();
+        f.insert("placeholder".into(), map(fields));
+    }
     f.insert("deleted".into(), json!({ "booleanValue": r.deleted }));
     if let Some(v) = &r.last_event_id {
         f.insert("lastEventId".into(), string(v));
@@ -241,6 +261,13 @@ pub(crate) fn record_from_fields(f: &Fields) -> ImageRecord {
         warnings: get_array(f, "warnings")
             .filter_map(|v| v.get("stringValue")?.as_str().map(str::to_owned))
             .collect(),
+        content_hash: get_str(f, "contentHash"),
+        phash: get_str(f, "phash"),
+        placeholder: get_map(f, "placeholder").map(|p| Placeholder {
+            thumbhash: get_str(p, "thumbhash").unwrap_or_default(),
+            blurhash: get_str(p, "blurhash").unwrap_or_default(),
+            color: get_str(p, "color").unwrap_or_default(),
+        }),
         deleted: f
             .get("deleted")
             .and_then(|v| v.get("booleanValue")?.as_bool())

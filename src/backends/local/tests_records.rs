@@ -40,6 +40,7 @@ async fn record_stages_merge_through_sqlite_in_any_order_and_old_generations_are
         format: "jpeg".to_owned(),
         variants: vec![variant("small")],
         warnings: vec![],
+        summary: None,
     };
 
     // Act
@@ -103,6 +104,7 @@ async fn concurrent_stage_updates_from_two_processes_lose_nothing() {
                     format: "jpeg".to_owned(),
                     variants: vec![variant("small")],
                     warnings: vec![],
+                    summary: None,
                 },
             };
             records

@@ -2,6 +2,7 @@
 //! that generate them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod avif;
 mod bad_input;
 mod bench_protocol;
 mod cascade;
@@ -12,7 +13,9 @@ mod limits;
 mod metadata_out;
 mod orientation;
 mod peak_memory;
+mod reference_decoders;
 mod stop;
+mod summary;
 
 use std::io::Cursor;
 

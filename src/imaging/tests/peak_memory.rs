@@ -23,6 +23,11 @@ fn named_plan(name: &str) -> Plan {
             target("medium", 800, 600, Fit::Inside, OutputFormat::Original),
             target("small", 400, 300, Fit::Inside, OutputFormat::Original),
         ]),
+        "resize avif" => plan(vec![
+            target("large", 1440, 1080, Fit::Inside, OutputFormat::Avif),
+            target("medium", 800, 600, Fit::Inside, OutputFormat::Avif),
+            target("small", 400, 300, Fit::Inside, OutputFormat::Avif),
+        ]),
         _ => plan(vec![target(
             "thumb",
             200,
@@ -145,6 +150,7 @@ fn mix() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     vec![
         ("baseline jpeg", jpeg(&photo, 85), "resize"),
         ("baseline jpeg", jpeg(&photo, 85), "thumbnail"),
+        ("baseline jpeg", jpeg(&photo, 85), "resize avif"),
         ("progressive jpeg", progressive_jpeg(&photo), "resize"),
         ("progressive jpeg", progressive_jpeg(&photo), "thumbnail"),
         ("cmyk jpeg", cmyk_jpeg(1500, 1000), "resize"),
