@@ -11,9 +11,7 @@
 use super::{BackendError, BackendResult, LocalModerator, ModerationImage, Moderator};
 use crate::config::ModerationSettings;
 use crate::domain::SafeSearch;
-use crate::moderation_model::{
-    Classifier, ModelError, Probabilities, default_cache_root, model_dir,
-};
+use crate::moderation_model::{Classifier, ModelError, default_cache_root, model_dir};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
@@ -25,11 +23,6 @@ pub const BACKEND_NAME: &str = "builtin:nsfwjs-4.4.0/mobilenet_v2";
 /// of at most the route's moderation box, the 224x224 input, and the network's largest live
 /// activations (MobileNetV2 at 224: 112x112x96 f32, about 4.6 MiB, a few alive at once).
 pub const WORKING_BYTES: u64 = 32 << 20;
-
-/// The SafeSearch answer for the model's class probabilities (kept for `models classify`).
-pub fn safe_search(p: &Probabilities) -> SafeSearch {
-    p.safe_search()
-}
 
 /// The model folder the settings point at (`moderation.model_dir`, else the default cache).
 pub fn model_dir_for(settings: &ModerationSettings) -> PathBuf {

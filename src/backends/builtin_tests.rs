@@ -45,9 +45,9 @@ fn likelihood_cut_offs_are_inclusive_lower_bounds() {
 
 #[test]
 fn adult_is_the_larger_of_porn_and_hentai_and_racy_is_sexy() {
-    let hentai = safe_search(&probabilities(0.0, 0.6, 0.3, 0.1, 0.0));
-    let porn = safe_search(&probabilities(0.0, 0.0, 0.05, 0.9, 0.05));
-    let sexy = safe_search(&probabilities(0.0, 0.0, 0.3, 0.1, 0.6));
+    let hentai = probabilities(0.0, 0.6, 0.3, 0.1, 0.0).safe_search();
+    let porn = probabilities(0.0, 0.0, 0.05, 0.9, 0.05).safe_search();
+    let sexy = probabilities(0.0, 0.0, 0.3, 0.1, 0.6).safe_search();
 
     assert_eq!(
         (hentai.adult, hentai.racy),
@@ -65,7 +65,7 @@ fn adult_is_the_larger_of_porn_and_hentai_and_racy_is_sexy() {
 
 #[test]
 fn what_the_model_cannot_see_is_unknown_and_never_flags() {
-    let answer = safe_search(&probabilities(0.0, 0.0, 1.0, 0.0, 0.0));
+    let answer = probabilities(0.0, 0.0, 1.0, 0.0, 0.0).safe_search();
     // The strictest thresholds configuration accepts on the unseen categories.
     let thresholds: BTreeMap<_, _> = [
         SafeSearchCategory::Violence,

@@ -3,7 +3,6 @@
 //! Owns argument handling and printing only.
 
 use super::{CommandResult, Ending};
-use crate::backends::builtin::safe_search;
 use crate::moderation_model::fetch::{self, Fetched, Source};
 use crate::moderation_model::{CLASSES, Classifier, default_cache_root, model_dir};
 use clap::Subcommand;
@@ -110,7 +109,7 @@ fn classify(cache: &CacheDir, json: bool, files: &[PathBuf]) -> CommandResult {
                 let line = serde_json::json!({
                     "file": file,
                     "probabilities": p.to_json(),
-                    "likelihoods": safe_search(&p),
+                    "likelihoods": p.safe_search(),
                 });
                 println!("{line}");
             }

@@ -81,7 +81,7 @@ pub async fn load_declared(
         ))
         .into());
     }
-    let prefix = read_or_skip(state, source, Some(HEADER_PREFIX_BYTES)).await?;
+    let prefix = read_or_skip(state, source, HEADER_PREFIX_BYTES).await?;
     if imaging::sniff(&prefix).is_none() {
         return halt(Outcome::skipped_warn(format!(
             "{source} is not an image this service reads (content type {:?})",

@@ -34,7 +34,7 @@ pub async fn sniff_image(
     obj: &ObjectRef,
     not_an_image: impl FnOnce() -> String,
 ) -> Step<ImageFormat> {
-    let head = read_or_skip(state, obj, Some(SNIFF_BYTES)).await?;
+    let head = read_or_skip(state, obj, SNIFF_BYTES).await?;
     match imaging::sniff(&head) {
         Some(format) => Ok(format),
         None => halt(Outcome::skipped_warn(not_an_image())),
@@ -43,17 +43,8 @@ pub async fn sniff_image(
 
 /// The object's first `max_bytes`, or all of it; an object gone since the event (deleted
 /// before we got to it) is a skip.
-pub async fn read_or_skip(
-    state: &AppState,
-    obj: &ObjectRef,
-    max_bytes: Option<u64>,
-) -> Step<bytes::Bytes> {
-    let store = &state.backends.store;
-    let read = match max_bytes {
-        Some(max_bytes) => store.read_prefix(obj, max_bytes).await,
-        None => store.read(obj).await,
-    };
-    match read {
+pub async fn read_or_skip(state: &AppState, obj: &ObjectRef, max_bytes: u64) -> Step<bytes::Bytes> {
+    match state.backends.store.read_prefix(obj, max_bytes).await {
         Ok(bytes) => Ok(bytes),
         Err(e) if e.is_not_found() => halt(Outcome::skipped(format!(
             "{obj} no longer exists (deleted before it was processed)"

@@ -169,13 +169,7 @@ async fn uploads_through_the_file_input_reach_processed_and_skipped_without_a_re
         );
     }
     browser.screenshot(&shots.join("console-image.png")).await;
-    let errors: Vec<Value> = browser
-        .console_log()
-        .await
-        .into_iter()
-        .filter(|entry| entry["level"] == "SEVERE")
-        .collect();
-    assert!(errors.is_empty(), "the browser logged errors: {errors:?}");
+    browser.assert_no_errors().await;
     browser.quit().await;
 }
 
@@ -240,13 +234,7 @@ async fn a_dead_letter_is_replayed_from_the_queue_page_and_requests_without_the_
         .await
         .unwrap();
     assert_eq!(letters(), 2);
-    let errors: Vec<Value> = browser
-        .console_log()
-        .await
-        .into_iter()
-        .filter(|entry| entry["level"] == "SEVERE")
-        .collect();
-    assert!(errors.is_empty(), "the browser logged errors: {errors:?}");
+    browser.assert_no_errors().await;
     browser.quit().await;
 
     // Without the token (as a page on another origin would send them): refused

@@ -168,6 +168,17 @@ impl Browser {
         log.as_array().cloned().unwrap_or_default()
     }
 
+    /// Fails the test if the page logged an error (a `SEVERE` console entry).
+    pub async fn assert_no_errors(&self) {
+        let errors: Vec<Value> = self
+            .console_log()
+            .await
+            .into_iter()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .collect();
+        assert!(errors.is_empty(), "the browser logged errors: {errors:?}");
+    }
+
     /// Polls `script` until it returns `true`; `Err` (saying what) after `timeout`.
     pub async fn wait_for(
         &self,
