@@ -1,0 +1,430 @@
+//! Verdict reuse (`moderation.reuse_verdict_for_same_content`, issue 23): a re-upload of
+//! identical bytes costs no second moderator call, on both record backends: SQLite (the
+//! local profile's, with a counting fake moderator) and Firestore (the harness's Firestore
+//! and Vision fakes behind a counting proxy). The verdict index is the one
+//! `Backends::from_settings` picks; only the store and publisher are the in-memory fakes,
+//! so the test can upload and deliver events the way Eventarc would.
+
+use crate::derived_marker::TEST_SIGNING_KEY;
+use crate::fakes::{FakeModerator, MemoryPublisher, MemoryRecords, MemoryStore};
+use crate::faults::google::Google;
+use crate::faults::plan::Plan;
+use crate::faults::proxy::{self, HttpAnswer, HttpRequest, Upstream};
+use crate::gcp_fakes::Sink;
+use crate::helpers::{FINALIZED, TestApp, jpeg, next_event_id, test_settings};
+use crate::policies::racy;
+use async_trait::async_trait;
+use image_pipeline::backends::{Backends, Moderator, Records};
+use image_pipeline::domain::{ImageRecord, Moderation, RecordKey, StageUpdate};
+use image_pipeline::startup::Application;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// The Firestore collection the index uses by default (config/default.toml).
+const VERDICTS: &str = "image-pipeline-verdicts";
+
+/// The Firestore and Vision fakes, counting Vision calls; index reads can be made to fail.
+struct CountingGoogle {
+    google: Google,
+    vision_calls: AtomicUsize,
+    fail_index_reads: AtomicBool,
+    fail_index_writes: AtomicBool,
+}
+
+#[async_trait]
+impl Upstream for CountingGoogle {
+    async fn call(&self, request: HttpRequest) -> HttpAnswer {
+        if request.path().ends_with("images:annotate") {
+            self.vision_calls.fetch_add(1, Ordering::SeqCst);
+        }
+        let index_read = request.method == "GET" && request.path().contains(VERDICTS);
+        let index_write = request.path().ends_with(":commit")
+            && String::from_utf8_lossy(&request.body).contains(VERDICTS);
+        if (index_read && self.fail_index_reads.load(Ordering::SeqCst))
+            || (index_write && self.fail_index_writes.load(Ordering::SeqCst))
+        {
+            return HttpAnswer::error(503, "UNAVAILABLE", "injected: Firestore is unavailable");
+        }
+        self.google.call(request).await
+    }
+}
+
+/// Where records and the verdict index live, shared by every app a test starts.
+enum Backing {
+    Sqlite {
+        moderator: Arc<FakeModerator>,
+    },
+    Firestore {
+        google: Arc<CountingGoogle>,
+        url: String,
+    },
+}
+
+struct Harness {
+    dir: tempfile::TempDir,
+    backing: Backing,
+}
+
+/// One running server on the harness's backing.
+struct Running {
+    app: TestApp,
+    records: Arc<dyn Records>,
+}
+
+impl Harness {
+    fn sqlite() -> Self {
+        let moderator = Arc::new(FakeModerator {
+            answer: racy(),
+            ..FakeModerator::default()
+        });
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            backing: Backing::Sqlite { moderator },
+        }
+    }
+
+    async fn firestore() -> Self {
+        image_pipeline::backends::install_tls_provider();
+        let (listener, url) = proxy::bind().await;
+        let sink = Arc::new(Sink::default());
+        let google = Arc::new(CountingGoogle {
+            // Storage is the in-memory store here: the fakes never forward to Cloud Storage.
+            google: Google::new("http://127.0.0.1:9", "uploads", sink),
+            vision_calls: AtomicUsize::new(0),
+            fail_index_reads: AtomicBool::new(false),
+            fail_index_writes: AtomicBool::new(false),
+        });
+        proxy::serve(listener, google.clone(), Arc::new(Plan::new(1, 0.0)), 0);
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            backing: Backing::Firestore { google, url },
+        }
+    }
+
+    /// Moderator calls so far (the fake's, or Vision requests the proxy saw).
+    fn moderator_calls(&self) -> usize {
+        match &self.backing {
+            Backing::Sqlite { moderator } => moderator.calls.load(Ordering::SeqCst),
+            Backing::Firestore { google, .. } => google.vision_calls.load(Ordering::SeqCst),
+        }
+    }
+
+    /// From now on every read (`reads`) or write of the verdict index fails (SQLite: its
+    /// table is gone, for both; Firestore: 503 on every attempt).
+    fn break_index(&self, reads: bool) {
+        match &self.backing {
+            Backing::Sqlite { .. } => {
+                let db = self.dir.path().join("data/pipeline.sqlite");
+                let conn = rusqlite::Connection::open(db).unwrap();
+                conn.execute_batch("DROP TABLE verdicts").unwrap();
+            }
+            Backing::Firestore { google, .. } if reads => {
+                google.fail_index_reads.store(true, Ordering::SeqCst);
+            }
+            Backing::Firestore { google, .. } => {
+                google.fail_index_writes.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// A server with `env` on this backing.
+    async fn spawn(&self, env: &[(&str, &str)]) -> Running {
+        image_pipeline::backends::install_tls_provider();
+        let data_dir = self.dir.path().join("data").display().to_string();
+        let mut all = vec![
+            ("PIPELINE_LOCAL__DATA_DIR", data_dir.as_str()),
+            ("PIPELINE_DERIVED__SIGNING_KEY", TEST_SIGNING_KEY),
+        ];
+        if let Backing::Firestore { url, .. } = &self.backing {
+            all.extend([
+                ("PIPELINE_RECORDS__BACKEND", "firestore"),
+                ("PIPELINE_MODERATION__BACKEND", "vision"),
+                ("PIPELINE_GCP__AUTH", "none"),
+                ("PIPELINE_GCP__PROJECT_ID", "fakes-project"),
+                ("PIPELINE_GCP__FIRESTORE_ENDPOINT", url.as_str()),
+                ("PIPELINE_GCP__VISION_ENDPOINT", url.as_str()),
+                ("PIPELINE_GCP__RETRY_INITIAL_BACKOFF_MS", "20"),
+                ("PIPELINE_GCP__RETRY_BUDGET_SECS", "2"),
+            ]);
+        }
+        all.extend_from_slice(env);
+        let settings = Arc::new(test_settings(&all));
+        let (mut backends, _local) = Backends::from_settings(&settings).await.unwrap();
+        let store = Arc::new(MemoryStore::default());
+        let publisher = Arc::new(MemoryPublisher::default());
+        backends.store = store.clone();
+        backends.publisher = publisher.clone();
+        if let Backing::Sqlite { moderator } = &self.backing {
+            backends.moderator = Some(moderator.clone() as Arc<dyn Moderator>);
+        }
+        let records = backends.records.clone();
+        let app = Application::build_with(settings, backends).unwrap();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        let app = TestApp {
+            address,
+            client: reqwest::Client::new(),
+            store,
+            // Unused: this server's records are the configured backend's (`records`).
+            records: Arc::new(MemoryRecords::default()),
+            publisher,
+            moderator: None,
+        };
+        Running { app, records }
+    }
+}
+
+impl Running {
+    /// Uploads `bytes` as `name`, resizes it, and moderates the `image.resized` event (the
+    /// default trigger); the verdict published in `image.moderated`.
+    async fn moderate_resized(&self, name: &str, bytes: &[u8]) -> Moderation {
+        let app = &self.app;
+        let (_, status, body) = app
+            .upload_and_notify("/resize", name, bytes, "image/jpeg")
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let resized = app
+            .publisher
+            .take()
+            .into_iter()
+            .find(|e| e.event_type.as_str() == "image.resized")
+            .expect("image.resized was published");
+        let (status, body) = app.deliver("/moderate", &resized, &next_event_id()).await;
+        assert_eq!(
+            (status, &body["outcome"]),
+            (200, &"processed".into()),
+            "{body}"
+        );
+        self.published_verdict()
+    }
+
+    /// Moderates the upload itself (`moderation.trigger = original`).
+    async fn moderate_original(&self, name: &str, bytes: &[u8]) -> Moderation {
+        let (info, _, _) = self
+            .app
+            .upload_and_notify("/resize", name, bytes, "image/jpeg")
+            .await;
+        let (status, body) = self
+            .app
+            .storage_event("/moderate", FINALIZED, &info, &next_event_id())
+            .await;
+        assert_eq!(
+            (status, &body["outcome"]),
+            (200, &"processed".into()),
+            "{body}"
+        );
+        self.published_verdict()
+    }
+
+    fn published_verdict(&self) -> Moderation {
+        self.app
+            .publisher
+            .take()
+            .into_iter()
+            .find_map(|e| match e.data.update {
+                StageUpdate::Moderated { moderation } => Some(moderation),
+                _ => None,
+            })
+            .expect("image.moderated was published")
+    }
+
+    async fn record(&self, name: &str) -> ImageRecord {
+        let key = RecordKey::new("uploads", name);
+        self.records.get(&key).await.unwrap().expect("a record")
+    }
+}
+
+/// A red photo (the fake Vision calls red racy), different for each `seed`.
+fn red_photo(seed: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(1200, 900, |x, y| {
+        image::Rgb([220, ((x + y + seed) % 40) as u8, 20])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img)
+        .unwrap();
+    out
+}
+
+async fn identical_bytes_under_another_name_are_judged_once(harness: Harness) {
+    let app = harness.spawn(&[]).await;
+    let photo = red_photo(0);
+
+    let first = app.moderate_resized("first.jpg", &photo).await;
+    let second = app.moderate_resized("copy of first.jpg", &photo).await;
+
+    assert_eq!(harness.moderator_calls(), 1);
+    assert_eq!(first.reused_from, None);
+    assert_eq!(second.reused_from.as_deref(), Some("uploads%2Ffirst.jpg"));
+    assert_eq!(second.verdict.as_str(), "flagged");
+    assert_eq!(
+        (second.verdict, &second.likelihoods),
+        (first.verdict, &first.likelihoods)
+    );
+    let record = app.record("copy of first.jpg").await;
+    let recorded = record.moderation.expect("a verdict on the record");
+    assert_eq!(recorded.reused_from.as_deref(), Some("uploads%2Ffirst.jpg"));
+    assert_eq!(record.status.as_str(), "flagged");
+}
+
+async fn different_bytes_are_each_judged(harness: Harness) {
+    let app = harness.spawn(&[]).await;
+
+    app.moderate_resized("one.jpg", &red_photo(0)).await;
+    let other = app.moderate_resized("two.jpg", &red_photo(1)).await;
+    let again = app.moderate_resized("three.jpg", &red_photo(1)).await;
+
+    assert_eq!(
+        harness.moderator_calls(),
+        2,
+        "the third repeats the second's bytes"
+    );
+    assert_eq!(other.reused_from, None);
+    assert_eq!(again.reused_from.as_deref(), Some("uploads%2Ftwo.jpg"));
+}
+
+async fn changed_thresholds_judge_the_same_bytes_again(harness: Harness) {
+    let photo = red_photo(0);
+    let before = harness.spawn(&[]).await;
+    before.moderate_resized("first.jpg", &photo).await;
+
+    let after = harness
+        .spawn(&[("PIPELINE_MODERATION__THRESHOLDS__RACY", "VERY_LIKELY")])
+        .await;
+    let again = after.moderate_resized("copy.jpg", &photo).await;
+    let third = after.moderate_resized("third.jpg", &photo).await;
+
+    assert_eq!(
+        harness.moderator_calls(),
+        2,
+        "the third is judged as the second was"
+    );
+    assert_eq!(again.reused_from, None);
+    assert_eq!(third.reused_from.as_deref(), Some("uploads%2Fcopy.jpg"));
+}
+
+async fn with_reuse_off_every_upload_is_judged(harness: Harness) {
+    let off = [(
+        "PIPELINE_MODERATION__REUSE_VERDICT_FOR_SAME_CONTENT",
+        "false",
+    )];
+    let app = harness.spawn(&off).await;
+    let photo = red_photo(0);
+
+    app.moderate_resized("first.jpg", &photo).await;
+    let second = app.moderate_resized("copy.jpg", &photo).await;
+    let on = harness.spawn(&[]).await;
+    let after = on.moderate_resized("after.jpg", &photo).await;
+
+    assert_eq!(
+        harness.moderator_calls(),
+        3,
+        "nothing was indexed while reuse was off"
+    );
+    assert_eq!((second.reused_from, after.reused_from), (None, None));
+}
+
+async fn an_unwritable_index_keeps_the_verdict(harness: Harness) {
+    let app = harness.spawn(&[]).await;
+    let photo = red_photo(0);
+    harness.break_index(false);
+
+    let first = app.moderate_resized("first.jpg", &photo).await;
+    let second = app.moderate_resized("copy.jpg", &photo).await;
+
+    assert_eq!(harness.moderator_calls(), 2, "nothing could be indexed");
+    assert_eq!(
+        (first.verdict.as_str(), second.reused_from),
+        ("flagged", None)
+    );
+    let recorded = app.record("first.jpg").await.moderation;
+    assert_eq!(recorded.map(|m| m.verdict), Some(first.verdict));
+}
+
+async fn an_unreadable_index_costs_a_call_not_the_verdict(harness: Harness) {
+    let app = harness.spawn(&[]).await;
+    let photo = red_photo(0);
+    app.moderate_resized("first.jpg", &photo).await;
+
+    harness.break_index(true);
+    let second = app.moderate_resized("copy.jpg", &photo).await;
+
+    assert_eq!(harness.moderator_calls(), 2);
+    assert_eq!(second.reused_from, None);
+    assert_eq!(second.verdict.as_str(), "flagged");
+}
+
+#[actix_web::test]
+async fn sqlite_identical_bytes_under_another_name_are_judged_once() {
+    identical_bytes_under_another_name_are_judged_once(Harness::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn sqlite_different_bytes_are_each_judged() {
+    different_bytes_are_each_judged(Harness::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn sqlite_changed_thresholds_judge_the_same_bytes_again() {
+    changed_thresholds_judge_the_same_bytes_again(Harness::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn sqlite_with_reuse_off_every_upload_is_judged() {
+    with_reuse_off_every_upload_is_judged(Harness::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn sqlite_an_unreadable_index_costs_a_call_not_the_verdict() {
+    an_unreadable_index_costs_a_call_not_the_verdict(Harness::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn firestore_identical_bytes_under_another_name_are_judged_once() {
+    identical_bytes_under_another_name_are_judged_once(Harness::firestore().await).await;
+}
+
+#[actix_web::test]
+async fn firestore_different_bytes_are_each_judged() {
+    different_bytes_are_each_judged(Harness::firestore().await).await;
+}
+
+#[actix_web::test]
+async fn firestore_changed_thresholds_judge_the_same_bytes_again() {
+    changed_thresholds_judge_the_same_bytes_again(Harness::firestore().await).await;
+}
+
+#[actix_web::test]
+async fn firestore_with_reuse_off_every_upload_is_judged() {
+    with_reuse_off_every_upload_is_judged(Harness::firestore().await).await;
+}
+
+#[actix_web::test]
+async fn firestore_an_index_answering_503_costs_a_call_not_the_verdict() {
+    an_unreadable_index_costs_a_call_not_the_verdict(Harness::firestore().await).await;
+}
+
+#[actix_web::test]
+async fn sqlite_an_unwritable_index_keeps_the_verdict() {
+    an_unwritable_index_keeps_the_verdict(Harness::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn firestore_an_index_refusing_writes_keeps_the_verdict() {
+    an_unwritable_index_keeps_the_verdict(Harness::firestore().await).await;
+}
+
+#[actix_web::test]
+async fn with_trigger_original_the_upload_bytes_hash_finds_the_earlier_verdict() {
+    let harness = Harness::sqlite();
+    let app = harness
+        .spawn(&[("PIPELINE_MODERATION__TRIGGER", "original")])
+        .await;
+    let photo = jpeg(1200, 900);
+
+    app.moderate_original("first.jpg", &photo).await;
+    let second = app.moderate_original("copy.jpg", &photo).await;
+
+    assert_eq!(harness.moderator_calls(), 1);
+    assert_eq!(second.reused_from.as_deref(), Some("uploads%2Ffirst.jpg"));
+}
