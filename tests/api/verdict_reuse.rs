@@ -5,6 +5,7 @@
 //! `Backends::from_settings` picks; only the store and publisher are the in-memory fakes,
 //! so the test can upload and deliver events the way Eventarc would.
 
+use crate::builtin_moderation::{model_root, run_process};
 use crate::derived_marker::TEST_SIGNING_KEY;
 use crate::fakes::{FakeModerator, MemoryPublisher, MemoryRecords, MemoryStore};
 use crate::faults::google::Google;
@@ -14,8 +15,9 @@ use crate::gcp_fakes::Sink;
 use crate::helpers::{FINALIZED, TestApp, jpeg, next_event_id, test_settings};
 use crate::policies::racy;
 use async_trait::async_trait;
-use image_pipeline::backends::{Backends, Moderator, Records};
-use image_pipeline::domain::{ImageRecord, Moderation, RecordKey, StageUpdate};
+use image_pipeline::backends::{BackendResult, Backends, LocalModerator, ModerationImage};
+use image_pipeline::backends::{Moderator, Records};
+use image_pipeline::domain::{ImageRecord, Moderation, RecordKey, SafeSearch, StageUpdate};
 use image_pipeline::startup::Application;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -49,10 +51,45 @@ impl Upstream for CountingGoogle {
     }
 }
 
+/// A moderator that computes on this instance (as the built-in model does), counting runs.
+#[derive(Default)]
+struct LocalFake {
+    runs: AtomicUsize,
+}
+
+impl LocalModerator for LocalFake {
+    fn working_bytes(&self) -> u64 {
+        1 << 20
+    }
+    fn assess_now(&self, _image: &[u8]) -> BackendResult<SafeSearch> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Ok(racy())
+    }
+}
+
+/// The [`LocalFake`] behind the `Moderator` seam.
+struct LocalFakeModerator(Arc<LocalFake>);
+
+#[async_trait]
+impl Moderator for LocalFakeModerator {
+    async fn assess(&self, _image: &ModerationImage) -> BackendResult<SafeSearch> {
+        panic!("the route runs a local moderator itself, never through `assess`")
+    }
+    fn name(&self) -> &'static str {
+        "local-fake"
+    }
+    fn local(&self) -> Option<Arc<dyn LocalModerator>> {
+        Some(self.0.clone())
+    }
+}
+
 /// Where records and the verdict index live, shared by every app a test starts.
 enum Backing {
     Sqlite {
         moderator: Arc<FakeModerator>,
+    },
+    SqliteLocal {
+        moderator: Arc<LocalFake>,
     },
     Firestore {
         google: Arc<CountingGoogle>,
@@ -83,6 +120,16 @@ impl Harness {
         }
     }
 
+    /// SQLite with a moderator that runs on this instance (the built-in model's path).
+    fn sqlite_local() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            backing: Backing::SqliteLocal {
+                moderator: Arc::default(),
+            },
+        }
+    }
+
     async fn firestore() -> Self {
         image_pipeline::backends::install_tls_provider();
         let (listener, url) = proxy::bind().await;
@@ -105,6 +152,7 @@ impl Harness {
     fn moderator_calls(&self) -> usize {
         match &self.backing {
             Backing::Sqlite { moderator } => moderator.calls.load(Ordering::SeqCst),
+            Backing::SqliteLocal { moderator } => moderator.runs.load(Ordering::SeqCst),
             Backing::Firestore { google, .. } => google.vision_calls.load(Ordering::SeqCst),
         }
     }
@@ -113,7 +161,7 @@ impl Harness {
     /// table is gone, for both; Firestore: 503 on every attempt).
     fn break_index(&self, reads: bool) {
         match &self.backing {
-            Backing::Sqlite { .. } => {
+            Backing::Sqlite { .. } | Backing::SqliteLocal { .. } => {
                 let db = self.dir.path().join("data/pipeline.sqlite");
                 let conn = rusqlite::Connection::open(db).unwrap();
                 conn.execute_batch("DROP TABLE verdicts").unwrap();
@@ -154,8 +202,12 @@ impl Harness {
         let publisher = Arc::new(MemoryPublisher::default());
         backends.store = store.clone();
         backends.publisher = publisher.clone();
-        if let Backing::Sqlite { moderator } = &self.backing {
-            backends.moderator = Some(moderator.clone() as Arc<dyn Moderator>);
+        match &self.backing {
+            Backing::Sqlite { moderator } => backends.moderator = Some(moderator.clone()),
+            Backing::SqliteLocal { moderator } => {
+                backends.moderator = Some(Arc::new(LocalFakeModerator(moderator.clone())));
+            }
+            Backing::Firestore { .. } => {}
         }
         let records = backends.records.clone();
         let app = Application::build_with(settings, backends).unwrap();
@@ -415,8 +467,16 @@ async fn firestore_an_index_refusing_writes_keeps_the_verdict() {
 }
 
 #[actix_web::test]
-async fn with_trigger_original_the_upload_bytes_hash_finds_the_earlier_verdict() {
-    let harness = Harness::sqlite();
+async fn a_local_moderator_runs_once_for_identical_bytes() {
+    identical_bytes_under_another_name_are_judged_once(Harness::sqlite_local()).await;
+}
+
+#[actix_web::test]
+async fn a_local_moderator_runs_again_for_changed_thresholds() {
+    changed_thresholds_judge_the_same_bytes_again(Harness::sqlite_local()).await;
+}
+
+async fn with_trigger_original_the_upload_bytes_find_the_earlier_verdict(harness: Harness) {
     let app = harness
         .spawn(&[("PIPELINE_MODERATION__TRIGGER", "original")])
         .await;
@@ -424,7 +484,43 @@ async fn with_trigger_original_the_upload_bytes_hash_finds_the_earlier_verdict()
 
     app.moderate_original("first.jpg", &photo).await;
     let second = app.moderate_original("copy.jpg", &photo).await;
+    let other = app.moderate_original("other.jpg", &jpeg(1000, 900)).await;
 
-    assert_eq!(harness.moderator_calls(), 1);
+    assert_eq!(harness.moderator_calls(), 2, "the copy is not judged");
     assert_eq!(second.reused_from.as_deref(), Some("uploads%2Ffirst.jpg"));
+    assert_eq!(other.reused_from, None);
+}
+
+#[actix_web::test]
+async fn with_trigger_original_a_remote_moderator_is_asked_once_for_identical_bytes() {
+    with_trigger_original_the_upload_bytes_find_the_earlier_verdict(Harness::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn with_trigger_original_a_local_moderator_runs_once_for_identical_bytes() {
+    with_trigger_original_the_upload_bytes_find_the_earlier_verdict(Harness::sqlite_local()).await;
+}
+
+/// The embedded default as a user runs it: `process` twice on one data dir with the
+/// built-in model; the second run's photo repeats the first's bytes under another name.
+#[test]
+fn process_with_the_builtin_model_reuses_the_verdict_of_identical_bytes() {
+    let Some(root) = model_root() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (first, copy) = (dir.path().join("first.jpg"), dir.path().join("copy.jpg"));
+    std::fs::write(&first, jpeg(1200, 900)).unwrap();
+    std::fs::copy(&first, &copy).unwrap();
+
+    let (before, _) = run_process(dir.path(), &root, &[], &[first]);
+    let (after, stderr) = run_process(dir.path(), &root, &[], &[copy]);
+
+    let (judged, reused) = (&before[0]["moderation"], &after[0]["moderation"]);
+    assert!(judged["reusedFrom"].is_null(), "{judged}");
+    assert_eq!(
+        reused["reusedFrom"], "uploads%2Ffirst.jpg",
+        "{reused} {stderr}"
+    );
+    assert_eq!(reused["likelihoods"], judged["likelihoods"]);
+    assert_eq!(reused["backend"], "builtin:nsfwjs-4.4.0/mobilenet_v2");
+    assert!(stderr.contains("moderator not asked"), "{stderr}");
 }
