@@ -1,18 +1,14 @@
-//! Verdict reuse (`moderation.reuse_verdict_for_same_content`, issue 23): a re-upload of
-//! identical bytes costs no second moderator call, on both record backends: SQLite (the
-//! local profile's, with a counting fake moderator) and Firestore (the harness's Firestore
-//! and Vision fakes behind a counting proxy). The verdict index is the one
-//! `Backends::from_settings` picks; only the store and publisher are the in-memory fakes,
-//! so the test can upload and deliver events the way Eventarc would.
+//! The verdict-reuse tests' backings: SQLite with a counting remote or local fake
+//! moderator, or Firestore and Vision fakes behind a proxy that counts Vision calls and can
+//! refuse the index's reads or writes; a server on one of them, and its helpers.
 
-use crate::builtin_moderation::{model_root, run_process};
 use crate::derived_marker::TEST_SIGNING_KEY;
 use crate::fakes::{FakeModerator, MemoryPublisher, MemoryRecords, MemoryStore};
 use crate::faults::google::Google;
 use crate::faults::plan::Plan;
 use crate::faults::proxy::{self, HttpAnswer, HttpRequest, Upstream};
 use crate::gcp_fakes::Sink;
-use crate::helpers::{FINALIZED, TestApp, jpeg, next_event_id, test_settings};
+use crate::helpers::{FINALIZED, TestApp, next_event_id, test_settings};
 use crate::policies::racy;
 use async_trait::async_trait;
 use image_pipeline::backends::{BackendResult, Backends, LocalModerator, ModerationImage};
@@ -97,19 +93,19 @@ enum Backing {
     },
 }
 
-struct Harness {
+pub struct Harness {
     dir: tempfile::TempDir,
     backing: Backing,
 }
 
 /// One running server on the harness's backing.
-struct Running {
+pub struct Running {
     app: TestApp,
     records: Arc<dyn Records>,
 }
 
 impl Harness {
-    fn sqlite() -> Self {
+    pub fn sqlite() -> Self {
         let moderator = Arc::new(FakeModerator {
             answer: racy(),
             ..FakeModerator::default()
@@ -121,7 +117,7 @@ impl Harness {
     }
 
     /// SQLite with a moderator that runs on this instance (the built-in model's path).
-    fn sqlite_local() -> Self {
+    pub fn sqlite_local() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
             backing: Backing::SqliteLocal {
@@ -130,7 +126,7 @@ impl Harness {
         }
     }
 
-    async fn firestore() -> Self {
+    pub async fn firestore() -> Self {
         image_pipeline::backends::install_tls_provider();
         let (listener, url) = proxy::bind().await;
         let sink = Arc::new(Sink::default());
@@ -149,7 +145,7 @@ impl Harness {
     }
 
     /// Moderator calls so far (the fake's, or Vision requests the proxy saw).
-    fn moderator_calls(&self) -> usize {
+    pub fn moderator_calls(&self) -> usize {
         match &self.backing {
             Backing::Sqlite { moderator } => moderator.calls.load(Ordering::SeqCst),
             Backing::SqliteLocal { moderator } => moderator.runs.load(Ordering::SeqCst),
@@ -159,7 +155,7 @@ impl Harness {
 
     /// From now on every read (`reads`) or write of the verdict index fails (SQLite: its
     /// table is gone, for both; Firestore: 503 on every attempt).
-    fn break_index(&self, reads: bool) {
+    pub fn break_index(&self, reads: bool) {
         match &self.backing {
             Backing::Sqlite { .. } | Backing::SqliteLocal { .. } => {
                 let db = self.dir.path().join("data/pipeline.sqlite");
@@ -176,7 +172,7 @@ impl Harness {
     }
 
     /// A server with `env` on this backing.
-    async fn spawn(&self, env: &[(&str, &str)]) -> Running {
+    pub async fn spawn(&self, env: &[(&str, &str)]) -> Running {
         image_pipeline::backends::install_tls_provider();
         let data_dir = self.dir.path().join("data").display().to_string();
         let mut all = vec![
@@ -229,7 +225,7 @@ impl Harness {
 impl Running {
     /// Uploads `bytes` as `name`, resizes it, and moderates the `image.resized` event (the
     /// default trigger); the verdict published in `image.moderated`.
-    async fn moderate_resized(&self, name: &str, bytes: &[u8]) -> Moderation {
+    pub async fn moderate_resized(&self, name: &str, bytes: &[u8]) -> Moderation {
         let app = &self.app;
         let (_, status, body) = app
             .upload_and_notify("/resize", name, bytes, "image/jpeg")
@@ -251,7 +247,7 @@ impl Running {
     }
 
     /// Moderates the upload itself (`moderation.trigger = original`).
-    async fn moderate_original(&self, name: &str, bytes: &[u8]) -> Moderation {
+    pub async fn moderate_original(&self, name: &str, bytes: &[u8]) -> Moderation {
         let (info, _, _) = self
             .app
             .upload_and_notify("/resize", name, bytes, "image/jpeg")
@@ -280,14 +276,14 @@ impl Running {
             .expect("image.moderated was published")
     }
 
-    async fn record(&self, name: &str) -> ImageRecord {
+    pub async fn record(&self, name: &str) -> ImageRecord {
         let key = RecordKey::new("uploads", name);
         self.records.get(&key).await.unwrap().expect("a record")
     }
 }
 
 /// A red photo (the fake Vision calls red racy), different for each `seed`.
-fn red_photo(seed: u32) -> Vec<u8> {
+pub fn red_photo(seed: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(1200, 900, |x, y| {
         image::Rgb([220, ((x + y + seed) % 40) as u8, 20])
     });
@@ -296,231 +292,4 @@ fn red_photo(seed: u32) -> Vec<u8> {
         .encode_image(&img)
         .unwrap();
     out
-}
-
-async fn identical_bytes_under_another_name_are_judged_once(harness: Harness) {
-    let app = harness.spawn(&[]).await;
-    let photo = red_photo(0);
-
-    let first = app.moderate_resized("first.jpg", &photo).await;
-    let second = app.moderate_resized("copy of first.jpg", &photo).await;
-
-    assert_eq!(harness.moderator_calls(), 1);
-    assert_eq!(first.reused_from, None);
-    assert_eq!(second.reused_from.as_deref(), Some("uploads%2Ffirst.jpg"));
-    assert_eq!(second.verdict.as_str(), "flagged");
-    assert_eq!(
-        (second.verdict, &second.likelihoods),
-        (first.verdict, &first.likelihoods)
-    );
-    let record = app.record("copy of first.jpg").await;
-    let recorded = record.moderation.expect("a verdict on the record");
-    assert_eq!(recorded.reused_from.as_deref(), Some("uploads%2Ffirst.jpg"));
-    assert_eq!(record.status.as_str(), "flagged");
-}
-
-async fn different_bytes_are_each_judged(harness: Harness) {
-    let app = harness.spawn(&[]).await;
-
-    app.moderate_resized("one.jpg", &red_photo(0)).await;
-    let other = app.moderate_resized("two.jpg", &red_photo(1)).await;
-    let again = app.moderate_resized("three.jpg", &red_photo(1)).await;
-
-    assert_eq!(
-        harness.moderator_calls(),
-        2,
-        "the third repeats the second's bytes"
-    );
-    assert_eq!(other.reused_from, None);
-    assert_eq!(again.reused_from.as_deref(), Some("uploads%2Ftwo.jpg"));
-}
-
-async fn changed_thresholds_judge_the_same_bytes_again(harness: Harness) {
-    let photo = red_photo(0);
-    let before = harness.spawn(&[]).await;
-    before.moderate_resized("first.jpg", &photo).await;
-
-    let after = harness
-        .spawn(&[("PIPELINE_MODERATION__THRESHOLDS__RACY", "VERY_LIKELY")])
-        .await;
-    let again = after.moderate_resized("copy.jpg", &photo).await;
-    let third = after.moderate_resized("third.jpg", &photo).await;
-
-    assert_eq!(
-        harness.moderator_calls(),
-        2,
-        "the third is judged as the second was"
-    );
-    assert_eq!(again.reused_from, None);
-    assert_eq!(third.reused_from.as_deref(), Some("uploads%2Fcopy.jpg"));
-}
-
-async fn with_reuse_off_every_upload_is_judged(harness: Harness) {
-    let off = [(
-        "PIPELINE_MODERATION__REUSE_VERDICT_FOR_SAME_CONTENT",
-        "false",
-    )];
-    let app = harness.spawn(&off).await;
-    let photo = red_photo(0);
-
-    app.moderate_resized("first.jpg", &photo).await;
-    let second = app.moderate_resized("copy.jpg", &photo).await;
-    let on = harness.spawn(&[]).await;
-    let after = on.moderate_resized("after.jpg", &photo).await;
-
-    assert_eq!(
-        harness.moderator_calls(),
-        3,
-        "nothing was indexed while reuse was off"
-    );
-    assert_eq!((second.reused_from, after.reused_from), (None, None));
-}
-
-async fn an_unwritable_index_keeps_the_verdict(harness: Harness) {
-    let app = harness.spawn(&[]).await;
-    let photo = red_photo(0);
-    harness.break_index(false);
-
-    let first = app.moderate_resized("first.jpg", &photo).await;
-    let second = app.moderate_resized("copy.jpg", &photo).await;
-
-    assert_eq!(harness.moderator_calls(), 2, "nothing could be indexed");
-    assert_eq!(
-        (first.verdict.as_str(), second.reused_from),
-        ("flagged", None)
-    );
-    let recorded = app.record("first.jpg").await.moderation;
-    assert_eq!(recorded.map(|m| m.verdict), Some(first.verdict));
-}
-
-async fn an_unreadable_index_costs_a_call_not_the_verdict(harness: Harness) {
-    let app = harness.spawn(&[]).await;
-    let photo = red_photo(0);
-    app.moderate_resized("first.jpg", &photo).await;
-
-    harness.break_index(true);
-    let second = app.moderate_resized("copy.jpg", &photo).await;
-
-    assert_eq!(harness.moderator_calls(), 2);
-    assert_eq!(second.reused_from, None);
-    assert_eq!(second.verdict.as_str(), "flagged");
-}
-
-#[actix_web::test]
-async fn sqlite_identical_bytes_under_another_name_are_judged_once() {
-    identical_bytes_under_another_name_are_judged_once(Harness::sqlite()).await;
-}
-
-#[actix_web::test]
-async fn sqlite_different_bytes_are_each_judged() {
-    different_bytes_are_each_judged(Harness::sqlite()).await;
-}
-
-#[actix_web::test]
-async fn sqlite_changed_thresholds_judge_the_same_bytes_again() {
-    changed_thresholds_judge_the_same_bytes_again(Harness::sqlite()).await;
-}
-
-#[actix_web::test]
-async fn sqlite_with_reuse_off_every_upload_is_judged() {
-    with_reuse_off_every_upload_is_judged(Harness::sqlite()).await;
-}
-
-#[actix_web::test]
-async fn sqlite_an_unreadable_index_costs_a_call_not_the_verdict() {
-    an_unreadable_index_costs_a_call_not_the_verdict(Harness::sqlite()).await;
-}
-
-#[actix_web::test]
-async fn firestore_identical_bytes_under_another_name_are_judged_once() {
-    identical_bytes_under_another_name_are_judged_once(Harness::firestore().await).await;
-}
-
-#[actix_web::test]
-async fn firestore_different_bytes_are_each_judged() {
-    different_bytes_are_each_judged(Harness::firestore().await).await;
-}
-
-#[actix_web::test]
-async fn firestore_changed_thresholds_judge_the_same_bytes_again() {
-    changed_thresholds_judge_the_same_bytes_again(Harness::firestore().await).await;
-}
-
-#[actix_web::test]
-async fn firestore_with_reuse_off_every_upload_is_judged() {
-    with_reuse_off_every_upload_is_judged(Harness::firestore().await).await;
-}
-
-#[actix_web::test]
-async fn firestore_an_index_answering_503_costs_a_call_not_the_verdict() {
-    an_unreadable_index_costs_a_call_not_the_verdict(Harness::firestore().await).await;
-}
-
-#[actix_web::test]
-async fn sqlite_an_unwritable_index_keeps_the_verdict() {
-    an_unwritable_index_keeps_the_verdict(Harness::sqlite()).await;
-}
-
-#[actix_web::test]
-async fn firestore_an_index_refusing_writes_keeps_the_verdict() {
-    an_unwritable_index_keeps_the_verdict(Harness::firestore().await).await;
-}
-
-#[actix_web::test]
-async fn a_local_moderator_runs_once_for_identical_bytes() {
-    identical_bytes_under_another_name_are_judged_once(Harness::sqlite_local()).await;
-}
-
-#[actix_web::test]
-async fn a_local_moderator_runs_again_for_changed_thresholds() {
-    changed_thresholds_judge_the_same_bytes_again(Harness::sqlite_local()).await;
-}
-
-async fn with_trigger_original_the_upload_bytes_find_the_earlier_verdict(harness: Harness) {
-    let app = harness
-        .spawn(&[("PIPELINE_MODERATION__TRIGGER", "original")])
-        .await;
-    let photo = jpeg(1200, 900);
-
-    app.moderate_original("first.jpg", &photo).await;
-    let second = app.moderate_original("copy.jpg", &photo).await;
-    let other = app.moderate_original("other.jpg", &jpeg(1000, 900)).await;
-
-    assert_eq!(harness.moderator_calls(), 2, "the copy is not judged");
-    assert_eq!(second.reused_from.as_deref(), Some("uploads%2Ffirst.jpg"));
-    assert_eq!(other.reused_from, None);
-}
-
-#[actix_web::test]
-async fn with_trigger_original_a_remote_moderator_is_asked_once_for_identical_bytes() {
-    with_trigger_original_the_upload_bytes_find_the_earlier_verdict(Harness::sqlite()).await;
-}
-
-#[actix_web::test]
-async fn with_trigger_original_a_local_moderator_runs_once_for_identical_bytes() {
-    with_trigger_original_the_upload_bytes_find_the_earlier_verdict(Harness::sqlite_local()).await;
-}
-
-/// The embedded default as a user runs it: `process` twice on one data dir with the
-/// built-in model; the second run's photo repeats the first's bytes under another name.
-#[test]
-fn process_with_the_builtin_model_reuses_the_verdict_of_identical_bytes() {
-    let Some(root) = model_root() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (first, copy) = (dir.path().join("first.jpg"), dir.path().join("copy.jpg"));
-    std::fs::write(&first, jpeg(1200, 900)).unwrap();
-    std::fs::copy(&first, &copy).unwrap();
-
-    let (before, _) = run_process(dir.path(), &root, &[], &[first]);
-    let (after, stderr) = run_process(dir.path(), &root, &[], &[copy]);
-
-    let (judged, reused) = (&before[0]["moderation"], &after[0]["moderation"]);
-    assert!(judged["reusedFrom"].is_null(), "{judged}");
-    assert_eq!(
-        reused["reusedFrom"], "uploads%2Ffirst.jpg",
-        "{reused} {stderr}"
-    );
-    assert_eq!(reused["likelihoods"], judged["likelihoods"]);
-    assert_eq!(reused["backend"], "builtin:nsfwjs-4.4.0/mobilenet_v2");
-    assert!(stderr.contains("moderator not asked"), "{stderr}");
 }
