@@ -310,6 +310,37 @@ mod tests {
     }
 
     #[test]
+    fn a_verdict_key_needs_a_sha256_content_hash_and_names_its_whole_basis() {
+        let thresholds = BTreeMap::from([
+            (SafeSearchCategory::Racy, Likelihood::Likely),
+            (SafeSearchCategory::Adult, Likelihood::VeryLikely),
+        ]);
+        let basis = VerdictBasis::new("vision", "resized:medium", &thresholds);
+        let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+        let key = VerdictKey::new(&format!("sha256:{hex}"), basis.clone()).unwrap();
+
+        assert_eq!(
+            basis.as_str(),
+            "vision;resized:medium;adult>=VERY_LIKELY,racy>=LIKELY"
+        );
+        assert_eq!(key.content_hash(), format!("sha256:{hex}"));
+        assert_eq!(key.document_id().len(), 64 + 1 + 16);
+        assert!(key.document_id().starts_with(&format!("{hex}-")));
+        for not_a_hash in [
+            hex.to_owned(),
+            format!("md5:{hex}"),
+            "sha256:../x".to_owned(),
+        ] {
+            assert_eq!(
+                VerdictKey::new(&not_a_hash, basis.clone()),
+                None,
+                "{not_a_hash}"
+            );
+        }
+    }
+
+    #[test]
     fn verdict_is_flagged_when_any_threshold_is_reached() {
         let thresholds = BTreeMap::from([
             (SafeSearchCategory::Adult, Likelihood::Likely),
