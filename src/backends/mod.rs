@@ -1,5 +1,5 @@
-//! The four seams the handlers speak to (`ObjectStore`, `Records`, `Publisher`, `Moderator`),
-//! the error every backend returns (classified with `is_transient`), and
+//! The seams the handlers speak to (`ObjectStore`, `Records`, `Publisher`, `Moderator`, and
+//! the optional `VerdictIndex`), the error every backend returns (classified with `is_transient`), and
 //! [`Backends::from_settings`], the ONE place that picks implementations from the settings,
 //! and [`LocalControl`], the narrow handle on the embedded local runtime (the only way the
 //! CLI, start-up and router reach it: `local` is private to this module).
@@ -16,7 +16,7 @@ use crate::config::{
 };
 use crate::domain::record::{ApplyResult, StageEvent};
 use crate::domain::{ImageRecord, ObjectInfo, ObjectMeta, ObjectRef, PipelineEvent, PutOutcome};
-use crate::domain::{RecordKey, SafeSearch, WriteCondition};
+use crate::domain::{IndexedVerdict, RecordKey, SafeSearch, VerdictKey, WriteCondition};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::path::PathBuf;
@@ -177,6 +177,19 @@ pub trait Records: Send + Sync {
     async fn mark_done(&self, done_key: &str) -> BackendResult<()>;
 }
 
+/// Judgements already made, by the content they judged, so identical bytes are not sent to
+/// the moderator twice (`moderation.reuse_verdict_for_same_content`). An index, not the
+/// truth: the record holds each image's verdict; losing an entry only costs a call.
+#[async_trait]
+pub trait VerdictIndex: Send + Sync {
+    /// The judgement stored under `key`, if any (an entry whose full hash or basis differs
+    /// from the key's is `None`).
+    async fn find(&self, key: &VerdictKey) -> BackendResult<Option<IndexedVerdict>>;
+    /// Stores `verdict` under `key`, replacing what was there (an equal key means the same
+    /// bytes judged on the same basis, so any entry is as good as another).
+    async fn remember(&self, key: &VerdictKey, verdict: &IndexedVerdict) -> BackendResult<()>;
+}
+
 /// Announces pipeline events (Pub/Sub, or the local event router).
 #[async_trait]
 pub trait Publisher: Send + Sync {
@@ -244,6 +257,8 @@ pub struct Backends {
     pub publisher: Arc<dyn Publisher>,
     /// `None` when no moderator is configured: verdicts are `unmoderated`.
     pub moderator: Option<Arc<dyn Moderator>>,
+    /// `None` when `moderation.reuse_verdict_for_same_content` is off: every upload is judged.
+    pub verdicts: Option<Arc<dyn VerdictIndex>>,
 }
 
 /// The local runtime's handle, when any local backend is in use.
@@ -297,11 +312,23 @@ impl Backends {
                 &builtin::model_dir_for(&settings.moderation),
             ),
         };
+        let verdicts: Option<Arc<dyn VerdictIndex>> = match (
+            settings.moderation.reuse_verdict_for_same_content,
+            settings.records.backend,
+        ) {
+            (false, _) => None,
+            (true, RecordsBackend::Firestore) => Some(Arc::new(gcp::FirestoreVerdicts::new(
+                cloud()?,
+                &settings.records.verdict_collection,
+            ))),
+            (true, RecordsBackend::Sqlite) => Some(local_ref()?.verdicts()),
+        };
         let backends = Self {
             store,
             records,
             publisher,
             moderator,
+            verdicts,
         };
         Ok((backends, local.map(|l| l as Arc<dyn LocalControl>)))
     }

@@ -205,6 +205,9 @@ pub struct ModerationSettings {
     pub quarantine_bucket: Option<String>,
     /// Gaussian sigma of the `blur` policy.
     pub blur_sigma: f32,
+    /// Reuse a verdict for bytes already judged by the same moderator on the same basis
+    /// (what it was shown, the thresholds) instead of asking it again; recorded as reused.
+    pub reuse_verdict_for_same_content: bool,
     /// Cache folder of the `builtin` model (`image-pipeline models fetch` fills it);
     /// unset (empty) means `~/.cache/image-pipeline/models`.
     #[serde(
@@ -270,6 +273,9 @@ pub struct RecordsSettings {
     pub collection: String,
     /// Collection of handled-event markers (idempotency ledger).
     pub ledger_collection: String,
+    /// Collection of the verdict index (judgements by content hash; Firestore only, the
+    /// local profile keeps them in a SQLite table).
+    pub verdict_collection: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

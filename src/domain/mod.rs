@@ -11,6 +11,7 @@ pub mod pipeline_event;
 pub mod record;
 
 pub use derived::{DerivedOutputs, OutputPlace, SigningKey};
+pub use moderation::{IndexedVerdict, VerdictBasis, VerdictKey};
 pub use moderation::{Likelihood, Moderation, SafeSearch, SafeSearchCategory, Verdict};
 pub use object::{ObjectInfo, ObjectMeta, ObjectRef, PutOutcome, WriteCondition};
 pub use outcome::{Outcome, WireOutcome};

@@ -2,6 +2,7 @@
 //! the verdict (with thresholds from config) is decided here, not in a backend.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Cloud Vision's likelihood scale, ordered so thresholds compare with `>=`
@@ -198,6 +199,103 @@ pub struct Moderation {
     /// Why the moderator could not judge the image (its permanent error), if it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Present only on a reused verdict: the record id (`RecordKey::document_id`) whose
+    /// judgement of identical bytes was reused instead of asking the moderator again.
+    #[serde(
+        default,
+        rename = "reusedFrom",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reused_from: Option<String>,
+}
+
+/// What a verdict was made with besides the image: the moderator (its exact model), what it
+/// was shown (`original`, or `resized:<variant>`) and the thresholds. Two judgements of
+/// the same bytes are interchangeable only when this is equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerdictBasis(String);
+
+impl VerdictBasis {
+    pub fn new(
+        backend: &str,
+        subject: &str,
+        thresholds: &BTreeMap<SafeSearchCategory, Likelihood>,
+    ) -> Self {
+        let thresholds: Vec<String> = thresholds
+            .iter()
+            .map(|(c, l)| format!("{}>={}", c.as_str(), l.as_api_name()))
+            .collect();
+        Self(format!("{backend};{subject};{}", thresholds.join(",")))
+    }
+
+    /// The text as stored (`vision;resized:medium;adult>=LIKELY,racy>=LIKELY`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where the verdict index keeps one judgement: the SHA-256 of the uploaded bytes and the
+/// basis it was made on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerdictKey {
+    /// 64 lower-case hex digits.
+    content_sha256: String,
+    pub basis: VerdictBasis,
+}
+
+impl VerdictKey {
+    /// The key of a `sha256:<hex>` content hash (the record's `contentHash` form); `None`
+    /// when the text is not one (an older or foreign event).
+    pub fn new(content_hash: &str, basis: VerdictBasis) -> Option<Self> {
+        let hex = content_hash.strip_prefix("sha256:")?;
+        let valid = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        valid.then(|| Self {
+            content_sha256: hex.to_owned(),
+            basis,
+        })
+    }
+
+    /// `sha256:<hex>`, as the record's `contentHash` says it.
+    pub fn content_hash(&self) -> String {
+        format!("sha256:{}", self.content_sha256)
+    }
+
+    /// A document id (Firestore-safe, fixed length): the content's hex, `-`, and 16 hex
+    /// digits of the basis's SHA-256. The stored entry repeats both in full, and a reader
+    /// compares them, so a clash of the short part reads as "not found", never as a verdict.
+    pub fn document_id(&self) -> String {
+        let digest = Sha256::digest(self.basis.as_str().as_bytes());
+        let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}-{short}", self.content_sha256)
+    }
+}
+
+/// One judgement in the verdict index: the moderator's likelihoods (the decision is made
+/// again from them under the current rule) and where they came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexedVerdict {
+    /// `sha256:<hex>` of the judged upload.
+    pub content_hash: String,
+    /// [`VerdictBasis::as_str`] of the judgement.
+    pub basis: String,
+    pub likelihoods: SafeSearch,
+    /// The verdict as decided then (for people reading the index; not reused as such).
+    pub verdict: Verdict,
+    pub backend: String,
+    /// The record id (`RecordKey::document_id`) of the image that was judged.
+    pub from_record: String,
+    pub from_generation: i64,
+    /// RFC 3339, set by the backend when it stores the entry.
+    pub judged_at: Option<String>,
+}
+
+impl IndexedVerdict {
+    /// Whether this entry is the judgement `key` names (full hash and basis, not only the
+    /// document id).
+    pub fn matches(&self, key: &VerdictKey) -> bool {
+        self.content_hash == key.content_hash() && self.basis == key.basis.as_str()
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +307,37 @@ mod tests {
         assert!(Likelihood::Unknown < Likelihood::VeryUnlikely);
         assert!(Likelihood::Likely < Likelihood::VeryLikely);
         assert_eq!(Likelihood::from_api_name("nonsense"), Likelihood::Unknown);
+    }
+
+    #[test]
+    fn a_verdict_key_needs_a_sha256_content_hash_and_names_its_whole_basis() {
+        let thresholds = BTreeMap::from([
+            (SafeSearchCategory::Racy, Likelihood::Likely),
+            (SafeSearchCategory::Adult, Likelihood::VeryLikely),
+        ]);
+        let basis = VerdictBasis::new("vision", "resized:medium", &thresholds);
+        let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+        let key = VerdictKey::new(&format!("sha256:{hex}"), basis.clone()).unwrap();
+
+        assert_eq!(
+            basis.as_str(),
+            "vision;resized:medium;adult>=VERY_LIKELY,racy>=LIKELY"
+        );
+        assert_eq!(key.content_hash(), format!("sha256:{hex}"));
+        assert_eq!(key.document_id().len(), 64 + 1 + 16);
+        assert!(key.document_id().starts_with(&format!("{hex}-")));
+        for not_a_hash in [
+            hex.to_owned(),
+            format!("md5:{hex}"),
+            "sha256:../x".to_owned(),
+        ] {
+            assert_eq!(
+                VerdictKey::new(&not_a_hash, basis.clone()),
+                None,
+                "{not_a_hash}"
+            );
+        }
     }
 
     #[test]

@@ -65,6 +65,7 @@ fn full_run(verdict: Verdict) -> Vec<StageEvent> {
                     backend: "test".to_owned(),
                     action: None,
                     error: None,
+                    reused_from: None,
                 },
             },
         ),

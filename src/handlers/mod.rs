@@ -23,6 +23,7 @@ mod step;
 mod summary;
 pub mod thumbnail;
 pub mod verdict;
+mod verdict_reuse;
 
 pub use step::{Halt, Step, finish, halt};
 

@@ -5,25 +5,25 @@
 //! the verdict `unmoderated`, never a silent `safe`. A moderator's permanent error is
 //! recorded in the verdict (`moderation.on_error` decides flagged or `unmoderated`); the
 //! verdict is made durable before the policy acts (`verdict`). What the moderator sees is
-//! read and made under the same gate as every other route (`moderation_subject`).
+//! read and made under the same gate as every other route (`moderation_subject`). Identical
+//! bytes judged before on the same basis reuse that judgement (`verdict_reuse`).
 
 use super::failure;
 use super::guard;
 use super::ledger::{self, mark_done, not_done_yet};
 use super::moderation_policy::{apply_policy, planned_action};
-use super::moderation_subject::{assess_here, remote_subject};
 use super::verdict::{durable_verdict, persist_verdict};
+use super::verdict_reuse::{Judgement, judge_here, judge_remote, remember, thresholds};
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish};
 use crate::backends::{BackendResult, Moderator};
 use crate::config::{ModerationOnError, ModerationTrigger, Settings};
-use crate::domain::{Likelihood, Moderation, ObjectRef, PipelineEvent, PipelineEventType};
-use crate::domain::{RecordKey, SafeSearch, SafeSearchCategory, StageUpdate, Verdict};
+use crate::domain::{Moderation, ObjectRef, PipelineEvent, PipelineEventType};
+use crate::domain::{RecordKey, SafeSearch, StageUpdate, Verdict, VerdictKey};
 use crate::error::{BackendContext, HandlerError};
 use crate::events::types::{PUBSUB_PUBLISHED, STORAGE_FINALIZED};
 use crate::routes;
 use crate::state::AppState;
 use futures_util::future::BoxFuture;
-use std::collections::BTreeMap;
 
 pub const NAME: &str = routes::MODERATE.name;
 
@@ -68,8 +68,11 @@ async fn judge_and_publish(
     let moderation = match durable_verdict(state, source).await? {
         Some(moderation) => moderation,
         None => {
-            let moderation = judge(event, state, source).await?;
+            let (moderation, file_under) = judge(event, state, source).await?;
             persist_verdict(state, &event.ce.id, source, &moderation).await?;
+            if let Some(key) = file_under {
+                remember(state, key, source, &moderation).await;
+            }
             moderation
         }
     };
@@ -96,26 +99,44 @@ async fn judge_and_publish(
     )))
 }
 
-/// The moderator's verdict on the event's image; no moderator is `unmoderated`, never
+/// The verdict on the event's image, and the key to file it under in the verdict index
+/// when it is a fresh judgement that may be filed. No moderator is `unmoderated`, never
 /// `safe`, and nothing is read for it.
-async fn judge(event: &IncomingEvent, state: &AppState, source: &ObjectRef) -> Step<Moderation> {
+async fn judge(
+    event: &IncomingEvent,
+    state: &AppState,
+    source: &ObjectRef,
+) -> Step<(Moderation, Option<VerdictKey>)> {
     let Some(moderator) = state.backends.moderator.clone() else {
-        return Ok(Moderation {
+        let unmoderated = Moderation {
             verdict: Verdict::Unmoderated,
             likelihoods: None,
             backend: "none".to_owned(),
             action: None,
             error: None,
-        });
+            reused_from: None,
+        };
+        return Ok((unmoderated, None));
     };
-    let answer = match moderator.local() {
-        Some(local) => assess_here(event, state, source, local).await?,
-        None => {
-            let image = remote_subject(event, state, source).await?;
-            moderator.assess(&image).await
+    let judgement = match moderator.local() {
+        Some(local) => judge_here(event, state, source, local, moderator.name()).await?,
+        None => judge_remote(event, state, source, moderator.as_ref()).await?,
+    };
+    match judgement {
+        Judgement::Reused(entry) => {
+            tracing::info!(
+                from = %entry.from_record,
+                "{source}: the same bytes were judged before; verdict reused, moderator not asked"
+            );
+            let mut moderation = moderation_of(state, moderator.as_ref(), Ok(entry.likelihoods))?;
+            moderation.reused_from = Some(entry.from_record);
+            Ok((moderation, None))
         }
-    };
-    Ok(moderation_of(state, moderator.as_ref(), answer)?)
+        Judgement::Asked { answer, file_under } => Ok((
+            moderation_of(state, moderator.as_ref(), answer)?,
+            file_under,
+        )),
+    }
 }
 
 /// The moderator's answer as a verdict: a permanent error is recorded in it (`on_error`
@@ -133,6 +154,7 @@ fn moderation_of(
             backend: moderator.name().to_owned(),
             action: None,
             error: None,
+            reused_from: None,
         },
         Err(e) if e.is_transient() => {
             let context = format!("the {} moderator failed", moderator.name());
@@ -149,22 +171,13 @@ fn moderation_of(
             backend: moderator.name().to_owned(),
             action: None,
             error: Some(format!("the {} moderator failed: {e}", moderator.name())),
+            reused_from: None,
         },
     };
     if moderation.verdict == Verdict::Flagged {
         moderation.action = planned_action(settings.policy);
     }
     Ok(moderation)
-}
-
-/// Thresholds from the settings (typed at load).
-fn thresholds(settings: &Settings) -> BTreeMap<SafeSearchCategory, Likelihood> {
-    settings
-        .moderation
-        .thresholds
-        .iter()
-        .map(|(category, threshold)| (*category, threshold.0))
-        .collect()
 }
 
 /// The source object the event is about, pinned to its generation (halts with `skipped`

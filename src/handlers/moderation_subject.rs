@@ -7,8 +7,10 @@
 //!   a `gs://` URI it reads itself. Nothing is decoded here.
 //! - A local moderator (the built-in model) decodes on this instance, so it never gets the
 //!   source itself: the route loads it through `admit` (with the moderator's working memory
-//!   admitted too), makes a copy that fits [`LOCAL_BOX_PIXELS`], and runs the moderator on
-//!   it in the same blocking CPU work, holding the permits until that work really ends.
+//!   admitted too; [`load_here`]), makes a copy that fits [`LOCAL_BOX_PIXELS`], and runs the
+//!   moderator on it in the same blocking CPU work, holding the permits until that work
+//!   really ends ([`assess_loaded`]). Between the two the route may find the verdict
+//!   already made for these bytes (`verdict_reuse`) and never run the model.
 
 use super::admit::{self, Admitted, Declared};
 use super::cpu::{self, run_cpu_stoppable};
@@ -20,6 +22,7 @@ use crate::domain::{ObjectRef, SafeSearch, StageUpdate, VariantInfo};
 use crate::error::HandlerError;
 use crate::imaging::{self, Fit, ImagingError, OutputFormat, Plan, Target};
 use crate::state::AppState;
+use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -57,19 +60,45 @@ pub async fn remote_subject(
     }
 }
 
-/// A local moderator's answer: load under admission, fit a copy into the box and run the
-/// moderator on it, in one blocking CPU work that holds the memory permit to its end.
-pub async fn assess_here(
+/// What a local moderator will judge: the original or the variant, loaded under admission
+/// (its working memory admitted too) and pinned to the generation read.
+pub struct LocalSubject {
+    object: ObjectRef,
+    admitted: Admitted,
+}
+
+impl LocalSubject {
+    /// The loaded bytes (shared, not copied).
+    pub fn bytes(&self) -> Bytes {
+        self.admitted.input.clone()
+    }
+}
+
+/// Loads what a local moderator judges, under the memory budget.
+pub async fn load_here(
     event: &IncomingEvent,
     state: &AppState,
     source: &ObjectRef,
-    moderator: Arc<dyn LocalModerator>,
-) -> Step<BackendResult<SafeSearch>> {
+    moderator: &dyn LocalModerator,
+) -> Step<LocalSubject> {
     let (object, declared) = subject_object(event, state, source).await?;
     let plan = local_plan(state);
     let working_bytes = moderator.working_bytes();
-    let Admitted { input, mut permit } =
-        admit::load_declared(state, &declared, &object, &plan, working_bytes).await?;
+    let admitted = admit::load_declared(state, &declared, &object, &plan, working_bytes).await?;
+    Ok(LocalSubject { object, admitted })
+}
+
+/// A local moderator's answer on a loaded subject: fit a copy into the box and run the
+/// moderator on it, in one blocking CPU work that holds the memory permit to its end.
+pub async fn assess_loaded(
+    state: &AppState,
+    subject: LocalSubject,
+    moderator: Arc<dyn LocalModerator>,
+) -> Step<BackendResult<SafeSearch>> {
+    let LocalSubject { object, admitted } = subject;
+    let Admitted { input, mut permit } = admitted;
+    let plan = local_plan(state);
+    let working_bytes = moderator.working_bytes();
     let work = move |stop: &AtomicBool| {
         let processed = imaging::process_until(&input, &plan, stop);
         drop(input);

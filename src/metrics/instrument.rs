@@ -31,6 +31,7 @@ pub fn backends(backends: Backends, metrics: &Arc<Metrics>) -> Backends {
         moderator: backends
             .moderator
             .map(|m| Arc::new(wrap(m, metrics)) as Arc<dyn Moderator>),
+        verdicts: backends.verdicts,
     }
 }
 

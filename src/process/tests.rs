@@ -108,6 +108,7 @@ fn the_table_shows_variants_thumbnail_verdict_time_and_each_reason() {
         backend: "none".to_owned(),
         action: None,
         error: None,
+        reused_from: None,
     });
     record.status = RecordStatus::Processed;
     let mut done = FileOutcome::new(Path::new("photo.jpg"));

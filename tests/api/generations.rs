@@ -145,6 +145,7 @@ fn flagged_verdict(generation: i64, name: &str, action: &str) -> StageEvent {
                 backend: "fake".to_owned(),
                 action: Some(action.to_owned()),
                 error: None,
+                reused_from: None,
             },
         },
     }

@@ -87,6 +87,7 @@ pub async fn spawn_app_with_store(
         records: records.clone(),
         publisher: publisher.clone(),
         moderator: moderator.clone().map(|m| m as Arc<dyn Moderator>),
+        verdicts: None,
     };
     let app = Application::build_with(settings.clone(), backends).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());

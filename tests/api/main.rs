@@ -33,3 +33,4 @@ mod recovery;
 mod routing;
 mod sigterm_load;
 mod slow_body;
+mod verdict_reuse;

@@ -162,6 +162,7 @@ async fn spawn_with(
         records,
         publisher: publisher.clone(),
         moderator: None,
+        verdicts: None,
     };
     let app = Application::build_with(Arc::new(test_settings(env)), backends).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -36,9 +36,9 @@ pub struct FirestoreRecords {
 /// A document as read: its fields and the `updateTime` the precondition needs.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Document {
+pub(super) struct Document {
     #[serde(default)]
-    fields: Map<String, Value>,
+    pub(super) fields: Map<String, Value>,
     update_time: String,
 }
 
@@ -68,7 +68,7 @@ impl FirestoreRecords {
         ))
     }
 
-    fn document_name(&self, collection: &str, id: &str) -> BackendResult<String> {
+    pub(super) fn document_name(&self, collection: &str, id: &str) -> BackendResult<String> {
         Ok(format!("{}/{collection}/{id}", self.documents_root()?))
     }
 
@@ -83,7 +83,7 @@ impl FirestoreRecords {
         ))
     }
 
-    async fn read(&self, collection: &str, id: &str) -> BackendResult<Option<Document>> {
+    pub(super) async fn read(&self, collection: &str, id: &str) -> BackendResult<Option<Document>> {
         let url = self.document_url(collection, id)?;
         let result = self
             .ctx
@@ -100,7 +100,7 @@ impl FirestoreRecords {
 
     /// `documents:commit` with the given writes. Idempotent here: every write either has a
     /// precondition (a replay fails it and re-reads) or is a plain upsert of the same values.
-    async fn commit(&self, writes: Vec<Value>) -> BackendResult<()> {
+    pub(super) async fn commit(&self, writes: Vec<Value>) -> BackendResult<()> {
         let url = format!(
             "{}/v1/{}:commit",
             base_url(&self.ctx.settings.firestore_endpoint),

@@ -33,11 +33,11 @@ pub(crate) const RECORD_FIELDS: [&str; 19] = [
     "lastEventId",
 ];
 
-fn string(s: &str) -> Value {
+pub(crate) fn string(s: &str) -> Value {
     json!({ "stringValue": s })
 }
 
-fn integer(n: impl ToString) -> Value {
+pub(crate) fn integer(n: impl ToString) -> Value {
     json!({ "integerValue": n.to_string() })
 }
 
@@ -70,11 +70,7 @@ fn moderation(m: &Moderation) -> Value {
     f.insert("verdict".into(), string(m.verdict.as_str()));
     f.insert("backend".into(), string(&m.backend));
     if let Some(l) = &m.likelihoods {
-        let categories = SafeSearchCategory::ALL
-            .iter()
-            .map(|c| (c.as_str().to_owned(), string(l.get(*c).as_api_name())))
-            .collect();
-        f.insert("likelihoods".into(), map(categories));
+        f.insert("likelihoods".into(), likelihoods(l));
     }
     if let Some(action) = &m.action {
         f.insert("action".into(), string(action));
@@ -82,7 +78,19 @@ fn moderation(m: &Moderation) -> Value {
     if let Some(error) = &m.error {
         f.insert("error".into(), string(error));
     }
+    if let Some(from) = &m.reused_from {
+        f.insert("reusedFrom".into(), string(from));
+    }
     map(f)
+}
+
+/// SafeSearch likelihoods as a map of Vision's enum names (records and the verdict index).
+pub(crate) fn likelihoods(l: &SafeSearch) -> Value {
+    let categories = SafeSearchCategory::ALL
+        .iter()
+        .map(|c| (c.as_str().to_owned(), string(l.get(*c).as_api_name())))
+        .collect();
+    map(categories)
 }
 
 /// The record as Firestore fields; `None` values are left out (a masked, absent field is
@@ -151,7 +159,7 @@ pub(crate) fn record_fields(r: &ImageRecord) -> Fields {
 
 // ---- reading back ----
 
-fn get_str(f: &Fields, key: &str) -> Option<String> {
+pub(crate) fn get_str(f: &Fields, key: &str) -> Option<String> {
     let v = f.get(key)?;
     v.get("stringValue")
         .or_else(|| v.get("timestampValue"))
@@ -159,7 +167,7 @@ fn get_str(f: &Fields, key: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn get_i64(f: &Fields, key: &str) -> Option<i64> {
+pub(crate) fn get_i64(f: &Fields, key: &str) -> Option<i64> {
     match f.get(key)?.get("integerValue")? {
         Value::String(s) => s.parse().ok(),
         Value::Number(n) => n.as_i64(),
@@ -202,13 +210,18 @@ fn value_map(v: &Value) -> Option<&Fields> {
     v.get("mapValue")?.get("fields")?.as_object()
 }
 
-fn read_moderation(f: &Fields) -> Moderation {
-    let verdict = match get_str(f, "verdict").as_deref() {
+/// The verdict of a `verdict` field; anything else reads as `unmoderated`.
+pub(crate) fn read_verdict(f: &Fields) -> Verdict {
+    match get_str(f, "verdict").as_deref() {
         Some("flagged") => Verdict::Flagged,
         Some("safe") => Verdict::Safe,
         _ => Verdict::Unmoderated,
-    };
-    let likelihoods = get_map(f, "likelihoods").map(|l| {
+    }
+}
+
+/// The likelihoods map under `key`, if there is one.
+pub(crate) fn read_likelihoods(f: &Fields, key: &str) -> Option<SafeSearch> {
+    get_map(f, key).map(|l| {
         let read = |c: SafeSearchCategory| {
             Likelihood::from_api_name(&get_str(l, c.as_str()).unwrap_or_default())
         };
@@ -219,13 +232,17 @@ fn read_moderation(f: &Fields) -> Moderation {
             violence: read(SafeSearchCategory::Violence),
             racy: read(SafeSearchCategory::Racy),
         }
-    });
+    })
+}
+
+fn read_moderation(f: &Fields) -> Moderation {
     Moderation {
-        verdict,
-        likelihoods,
+        verdict: read_verdict(f),
+        likelihoods: read_likelihoods(f, "likelihoods"),
         backend: get_str(f, "backend").unwrap_or_default(),
         action: get_str(f, "action"),
         error: get_str(f, "error"),
+        reused_from: get_str(f, "reusedFrom"),
     }
 }
 

@@ -14,6 +14,7 @@ mod storage;
 mod storage_download;
 mod storage_upload;
 mod subscriber;
+mod verdict_index;
 mod vision;
 
 #[cfg(test)]
@@ -38,12 +39,15 @@ mod storage_download_tests;
 #[cfg(test)]
 mod storage_tests;
 #[cfg(test)]
+mod verdict_index_tests;
+#[cfg(test)]
 mod vision_tests;
 
 pub use firestore::FirestoreRecords;
 pub use pubsub::PubSubPublisher;
 pub use storage::GcsStore;
 pub use subscriber::{PULL_WAIT_SECS, PubSubSubscriber, PubsubMessage, ReceivedMessage};
+pub use verdict_index::FirestoreVerdicts;
 pub use vision::VisionModerator;
 
 use crate::config::{GcpAuth, GcpSettings};

@@ -16,7 +16,7 @@ pub(crate) const BUSY_TIMEOUT_MS: i64 = 15_000;
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_millis(BUSY_TIMEOUT_MS.unsigned_abs());
 
 /// The schema version this binary writes; older databases are migrated on open.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1: object metadata (live generation only), records, the ledger, the delivery
 /// queue, the delivery runners' heartbeats and the generation counter.
@@ -79,6 +79,15 @@ CREATE TABLE IF NOT EXISTS counters (
 /// Version 2: an index for pruning the ledger by age.
 const SCHEMA_V2: &str = "
 CREATE INDEX IF NOT EXISTS ledger_done_at ON ledger (done_at);
+";
+
+/// Version 4: the verdict index (`verdict_index.rs`), one row per content hash and basis.
+const SCHEMA_V4: &str = "
+CREATE TABLE IF NOT EXISTS verdicts (
+    doc_id TEXT PRIMARY KEY,
+    entry_json TEXT NOT NULL,
+    judged_at TEXT NOT NULL
+);
 ";
 
 /// Version 3 changes no table: object files moved to their encoded names on disk
@@ -182,6 +191,7 @@ fn migrate(conn: &mut Connection, data_dir: &Path) -> anyhow::Result<()> {
         // Every statement is IF NOT EXISTS, so any older version just runs them all.
         tx.execute_batch(SCHEMA_V1)?;
         tx.execute_batch(SCHEMA_V2)?;
+        tx.execute_batch(SCHEMA_V4)?;
         if version < FILES_MOVED_IN_VERSION {
             super::store::move_to_disk_names(&tx, data_dir)?;
         }

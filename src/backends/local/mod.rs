@@ -17,6 +17,7 @@ mod publisher;
 mod queue;
 mod records;
 mod store;
+mod verdict_index;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
@@ -39,10 +40,13 @@ mod tests_store;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests_store_faults;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests_verdict_index;
 
 pub use delivery::DeadLetter;
 
-use super::{BackendResult, LocalControl, ObjectStore, Publisher, Records};
+use super::{BackendResult, LocalControl, ObjectStore, Publisher, Records, VerdictIndex};
 use crate::cloudevent::CloudEvent;
 use crate::config::{LocalTrigger, Settings};
 use crate::domain::PipelineEvent;
@@ -212,6 +216,11 @@ impl LocalRuntime {
     /// Records and the idempotency ledger in SQLite.
     pub fn records(&self) -> Arc<dyn Records> {
         Arc::new(records::SqliteRecords::new(self.shared.clone()))
+    }
+
+    /// The verdict index in SQLite.
+    pub fn verdicts(&self) -> Arc<dyn VerdictIndex> {
+        Arc::new(verdict_index::SqliteVerdicts::new(self.shared.clone()))
     }
 
     /// The publisher that routes pipeline events to the topic's triggers.
