@@ -45,6 +45,9 @@ fn thumbnailed() -> StageUpdate {
             bytes: 1234,
             format: "png".to_owned(),
         },
+        formats: vec![],
+        placeholder: None,
+        warnings: vec![],
     }
 }
 
