@@ -26,6 +26,13 @@ async fn app_state(dir: &std::path::Path) -> AppState {
     AppState::new(Arc::new(settings), backends).with_local(local)
 }
 
+/// A GET of `uri` on a loopback `Host`.
+fn get(uri: &str) -> actix_test::TestRequest {
+    actix_test::TestRequest::get()
+        .uri(uri)
+        .insert_header((HOST, "127.0.0.1"))
+}
+
 /// The console alone, as the router mounts it.
 macro_rules! console_app {
     ($state:expr) => {
@@ -153,14 +160,10 @@ async fn the_file_route_serves_an_image_as_its_type_and_anything_else_as_a_downl
     put(&state, "page.html", b"<script>alert(1)</script>").await;
     let app = console_app!(state);
 
-    let get = |uri: &str| {
-        actix_test::TestRequest::get()
-            .uri(uri)
-            .insert_header((HOST, "127.0.0.1"))
-            .to_request()
-    };
-    let image = actix_test::call_service(&app, get("/console/files/uploads/photo.png")).await;
-    let html = actix_test::call_service(&app, get("/console/files/uploads/page.html")).await;
+    let image =
+        actix_test::call_service(&app, get("/console/files/uploads/photo.png").to_request()).await;
+    let html =
+        actix_test::call_service(&app, get("/console/files/uploads/page.html").to_request()).await;
 
     assert_eq!(header(&image, "content-type"), "image/png");
     assert_eq!(header(&image, "x-content-type-options"), "nosniff");
@@ -196,18 +199,16 @@ async fn the_file_route_serves_only_what_the_store_wrote_found_by_its_percent_en
     std::os::unix::fs::symlink(dir.path().join("secret.txt"), uploads.join("link.txt")).unwrap();
     std::fs::write(uploads.join("planted.png"), PNG_SIGNATURE).unwrap();
     let app = console_app!(state);
-    let get = |uri: &str| {
-        actix_test::TestRequest::get()
-            .uri(uri)
-            .insert_header((HOST, "127.0.0.1"))
-            .to_request()
-    };
 
     let encoded = "/console/files/uploads/resized/large%40webp/My%20Cat%20%231%3F%C3%84.PNG";
-    let served = actix_test::call_service(&app, get(encoded)).await;
-    let link = actix_test::call_service(&app, get("/console/files/uploads/link.txt")).await;
-    let planted = actix_test::call_service(&app, get("/console/files/uploads/planted.png")).await;
-    let dotted = actix_test::call_service(&app, get("/console/files/uploads/a/./b.png")).await;
+    let served = actix_test::call_service(&app, get(encoded).to_request()).await;
+    let link =
+        actix_test::call_service(&app, get("/console/files/uploads/link.txt").to_request()).await;
+    let planted =
+        actix_test::call_service(&app, get("/console/files/uploads/planted.png").to_request())
+            .await;
+    let dotted =
+        actix_test::call_service(&app, get("/console/files/uploads/a/./b.png").to_request()).await;
 
     assert_eq!(served.status().as_u16(), 200);
     assert_eq!(header(&served, "content-type"), "image/png");
