@@ -8,13 +8,15 @@ use super::VariantInfo;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::collections::BTreeMap;
 
-/// Characters kept as they are in a path segment (RFC 3986 unreserved); everything else,
-/// `,` and spaces included (both are separators in a `srcset`), is percent-encoded.
+/// Characters kept as they are in a path segment: RFC 3986 unreserved ones and `@` (a
+/// path character there, and the size/format separator of output names, kept readable);
+/// everything else, `,` and spaces included (separators in a `srcset`), is percent-encoded.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
-    .remove(b'~');
+    .remove(b'~')
+    .remove(b'@');
 
 /// The placeholder in `resize.public_base_url` replaced by an output's bucket.
 pub const BUCKET_PLACEHOLDER: &str = "{bucket}";
@@ -97,7 +99,7 @@ mod tests {
         );
         assert_eq!(
             srcset["webp"],
-            "https://storage.googleapis.com/out/r/small%40webp/a.jpg.webp 400w"
+            "https://storage.googleapis.com/out/r/small@webp/a.jpg.webp 400w"
         );
         assert_eq!(srcset.len(), 2);
     }

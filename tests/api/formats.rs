@@ -194,8 +194,8 @@ async fn image_resized_carries_a_srcset_per_format_of_the_widths_really_written(
         srcset["webp"],
         format!(
             "{} 400w, {} 640w",
-            url("small%40webp", ".webp"),
-            url("large%40webp", ".webp")
+            url("small@webp", ".webp"),
+            url("large@webp", ".webp")
         )
     );
 }
