@@ -122,6 +122,7 @@ impl Settings {
                 .unwrap_or_default();
         }
         settings.keep_moderate_trigger_of_its_setting();
+        settings.resolve_public_base_url();
         Ok(settings)
     }
 

@@ -1,9 +1,11 @@
 //! Where outputs go, as the one `DerivedOutputs` rule the routes, backfill and validation
-//! share; and the local profile's signing key. That key is the one thing config writes:
+//! share; where they are served from (`resize.public_base_url`, for the record's `srcset`);
+//! and the local profile's signing key. That key is the one thing config writes:
 //! `<data_dir>/derived-signing.key`, made once on the first start of the local profile, so
 //! outputs written before a restart are still recognised after it.
 
 use super::{ConfigError, Profile, Settings};
+use crate::domain::naming::thumbnail_format_prefix;
 use crate::domain::{DerivedOutputs, OutputPlace, SigningKey};
 use std::io::Write;
 use std::path::Path;
@@ -18,7 +20,7 @@ impl DerivedOutputs {
     pub fn from_settings(settings: &Settings) -> Self {
         let (resize, thumbnail) = (&settings.resize, &settings.thumbnail);
         let moderation = &settings.moderation;
-        let places = vec![
+        let mut places = vec![
             OutputPlace::new(&resize.prefix, resize.bucket.clone()),
             OutputPlace::new(&thumbnail.prefix, thumbnail.bucket.clone()),
             OutputPlace::new(
@@ -26,6 +28,12 @@ impl DerivedOutputs {
                 moderation.quarantine_bucket.clone(),
             ),
         ];
+        // The thumbnail's further formats live beside its prefix (`domain::naming`).
+        let further = thumbnail.output_formats().into_iter().skip(1);
+        places.extend(further.map(|format| {
+            let prefix = thumbnail_format_prefix(&thumbnail.prefix, format.as_str());
+            OutputPlace::new(prefix, thumbnail.bucket.clone())
+        }));
         let rule = Self::new(places, settings.derived.signing_key.clone());
         match settings.profile {
             Profile::Gcp => rule,
@@ -58,7 +66,25 @@ impl DerivedOutputs {
     }
 }
 
+/// Cloud Storage's public URL of an object in `{bucket}` (objects readable by `allUsers`).
+pub const GCS_PUBLIC_BASE_URL: &str = "https://storage.googleapis.com/{bucket}/";
+
 impl Settings {
+    /// Fills an empty `resize.public_base_url` with the profile's: Cloud Storage's public
+    /// URL on `gcp`; on `local` the console's file route on this configuration's port
+    /// (resolved at load, so the commands that run the server in-process on a random port
+    /// still name the one `serve` listens on), or a root-relative one when the port is 0.
+    pub(super) fn resolve_public_base_url(&mut self) {
+        if !self.resize.public_base_url.is_empty() {
+            return;
+        }
+        self.resize.public_base_url = match (self.profile, self.server.port) {
+            (Profile::Gcp, _) => GCS_PUBLIC_BASE_URL.to_owned(),
+            (Profile::Local, 0) => "/console/files/{bucket}/".to_owned(),
+            (Profile::Local, port) => format!("http://127.0.0.1:{port}/console/files/{{bucket}}/"),
+        };
+    }
+
     /// In the local profile without `derived.signing_key`: the key of this data folder,
     /// read from its key file or made and written there (readable by the owner only).
     /// Other settings are returned as they are.

@@ -147,3 +147,75 @@ fn a_service_built_without_start_up_still_signs_and_knows_its_outputs_in_a_share
     assert!(unkeyed.needs_signing_key());
     assert!(service.is_derived("uploads", "thumbnails/x.jpg", &meta.metadata));
 }
+
+#[test]
+fn the_public_base_url_defaults_to_cloud_storage_on_gcp_and_the_console_locally() {
+    let on_gcp = gcp(&[]);
+    let local = load(&[("PIPELINE_SERVER__PORT", "9001")]);
+    let chosen = load(&[("PIPELINE_RESIZE__PUBLIC_BASE_URL", "https://cdn.example/")]);
+    let in_process = Settings::in_process(&crate::config::tests::env(&[])).unwrap();
+
+    assert_eq!(
+        on_gcp.resize.public_base_url,
+        "https://storage.googleapis.com/{bucket}/"
+    );
+    assert_eq!(
+        local.resize.public_base_url,
+        "http://127.0.0.1:9001/console/files/{bucket}/"
+    );
+    assert_eq!(chosen.resize.public_base_url, "https://cdn.example/");
+    // Commands run the server on a random port; their URLs name the one `serve` uses.
+    assert_eq!(
+        in_process.resize.public_base_url,
+        "http://127.0.0.1:8080/console/files/{bucket}/"
+    );
+}
+
+#[test]
+fn thumbnail_formats_take_a_comma_list_and_their_folders_are_known_outputs() {
+    use crate::config::values::FormatSetting;
+    let settings = gcp(&[
+        ("PIPELINE_THUMBNAIL__FORMATS", "jpeg,webp,avif"),
+        ("PIPELINE_THUMBNAIL__BUCKET", "thumbs"),
+    ]);
+    let rule = DerivedOutputs::from_settings(&settings);
+    let none = std::collections::BTreeMap::new();
+
+    assert_eq!(
+        settings.thumbnail.output_formats(),
+        [
+            FormatSetting::Jpeg,
+            FormatSetting::Webp,
+            FormatSetting::Avif
+        ]
+    );
+    assert_eq!(
+        load(&[]).thumbnail.output_formats(),
+        [FormatSetting::Original]
+    );
+    for name in [
+        "thumbnails/a.jpg",
+        "thumbnails@webp/a.jpg.webp",
+        "thumbnails@avif/a.jpg.avif",
+    ] {
+        assert!(rule.is_derived("thumbs", name, &none), "{name}");
+    }
+}
+
+#[test]
+fn a_repeated_thumbnail_format_or_a_prefix_in_the_thumbnails_further_folders_fails_validation() {
+    let repeated = load(&[("PIPELINE_THUMBNAIL__FORMATS", "webp,webp")]).validate();
+    let inside = load(&[
+        ("PIPELINE_THUMBNAIL__FORMATS", "jpeg,webp"),
+        ("PIPELINE_RESIZE__PREFIX", "thumbnails@webp"),
+    ])
+    .validate();
+
+    let repeated = repeated.unwrap_err().to_string();
+    assert!(
+        repeated.contains("thumbnail.formats lists a format twice"),
+        "{repeated}"
+    );
+    let inside = inside.unwrap_err().to_string();
+    assert!(inside.contains("thumbnails@<format>/"), "{inside}");
+}

@@ -109,6 +109,11 @@ pub struct ResizeSettings {
     /// (`domain::naming`). Empty: `format` alone.
     #[serde(default, deserialize_with = "super::format_list")]
     pub formats: Vec<FormatSetting>,
+    /// Where outputs are served from, for the record's `srcset`; `{bucket}` stands for the
+    /// output bucket. Empty: resolved at load (`config::outputs`): Cloud Storage's public
+    /// URL on `gcp`, the console's file route on `local`.
+    #[serde(default)]
+    pub public_base_url: String,
 }
 
 impl ResizeSettings {
@@ -138,6 +143,21 @@ pub struct ThumbnailSettings {
     /// `centre` or `smart` (keeps the most detailed region).
     pub anchor: AnchorSetting,
     pub format: FormatSetting,
+    /// The thumbnail in each of these formats (comma list), as `resize.formats`: the first
+    /// keeps `<prefix>/<name>`, the others go to `<prefix>@<format>/<name>.<ext>`. Empty:
+    /// `format` alone.
+    #[serde(default, deserialize_with = "super::format_list")]
+    pub formats: Vec<FormatSetting>,
+}
+
+impl ThumbnailSettings {
+    /// The formats the thumbnail is written in, the first one under the plain name.
+    pub fn output_formats(&self) -> Vec<FormatSetting> {
+        match self.formats.is_empty() {
+            true => vec![self.format],
+            false => self.formats.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

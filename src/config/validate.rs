@@ -145,12 +145,16 @@ impl Settings {
                 format!("resize.sizes label {label:?} must not contain '@'")
             });
         }
-        let formats = self.resize.output_formats();
-        let distinct: std::collections::BTreeSet<&str> =
-            formats.iter().map(|f| f.as_str()).collect();
-        p.check(distinct.len() == formats.len(), || {
-            "resize.formats lists a format twice".to_owned()
-        });
+        for (setting, formats) in [
+            ("resize.formats", self.resize.output_formats()),
+            ("thumbnail.formats", self.thumbnail.output_formats()),
+        ] {
+            let distinct: std::collections::BTreeSet<&str> =
+                formats.iter().map(|f| f.as_str()).collect();
+            p.check(distinct.len() == formats.len(), || {
+                format!("{setting} lists a format twice")
+            });
+        }
         for prefix in [
             &self.resize.prefix,
             &self.thumbnail.prefix,
@@ -162,6 +166,7 @@ impl Settings {
                     .to_owned()
             });
         }
+        self.check_thumbnail_folders(p);
         self.check_derived(p);
         let sigma = self.moderation.blur_sigma;
         let ok = sigma > 0.0 && sigma <= 500.0;
@@ -172,6 +177,28 @@ impl Settings {
         p.check(!self.records.collection.is_empty(), || {
             "records.collection is empty".to_owned()
         });
+    }
+
+    /// The thumbnail's further formats go to `<thumbnail prefix>@<format>/`
+    /// (`domain::naming`): no other prefix may lie there, or two outputs could share a name.
+    fn check_thumbnail_folders(&self, p: &mut Problems) {
+        let thumbnail = self.thumbnail.prefix.trim_matches('/');
+        if self.thumbnail.output_formats().len() < 2 {
+            return;
+        }
+        for prefix in [&self.resize.prefix, &self.moderation.quarantine_prefix] {
+            p.check(
+                !prefix
+                    .trim_matches('/')
+                    .starts_with(&format!("{thumbnail}@")),
+                || {
+                    format!(
+                        "the prefix {prefix:?} lies in {thumbnail}@<format>/, where \
+                         thumbnail.formats writes the thumbnail's further formats"
+                    )
+                },
+            );
+        }
     }
 
     /// Outputs in the upload bucket need a signing key, or an uploader could make any

@@ -1,26 +1,19 @@
-//! `GET /console/files/{bucket}/{name}`: an object's bytes, read from the local bucket
-//! folder (`<data dir>/buckets/<bucket>/`), for the console's pictures and downloads. The
-//! path cannot leave that folder: `..`, `.`, empty segments, backslashes and NUL are
-//! refused before the file system is asked, and the resolved path (symlinks followed) must
-//! still lie inside the bucket folder, itself inside `buckets/`. Images are served as what
-//! their bytes are; anything else as an `application/octet-stream` attachment, so an
-//! uploaded HTML or SVG file never runs on the console's origin.
+//! `GET /console/files/{bucket}/{name}`: an object's bytes, for the console's pictures and
+//! downloads and the local profile's `srcset` URLs (`resize.public_base_url`). Read through
+//! the object store, so only objects written through it are served (a file planted in the
+//! data folder, a symlink included, has no row and is not), and each is found where the
+//! store keeps it (names with capitals or non-ASCII letters are percent-encoded on disk).
+//! `..`, `.`, empty segments, backslashes, NUL and control characters are refused before
+//! the store is asked. Images are served as what their bytes are; anything else as an
+//! `application/octet-stream` attachment, so an uploaded HTML or SVG file never runs on
+//! the console's origin.
 
 use super::Loopback;
 use super::layout::no_sniff;
+use crate::domain::ObjectRef;
 use crate::state::AppState;
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue};
 use actix_web::{HttpResponse, web};
-use std::path::{Path, PathBuf};
-
-/// Why a file is not served.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Refused {
-    /// The name could point outside the bucket folder.
-    Unsafe,
-    /// There is no such file inside it.
-    Missing,
-}
 
 pub(crate) async fn file(
     _: Loopback,
@@ -28,19 +21,20 @@ pub(crate) async fn file(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (bucket, name) = path.into_inner();
-    let buckets = state.settings.local.data_dir.join("buckets");
-    let read = web::block(move || {
-        let file = resolve(&buckets, &bucket, &name)?;
-        std::fs::read(file).map_err(|_| Refused::Missing)
-    })
-    .await;
-    let mut response = match read {
-        Ok(Ok(bytes)) => serve(bytes),
-        Ok(Err(Refused::Unsafe)) => {
-            HttpResponse::BadRequest().body("this name would leave the bucket folder")
+    let mut response = if !safe_segment(&bucket) || !name.split('/').all(safe_segment) {
+        HttpResponse::BadRequest().body("this name would leave the bucket folder")
+    } else {
+        match state
+            .backends
+            .store
+            .read(&ObjectRef::new(bucket, name))
+            .await
+        {
+            Ok(bytes) => serve(bytes.to_vec()),
+            Err(e) if e.is_not_found() => HttpResponse::NotFound().body("no such object"),
+            Err(e) if !e.is_transient() => HttpResponse::BadRequest().body(e.to_string()),
+            Err(e) => HttpResponse::ServiceUnavailable().body(format!("could not read it: {e}")),
         }
-        Ok(Err(Refused::Missing)) => HttpResponse::NotFound().body("no such object file"),
-        Err(e) => HttpResponse::ServiceUnavailable().body(format!("could not read it: {e}")),
     };
     no_sniff(&mut response);
     response
@@ -56,32 +50,6 @@ fn serve(bytes: Vec<u8>) -> HttpResponse {
             .insert_header((CONTENT_TYPE, "application/octet-stream"))
             .insert_header((CONTENT_DISPOSITION, HeaderValue::from_static("attachment")))
             .body(bytes),
-    }
-}
-
-/// The file of `bucket`/`name` under `buckets`, if it is a regular file inside the bucket
-/// folder once every symlink is resolved.
-pub(crate) fn resolve(buckets: &Path, bucket: &str, name: &str) -> Result<PathBuf, Refused> {
-    if !safe_segment(bucket) || !name.split('/').all(safe_segment) {
-        return Err(Refused::Unsafe);
-    }
-    let buckets = buckets.canonicalize().map_err(|_| Refused::Missing)?;
-    let bucket_dir = buckets
-        .join(bucket)
-        .canonicalize()
-        .map_err(|_| Refused::Missing)?;
-    if !bucket_dir.starts_with(&buckets) {
-        return Err(Refused::Unsafe);
-    }
-    let mut path = bucket_dir.clone();
-    path.extend(name.split('/'));
-    let real = path.canonicalize().map_err(|_| Refused::Missing)?;
-    if !real.starts_with(&bucket_dir) {
-        return Err(Refused::Unsafe);
-    }
-    match real.is_file() {
-        true => Ok(real),
-        false => Err(Refused::Missing),
     }
 }
 

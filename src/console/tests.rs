@@ -2,7 +2,6 @@
 //! route will and will not serve, and which requests need the token. The browser tests
 //! (`tests/api/console_browser.rs`) drive the same pages in Chromium.
 
-use super::files::{Refused, resolve};
 use super::*;
 use crate::backends::Backends;
 use crate::config::{EnvMap, Settings};
@@ -25,6 +24,13 @@ async fn app_state(dir: &std::path::Path) -> AppState {
     let settings = Settings::load_from(&env).unwrap();
     let (backends, local) = Backends::from_settings(&settings).await.unwrap();
     AppState::new(Arc::new(settings), backends).with_local(local)
+}
+
+/// A GET of `uri` on a loopback `Host`.
+fn get(uri: &str) -> actix_test::TestRequest {
+    actix_test::TestRequest::get()
+        .uri(uri)
+        .insert_header((HOST, "127.0.0.1"))
 }
 
 /// The console alone, as the router mounts it.
@@ -154,14 +160,10 @@ async fn the_file_route_serves_an_image_as_its_type_and_anything_else_as_a_downl
     put(&state, "page.html", b"<script>alert(1)</script>").await;
     let app = console_app!(state);
 
-    let get = |uri: &str| {
-        actix_test::TestRequest::get()
-            .uri(uri)
-            .insert_header((HOST, "127.0.0.1"))
-            .to_request()
-    };
-    let image = actix_test::call_service(&app, get("/console/files/uploads/photo.png")).await;
-    let html = actix_test::call_service(&app, get("/console/files/uploads/page.html")).await;
+    let image =
+        actix_test::call_service(&app, get("/console/files/uploads/photo.png").to_request()).await;
+    let html =
+        actix_test::call_service(&app, get("/console/files/uploads/page.html").to_request()).await;
 
     assert_eq!(header(&image, "content-type"), "image/png");
     assert_eq!(header(&image, "x-content-type-options"), "nosniff");
@@ -186,37 +188,33 @@ async fn the_file_route_refuses_a_path_with_dot_dot() {
     assert_eq!(response.status().as_u16(), 400);
 }
 
-#[test]
-fn a_symlink_out_of_the_bucket_folder_is_not_followed() {
+#[actix_web::test]
+async fn the_file_route_serves_only_what_the_store_wrote_found_by_its_percent_encoded_name() {
     let dir = tempfile::tempdir().unwrap();
-    let buckets = dir.path().join("buckets");
-    std::fs::create_dir_all(buckets.join("uploads")).unwrap();
+    let state = app_state(dir.path()).await;
+    put(&state, "resized/large@webp/My Cat #1?Ä.PNG", PNG_SIGNATURE).await;
+    // Planted beside the store's files: no row, so never served (a symlink out included).
+    let uploads = dir.path().join("buckets/uploads");
     std::fs::write(dir.path().join("secret.txt"), "secret").unwrap();
-    std::os::unix::fs::symlink(
-        dir.path().join("secret.txt"),
-        buckets.join("uploads/link.txt"),
-    )
-    .unwrap();
-    std::os::unix::fs::symlink(dir.path(), buckets.join("outside")).unwrap();
-    std::fs::write(buckets.join("uploads/ok.txt"), "fine").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.txt"), uploads.join("link.txt")).unwrap();
+    std::fs::write(uploads.join("planted.png"), PNG_SIGNATURE).unwrap();
+    let app = console_app!(state);
 
-    assert_eq!(
-        resolve(&buckets, "uploads", "link.txt"),
-        Err(Refused::Unsafe)
-    );
-    assert_eq!(
-        resolve(&buckets, "outside", "secret.txt"),
-        Err(Refused::Unsafe)
-    );
-    for name in ["../secret.txt", "a/../../secret.txt", "./ok.txt", "a//b"] {
-        assert_eq!(resolve(&buckets, "uploads", name), Err(Refused::Unsafe));
-    }
-    assert_eq!(resolve(&buckets, "..", "secret.txt"), Err(Refused::Unsafe));
-    assert!(resolve(&buckets, "uploads", "ok.txt").is_ok());
-    assert_eq!(
-        resolve(&buckets, "uploads", "missing.txt"),
-        Err(Refused::Missing)
-    );
+    let encoded = "/console/files/uploads/resized/large%40webp/My%20Cat%20%231%3F%C3%84.PNG";
+    let served = actix_test::call_service(&app, get(encoded).to_request()).await;
+    let link =
+        actix_test::call_service(&app, get("/console/files/uploads/link.txt").to_request()).await;
+    let planted =
+        actix_test::call_service(&app, get("/console/files/uploads/planted.png").to_request())
+            .await;
+    let dotted =
+        actix_test::call_service(&app, get("/console/files/uploads/a/./b.png").to_request()).await;
+
+    assert_eq!(served.status().as_u16(), 200);
+    assert_eq!(header(&served, "content-type"), "image/png");
+    assert_eq!(link.status().as_u16(), 404);
+    assert_eq!(planted.status().as_u16(), 404);
+    assert_eq!(dotted.status().as_u16(), 400);
 }
 
 #[test]

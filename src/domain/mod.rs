@@ -9,6 +9,7 @@ pub mod object;
 pub mod outcome;
 pub mod pipeline_event;
 pub mod record;
+pub mod srcset;
 
 pub use derived::{DerivedOutputs, OutputPlace, SigningKey};
 pub use moderation::{IndexedVerdict, VerdictBasis, VerdictKey};

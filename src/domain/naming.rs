@@ -48,6 +48,26 @@ pub fn thumbnail_name(prefix: &str, source_name: &str) -> String {
     format!("{}/{source_name}", clean(prefix))
 }
 
+/// The thumbnail of a target label: [`thumbnail_name`] for the first format; for a label
+/// from [`format_label`] `<prefix>@<format>/<source name>.<ext>`. That folder lies outside
+/// `<prefix>/`, where an upload called `thumbnail@webp/a.jpg.webp` would put its own
+/// thumbnail: so no two uploads share a thumbnail name in any format.
+pub fn thumbnail_variant_name(prefix: &str, label: &str, source_name: &str) -> String {
+    match label.split_once('@') {
+        Some((_, format)) => format!(
+            "{}/{source_name}{}",
+            thumbnail_format_prefix(prefix, format),
+            extension_for(format)
+        ),
+        None => thumbnail_name(prefix, source_name),
+    }
+}
+
+/// The prefix the thumbnail in a further `format` lives under: `<prefix>@<format>`.
+pub fn thumbnail_format_prefix(prefix: &str, format: &str) -> String {
+    format!("{}@{format}", clean(prefix))
+}
+
 /// Where quarantine moves an object: `<prefix>/<name>`.
 pub fn quarantine_name(prefix: &str, name: &str) -> String {
     format!("{}/{name}", clean(prefix))
@@ -104,6 +124,21 @@ mod tests {
         let first_of_lookalike = variant_name("resized", "large", "a.jpg.webp");
 
         assert_ne!(webp_of_a, first_of_lookalike);
+    }
+
+    #[test]
+    fn a_thumbnail_in_a_further_format_lives_beside_the_prefix_never_under_it() {
+        let webp_of_a = thumbnail_variant_name("thumbnails/", "thumbnail@webp", "a.jpg");
+        // An upload named like that folder still gets its thumbnail under the prefix.
+        let lookalike =
+            thumbnail_variant_name("thumbnails", "thumbnail", "thumbnail@webp/a.jpg.webp");
+
+        assert_eq!(webp_of_a, "thumbnails@webp/a.jpg.webp");
+        assert_eq!(
+            thumbnail_variant_name("thumbnails", "thumbnail", "a.jpg"),
+            "thumbnails/a.jpg"
+        );
+        assert_ne!(webp_of_a, lookalike);
     }
 
     #[test]

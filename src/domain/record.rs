@@ -5,6 +5,7 @@
 use super::moderation::{Moderation, Verdict};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 /// `Moderation::action` of the quarantine policy: the original was moved, not deleted by a
 /// user, so the record stays `flagged` when the move's `deleted` event arrives.
@@ -131,9 +132,24 @@ pub enum StageUpdate {
         /// Content hash, perceptual hash and placeholders (absent from older events).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         summary: Option<ImageSummary>,
+        /// Format → HTML `srcset` of the written widths (`domain::srcset`).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        srcset: BTreeMap<String, String>,
     },
     /// The thumbnail route made the thumbnail.
-    Thumbnailed { thumbnail: VariantInfo },
+    Thumbnailed {
+        /// The thumbnail in the first format of `thumbnail.formats`.
+        thumbnail: VariantInfo,
+        /// The thumbnail in each further format.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        formats: Vec<VariantInfo>,
+        /// The thumbnail's own placeholder (its crop and aspect, not the whole image's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        placeholder: Option<Placeholder>,
+        /// What the thumbnail route could not do as asked (an AVIF it could not encode).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
+    },
     /// The moderate route reached a verdict.
     Moderated { moderation: Moderation },
     /// A stage failed permanently (corrupt image, over limits).
@@ -146,10 +162,15 @@ pub enum StageUpdate {
 }
 
 impl StageUpdate {
-    /// The update with `new` as its summary; only `Resized` carries one.
+    /// The update with `new` as its summary: `Resized` carries all of it, `Thumbnailed`
+    /// the placeholder (of the thumbnail it was made from).
     pub fn with_summary(mut self, new: Option<ImageSummary>) -> Self {
-        if let Self::Resized { summary, .. } = &mut self {
-            *summary = new;
+        match &mut self {
+            Self::Resized { summary, .. } => *summary = new,
+            Self::Thumbnailed { placeholder, .. } => {
+                *placeholder = new.and_then(|s| s.placeholder);
+            }
+            _ => {}
         }
         self
     }
@@ -169,9 +190,16 @@ impl StageUpdate {
                 "contentHash",
                 "phash",
                 "placeholder",
+                "srcset",
                 "error",
             ],
-            Self::Thumbnailed { .. } => &["thumbnail", "error"],
+            Self::Thumbnailed { .. } => &[
+                "thumbnail",
+                "thumbnailFormats",
+                "thumbnailPlaceholder",
+                "thumbnailWarnings",
+                "error",
+            ],
             Self::Moderated { .. } => &["moderation", "error"],
             Self::Failed { .. } => &["error"],
             Self::Deleted => &["deleted"],
@@ -239,6 +267,18 @@ pub struct ImageRecord {
     pub phash: Option<String>,
     #[serde(default)]
     pub placeholder: Option<Placeholder>,
+    /// Format → HTML `srcset` of the resized widths written (resize).
+    #[serde(default)]
+    pub srcset: BTreeMap<String, String>,
+    /// The thumbnail in the further formats of `thumbnail.formats`.
+    #[serde(default)]
+    pub thumbnail_formats: Vec<VariantInfo>,
+    /// The thumbnail's own placeholder (its crop; `placeholder` is the whole image's).
+    #[serde(default)]
+    pub thumbnail_placeholder: Option<Placeholder>,
+    /// What the thumbnail route could not do as asked (`warnings` are resize's).
+    #[serde(default)]
+    pub thumbnail_warnings: Vec<String>,
     #[serde(default)]
     pub deleted: bool,
     /// RFC 3339; set by the backend (Firestore: server time).
@@ -292,6 +332,7 @@ impl ImageRecord {
                 variants,
                 warnings,
                 summary,
+                srcset,
             } => {
                 self.width = Some(*width);
                 self.height = Some(*height);
@@ -302,8 +343,19 @@ impl ImageRecord {
                 self.content_hash = summary.content_hash;
                 self.phash = summary.phash;
                 self.placeholder = summary.placeholder;
+                self.srcset.clone_from(srcset);
             }
-            StageUpdate::Thumbnailed { thumbnail } => self.thumbnail = Some(thumbnail.clone()),
+            StageUpdate::Thumbnailed {
+                thumbnail,
+                formats,
+                placeholder,
+                warnings,
+            } => {
+                self.thumbnail = Some(thumbnail.clone());
+                self.thumbnail_formats.clone_from(formats);
+                self.thumbnail_placeholder.clone_from(placeholder);
+                self.thumbnail_warnings.clone_from(warnings);
+            }
             StageUpdate::Moderated { moderation } => self.moderation = Some(moderation.clone()),
             StageUpdate::Failed {
                 failed_stage,

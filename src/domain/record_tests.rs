@@ -46,6 +46,7 @@ fn full_run(verdict: Verdict) -> Vec<StageEvent> {
                 variants: vec![variant("large"), variant("small")],
                 warnings: vec![],
                 summary: None,
+                srcset: Default::default(),
             },
         ),
         event(
@@ -53,6 +54,9 @@ fn full_run(verdict: Verdict) -> Vec<StageEvent> {
             "c",
             StageUpdate::Thumbnailed {
                 thumbnail: variant("thumbnail"),
+                formats: vec![],
+                placeholder: None,
+                warnings: vec![],
             },
         ),
         event(

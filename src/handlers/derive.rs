@@ -52,8 +52,8 @@ pub struct DeriveSpec {
     pub targets: Vec<Target>,
     /// Output object name for a target label and the source name.
     pub name_for: fn(&Settings, &str, &str) -> String,
-    /// The record update announcing the outputs.
-    pub update: fn(&SourceInfo, Vec<VariantInfo>, Vec<String>) -> StageUpdate,
+    /// The record update announcing the outputs (and imaging's warnings).
+    pub update: fn(&Settings, &SourceInfo, Vec<VariantInfo>, Vec<String>) -> StageUpdate,
     /// Also compute the content hash, perceptual hash and placeholders (`summary`).
     pub summarise: bool,
 }
@@ -137,7 +137,12 @@ async fn make(
     still_live(state, source, &written).await?;
     enforce_verdict(state, source, &written).await?;
     let count = variants.len();
-    let update = (spec.update)(&processed.source, variants, processed.warnings);
+    let update = (spec.update)(
+        &state.settings,
+        &processed.source,
+        variants,
+        processed.warnings,
+    );
     let update = update.with_summary(summary);
     announce(state, spec, source, update).await?;
     Ok(Outcome::processed(format!(

@@ -1,11 +1,13 @@
 //! The `resize` route: on `finalized` makes every configured size of a source image under
 //! `<prefix>/<size>/<name>` (further formats under `<prefix>/<size>@<format>/<name>.<ext>`,
-//! `domain::naming`) and publishes `image.resized`; on `deleted` removes them.
+//! `domain::naming`) and publishes `image.resized` with the `srcset` of what it wrote; on
+//! `deleted` removes them.
 
 use super::Route;
 use super::derive::{self, DeriveRoute, DeriveSpec};
 use crate::config::Settings;
 use crate::domain::naming::{format_label, variant_name};
+use crate::domain::srcset::srcsets;
 use crate::domain::{PipelineEventType, StageUpdate, VariantInfo};
 use crate::imaging::{Fit, SourceInfo, Target};
 use crate::routes::{self, RouteSpec};
@@ -54,6 +56,7 @@ impl DeriveRoute for Resize {
 }
 
 fn resized_update(
+    settings: &Settings,
     source: &SourceInfo,
     variants: Vec<VariantInfo>,
     warnings: Vec<String>,
@@ -62,6 +65,7 @@ fn resized_update(
         width: source.width,
         height: source.height,
         format: source.format.as_str().to_owned(),
+        srcset: srcsets(&variants, &settings.resize.public_base_url),
         variants,
         warnings,
         summary: None,

@@ -1,10 +1,12 @@
 //! The `thumbnail` route: on `finalized` makes `<prefix>/<name>`, cover-cropped to an exact box
-//! (centre or smart anchor), and publishes `image.thumbnailed`; on `deleted` removes it.
+//! (centre or smart anchor), in every format of `thumbnail.formats` (further ones under
+//! `<prefix>@<format>/<name>.<ext>`, `domain::naming`), with the thumbnail's placeholder,
+//! and publishes `image.thumbnailed`; on `deleted` removes them all.
 
 use super::Route;
 use super::derive::{self, DeriveRoute, DeriveSpec};
 use crate::config::Settings;
-use crate::domain::naming::thumbnail_name;
+use crate::domain::naming::{format_label, thumbnail_variant_name};
 use crate::domain::record::THUMBNAIL_LABEL;
 use crate::domain::{PipelineEventType, StageUpdate, VariantInfo};
 use crate::imaging::{Fit, SourceInfo, Target};
@@ -21,36 +23,58 @@ impl DeriveRoute for Thumbnail {
 
     fn spec(settings: &Settings) -> DeriveSpec {
         let t = &settings.thumbnail;
-        DeriveSpec {
-            route: NAME,
-            event_type: PipelineEventType::Thumbnailed,
-            bucket: t.bucket.clone(),
-            targets: vec![Target {
-                label: THUMBNAIL_LABEL.to_owned(),
+        let targets = t
+            .output_formats()
+            .iter()
+            .enumerate()
+            .map(|(i, format)| Target {
+                label: match i {
+                    0 => THUMBNAIL_LABEL.to_owned(),
+                    _ => format_label(THUMBNAIL_LABEL, format.as_str()),
+                },
                 width: t.size.width,
                 height: t.size.height,
                 fit: Fit::Cover {
                     anchor: t.anchor.anchor(),
                 },
-                format: t.format.output_format(),
-            }],
-            name_for: |settings, _label, source| thumbnail_name(&settings.thumbnail.prefix, source),
+                format: format.output_format(),
+            })
+            .collect();
+        DeriveSpec {
+            route: NAME,
+            event_type: PipelineEventType::Thumbnailed,
+            bucket: t.bucket.clone(),
+            targets,
+            name_for: |settings, label, source| {
+                thumbnail_variant_name(&settings.thumbnail.prefix, label, source)
+            },
             update: thumbnailed_update,
-            summarise: false,
+            summarise: true,
         }
     }
 }
 
+/// The first format written is the record's `thumbnail`, the others its `thumbnailFormats`.
 fn thumbnailed_update(
+    _settings: &Settings,
     _source: &SourceInfo,
-    mut variants: Vec<VariantInfo>,
-    _: Vec<String>,
+    variants: Vec<VariantInfo>,
+    warnings: Vec<String>,
 ) -> StageUpdate {
-    match variants.pop() {
-        Some(thumbnail) => StageUpdate::Thumbnailed { thumbnail },
+    let mut variants = variants.into_iter();
+    match variants.next() {
+        Some(thumbnail) => StageUpdate::Thumbnailed {
+            thumbnail,
+            formats: variants.collect(),
+            placeholder: None,
+            warnings,
+        },
         None => StageUpdate::Failed {
             failed_stage: NAME.to_owned(),
-            reason: "the imaging engine returned no thumbnail".to_owned(),
+            reason: match warnings.is_empty() {
+                true => "the imaging engine returned no thumbnail".to_owned(),
+                false => warnings.join("; "),
+            },
         },
     }
 }

@@ -5,6 +5,7 @@
 //! of resizes in the stored orientation, rotation of the small outputs, encoding, and reuse
 //! of the (stripped) original bytes where nothing changes.
 
+use super::avif;
 use super::decode::{DecodeScale, Decoded, decode};
 use super::encode::{Carry, Encoding, encode};
 use super::geometry::{self, Layout};
@@ -97,7 +98,15 @@ fn run(
     });
     let mut outputs: Vec<Option<Output>> = vec![None; plan.targets.len()];
     for i in order {
-        outputs[i] = Some(job.render(i)?);
+        match job.render(i) {
+            Ok(output) => outputs[i] = Some(output),
+            // An AVIF that cannot be made costs that output only (`avif.rs`).
+            Err(e @ ImagingError::Encode { format: "avif", .. }) => {
+                let warning = avif::not_written(&plan.targets[i].label, &e);
+                job.warnings.push(warning);
+            }
+            Err(e) => return Err(e),
+        }
         check("an output")?;
     }
     let summary = match summarise {
@@ -167,6 +176,8 @@ struct Job<'a> {
     resampler: Resampler,
     /// Fit-inside outputs made so far, largest first, that smaller ones may be resized from.
     hubs: Vec<Raster>,
+    /// The first cropped (cover) output made: a thumbnail's own summary comes from it.
+    cropped: Option<Raster>,
     warnings: Vec<String>,
     /// Where the time went, for the service's stage metrics.
     timings: StageTimings,
@@ -221,6 +232,7 @@ impl<'a> Job<'a> {
             copyright: header.exif.clone().filter(|_| plan.encode.keep_copyright),
             resampler,
             hubs: Vec::new(),
+            cropped: None,
             warnings,
             timings: StageTimings::default(),
         })
@@ -279,19 +291,20 @@ impl<'a> Job<'a> {
         let started = Instant::now();
         let bytes = encode(upright_ref, encoding, &plan.encode, self.carry())?;
         self.timings.encode += started.elapsed();
-        if target.fit == Fit::Inside
-            && let Some(r) = resized
-        {
-            self.hubs.push(r);
+        match (target.fit, resized) {
+            (Fit::Inside, Some(r)) => self.hubs.push(r),
+            (Fit::Cover { .. }, Some(r)) if self.cropped.is_none() => self.cropped = Some(r),
+            _ => {}
         }
         Ok(output(bytes, false))
     }
 
     /// Placeholders and perceptual hash from the smallest fit-inside output made (else the
-    /// decoded source), in display orientation.
+    /// cropped one, else the decoded source), in display orientation.
     fn summary(&mut self) -> Result<Summary, ImagingError> {
         let started = Instant::now();
-        let smallest = self.hubs.last().unwrap_or(&self.source);
+        let smallest = self.hubs.last().or(self.cropped.as_ref());
+        let smallest = smallest.unwrap_or(&self.source);
         let summary = placeholder::summarise(
             smallest,
             smallest.has_alpha(),

@@ -45,6 +45,9 @@ fn thumbnailed() -> StageUpdate {
             bytes: 1234,
             format: "png".to_owned(),
         },
+        formats: vec![],
+        placeholder: None,
+        warnings: vec![],
     }
 }
 
@@ -135,7 +138,10 @@ async fn a_later_stage_writes_only_its_fields_guarded_by_the_read_update_time() 
             "thumbnail": thumbnail_value(), "status": {"stringValue": "pending"},
             "lastEventId": {"stringValue": "evt-1"},
         }},
-        "updateMask": {"fieldPaths": ["thumbnail", "error", "status", "lastEventId"]},
+        "updateMask": {"fieldPaths": [
+            "thumbnail", "thumbnailFormats", "thumbnailPlaceholder", "thumbnailWarnings",
+            "error", "status", "lastEventId",
+        ]},
         "updateTransforms": [{"fieldPath": "updatedAt", "setToServerValue": "REQUEST_TIME"}],
         "currentDocument": {"updateTime": UPDATE_TIME},
     }]});

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 pub(crate) type Fields = Map<String, Value>;
 
 /// Fields written from the record (never `createdAt`/`updatedAt`: those are server transforms).
-pub(crate) const RECORD_FIELDS: [&str; 19] = [
+pub(crate) const RECORD_FIELDS: [&str; 23] = [
     "bucket",
     "name",
     "generation",
@@ -29,6 +29,10 @@ pub(crate) const RECORD_FIELDS: [&str; 19] = [
     "contentHash",
     "phash",
     "placeholder",
+    "srcset",
+    "thumbnailFormats",
+    "thumbnailPlaceholder",
+    "thumbnailWarnings",
     "deleted",
     "lastEventId",
 ];
@@ -63,6 +67,22 @@ fn variant(v: &VariantInfo) -> Value {
     f.insert("bytes".into(), integer(v.bytes));
     f.insert("format".into(), string(&v.format));
     map(f)
+}
+
+fn placeholder(p: &Placeholder) -> Value {
+    let fields = [
+        ("thumbhash", &p.thumbhash),
+        ("blurhash", &p.blurhash),
+        ("color", &p.color),
+    ];
+    map(fields
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), string(v)))
+        .collect())
+}
+
+fn strings(values: &[String]) -> Value {
+    array(values.iter().map(|w| string(w)).collect())
 }
 
 fn moderation(m: &Moderation) -> Value {
@@ -129,26 +149,31 @@ pub(crate) fn record_fields(r: &ImageRecord) -> Fields {
     if let Some(v) = &r.error {
         f.insert("error".into(), string(v));
     }
-    f.insert(
-        "warnings".into(),
-        array(r.warnings.iter().map(|w| string(w)).collect()),
-    );
+    f.insert("warnings".into(), strings(&r.warnings));
     for (key, value) in [("contentHash", &r.content_hash), ("phash", &r.phash)] {
         if let Some(v) = value {
             f.insert(key.into(), string(v));
         }
     }
-    if let Some(p) = &r.placeholder {
-        let fields = [
-            ("thumbhash", &p.thumbhash),
-            ("blurhash", &p.blurhash),
-            ("color", &p.color),
-        ];
-        let fields = fields
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), string(v)))
-            .collect();
-        f.insert("placeholder".into(), map(fields));
+    for (key, value) in [
+        ("placeholder", &r.placeholder),
+        ("thumbnailPlaceholder", &r.thumbnail_placeholder),
+    ] {
+        if let Some(p) = value {
+            f.insert(key.into(), placeholder(p));
+        }
+    }
+    // Left out when empty, as `None` is: the mask then clears them.
+    if !r.srcset.is_empty() {
+        let srcset = r.srcset.iter().map(|(k, v)| (k.clone(), string(v)));
+        f.insert("srcset".into(), map(srcset.collect()));
+    }
+    if !r.thumbnail_formats.is_empty() {
+        let thumbnails = r.thumbnail_formats.iter().map(variant).collect();
+        f.insert("thumbnailFormats".into(), array(thumbnails));
+    }
+    if !r.thumbnail_warnings.is_empty() {
+        f.insert("thumbnailWarnings".into(), strings(&r.thumbnail_warnings));
     }
     f.insert("deleted".into(), json!({ "booleanValue": r.deleted }));
     if let Some(v) = &r.last_event_id {
@@ -204,6 +229,20 @@ fn read_variant(f: &Fields) -> VariantInfo {
         bytes: get_u64(f, "bytes").unwrap_or_default(),
         format: get_str(f, "format").unwrap_or_default(),
     }
+}
+
+fn read_placeholder(p: &Fields) -> Placeholder {
+    Placeholder {
+        thumbhash: get_str(p, "thumbhash").unwrap_or_default(),
+        blurhash: get_str(p, "blurhash").unwrap_or_default(),
+        color: get_str(p, "color").unwrap_or_default(),
+    }
+}
+
+fn read_strings(f: &Fields, key: &str) -> Vec<String> {
+    get_array(f, key)
+        .filter_map(|v| v.get("stringValue")?.as_str().map(str::to_owned))
+        .collect()
 }
 
 fn value_map(v: &Value) -> Option<&Fields> {
@@ -275,16 +314,21 @@ pub(crate) fn record_from_fields(f: &Fields) -> ImageRecord {
         thumbnail: get_map(f, "thumbnail").map(read_variant),
         moderation: get_map(f, "moderation").map(read_moderation),
         error: get_str(f, "error"),
-        warnings: get_array(f, "warnings")
-            .filter_map(|v| v.get("stringValue")?.as_str().map(str::to_owned))
-            .collect(),
+        warnings: read_strings(f, "warnings"),
         content_hash: get_str(f, "contentHash"),
         phash: get_str(f, "phash"),
-        placeholder: get_map(f, "placeholder").map(|p| Placeholder {
-            thumbhash: get_str(p, "thumbhash").unwrap_or_default(),
-            blurhash: get_str(p, "blurhash").unwrap_or_default(),
-            color: get_str(p, "color").unwrap_or_default(),
-        }),
+        placeholder: get_map(f, "placeholder").map(read_placeholder),
+        srcset: get_map(f, "srcset")
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.get("stringValue")?.as_str()?.to_owned())))
+            .collect(),
+        thumbnail_formats: get_array(f, "thumbnailFormats")
+            .filter_map(value_map)
+            .map(read_variant)
+            .collect(),
+        thumbnail_placeholder: get_map(f, "thumbnailPlaceholder").map(read_placeholder),
+        thumbnail_warnings: read_strings(f, "thumbnailWarnings"),
         deleted: f
             .get("deleted")
             .and_then(|v| v.get("booleanValue")?.as_bool())
@@ -292,5 +336,53 @@ pub(crate) fn record_from_fields(f: &Fields) -> ImageRecord {
         created_at: get_str(f, "createdAt"),
         updated_at: get_str(f, "updatedAt"),
         last_event_id: get_str(f, "lastEventId"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srcset_and_the_thumbnail_formats_survive_a_round_trip_through_firestore_fields() {
+        let thumbnail = VariantInfo {
+            size: "thumbnail".to_owned(),
+            bucket: "b".to_owned(),
+            name: "thumbnails@webp/a.jpg.webp".to_owned(),
+            width: 200,
+            height: 200,
+            bytes: 9,
+            format: "webp".to_owned(),
+        };
+        let placeholder = Placeholder {
+            thumbhash: "3OcRJYB4d3h/iIeHeEh3eIhw+j2w".to_owned(),
+            blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj".to_owned(),
+            color: "#808080".to_owned(),
+        };
+        let record = ImageRecord {
+            srcset: [("webp".to_owned(), "https://x/a.webp 400w".to_owned())].into(),
+            thumbnail_formats: vec![thumbnail],
+            thumbnail_placeholder: Some(placeholder),
+            thumbnail_warnings: vec!["thumbnail@avif: not written".to_owned()],
+            ..ImageRecord::default()
+        };
+
+        let fields = record_fields(&record);
+
+        assert_eq!(
+            fields["srcset"]["mapValue"]["fields"]["webp"]["stringValue"],
+            "https://x/a.webp 400w"
+        );
+        assert_eq!(record_from_fields(&fields), record);
+    }
+
+    #[test]
+    fn empty_srcset_and_thumbnail_formats_are_left_out_so_the_mask_clears_them() {
+        let fields = record_fields(&ImageRecord::default());
+
+        for key in ["srcset", "thumbnailFormats", "thumbnailWarnings"] {
+            assert!(!fields.contains_key(key), "{key}");
+            assert!(RECORD_FIELDS.contains(&key), "{key} is in the mask");
+        }
     }
 }

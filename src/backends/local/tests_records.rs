@@ -33,6 +33,9 @@ async fn record_stages_merge_through_sqlite_in_any_order_and_old_generations_are
     let records = open(dir.path()).records();
     let thumbnailed = StageUpdate::Thumbnailed {
         thumbnail: variant("thumbnail"),
+        formats: vec![],
+        placeholder: None,
+        warnings: vec![],
     };
     let resized = StageUpdate::Resized {
         width: 80,
@@ -41,6 +44,7 @@ async fn record_stages_merge_through_sqlite_in_any_order_and_old_generations_are
         variants: vec![variant("small")],
         warnings: vec![],
         summary: None,
+        srcset: Default::default(),
     };
 
     // Act
@@ -93,6 +97,9 @@ async fn concurrent_stage_updates_from_two_processes_lose_nothing() {
             let update = match i {
                 0 => StageUpdate::Thumbnailed {
                     thumbnail: variant("thumbnail"),
+                    formats: vec![],
+                    placeholder: None,
+                    warnings: vec![],
                 },
                 1 => StageUpdate::Uploaded {
                     content_type: Some("image/jpeg".to_owned()),
@@ -105,6 +112,7 @@ async fn concurrent_stage_updates_from_two_processes_lose_nothing() {
                     variants: vec![variant("small")],
                     warnings: vec![],
                     summary: None,
+                    srcset: Default::default(),
                 },
             };
             records

@@ -70,3 +70,33 @@ fn an_rgba_source_keeps_its_alpha_in_avif_and_an_opaque_one_has_none() {
     assert!(has_alpha(&translucent));
     assert!(!has_alpha(&opaque));
 }
+
+#[test]
+fn an_avif_the_encoder_fails_on_is_a_warning_naming_it_and_every_other_output_is_made() {
+    let input = jpeg(&textured(1600, 1200), 92);
+    let mut targets = Vec::new();
+    for format in [OutputFormat::Jpeg, OutputFormat::Avif] {
+        for (size, w, h) in [("large", 800, 600), ("small", 400, 300)] {
+            let label = match format {
+                OutputFormat::Avif => format!("{size}@avif"),
+                _ => size.to_owned(),
+            };
+            targets.push(target(&label, w, h, Fit::Inside, format));
+        }
+    }
+    crate::imaging::avif::tests::fail_at_width(Some(800));
+
+    let processed = process(&input, &plan(targets));
+    crate::imaging::avif::tests::fail_at_width(None);
+
+    let processed = processed.expect("the job succeeds without the large AVIF");
+    let labels: Vec<&str> = processed.outputs.iter().map(|o| o.label.as_str()).collect();
+    assert_eq!(labels, ["large", "small", "small@avif"]);
+    assert_eq!(processed.warnings.len(), 1, "{:?}", processed.warnings);
+    let warning = &processed.warnings[0];
+    assert!(
+        warning.starts_with("large@avif: no AVIF was written"),
+        "{warning}"
+    );
+    assert!(warning.contains("crashed on a 800x600 image"), "{warning}");
+}

@@ -127,3 +127,26 @@ fn the_summary_is_upright_for_a_rotated_photo() {
 
     assert!(phash_distance(from_tag, from_pixels) <= 4);
 }
+
+#[test]
+fn a_thumbnail_job_summarises_its_square_crop_not_the_whole_image() {
+    let photo = jpeg(&scene(1600, 1200, 1), 90);
+    let thumbnail = plan(vec![target(
+        "thumbnail",
+        200,
+        200,
+        Fit::Cover {
+            anchor: crate::imaging::Anchor::Centre,
+        },
+        OutputFormat::Original,
+    )]);
+
+    let processed = process_summarised(&photo, &thumbnail, &AtomicBool::new(false)).unwrap();
+    let whole = summarised(&photo).1;
+
+    // BlurHash's first character is (x components - 1) + 9 * (y components - 1) in base 83:
+    // `U` is 4x4 (a square), `L` 4x3 (the 4:3 photo).
+    let blurhash = processed.summary.unwrap().placeholder.blurhash;
+    assert!(blurhash.starts_with('U'), "{blurhash}");
+    assert!(whole.placeholder.blurhash.starts_with('L'));
+}
