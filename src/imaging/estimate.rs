@@ -36,6 +36,8 @@
 //! format and the hostile mix in `tests/peak_memory.rs`: it must never be below, and is
 //! allowed at most [`MAX_OVERESTIMATE`] times above (so admission does not starve).
 
+use super::animation::{self, Animated};
+use super::container;
 use super::encode::Encoding;
 use super::header::{self, Header, Probe};
 use super::plan::{self, Prepared};
@@ -65,6 +67,15 @@ const ENCODER_BYTES_PER_PIXEL: u64 = 10;
 /// per-block statistics (checked by imaging/tests/peak_memory.rs).
 const AVIF_ENCODER_BYTES_PER_PIXEL: u64 = 64;
 
+/// What an animated output holds per output pixel of every frame until it is finished: a
+/// WebP output its frames (RGBA), a GIF output its encoded bytes (under 1.5 bytes per
+/// pixel: LZW codes of at most 12 bits per 8-bit index, in a doubling buffer).
+const ANIMATED_HELD_BYTES_PER_PIXEL: u64 = 4;
+
+/// libwebp's animation encoder beyond its own ARGB copy of every frame: its previous and
+/// current canvases, the candidate sub-frames it tries and their encodings.
+const WEBP_ANIMATION_ENCODER_BYTES_PER_PIXEL: u64 = 40;
+
 /// A job's peak memory, as far as the bytes read so far tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeakEstimate {
@@ -86,12 +97,21 @@ pub fn estimate_peak(
     let whole = prefix.len() as u64 >= object_bytes;
     match header::read_prefix(prefix, object_bytes, &plan.limits)? {
         Probe::NeedMore => Ok(PeakEstimate::NeedMoreBytes),
-        Probe::Known(header) => Ok(PeakEstimate::Bytes(peak_bytes(
-            header,
-            object_bytes,
-            plan,
-            whole,
-        ))),
+        // An animated WebP's frames are counted from every chunk, past any prefix.
+        Probe::Known(_) if !whole && container::webp_is_animated(prefix) => {
+            Ok(PeakEstimate::NeedMoreBytes)
+        }
+        Probe::Known(header) => {
+            if animation::keeps_animation(&header, plan) {
+                animation::check_limits(&header, &plan.limits)?;
+            }
+            Ok(PeakEstimate::Bytes(peak_bytes(
+                header,
+                object_bytes,
+                plan,
+                whole,
+            )))
+        }
     }
 }
 
@@ -111,7 +131,12 @@ pub(crate) fn peak_bytes(header: Header, object_bytes: u64, plan: &Plan, whole: 
         ));
     }
     let prepared = plan::prepare(header, plan);
-    object_bytes + FIXED_OVERHEAD_BYTES + decode_bytes(&prepared).max(peak)
+    // The still targets run first, then the animated ones: the larger of the two peaks.
+    let animated = match animation::keeps_animation(&prepared.header, plan) {
+        true => animated_bytes(&prepared, plan, object_bytes),
+        false => 0,
+    };
+    object_bytes + FIXED_OVERHEAD_BYTES + decode_bytes(&prepared).max(peak).max(animated)
 }
 
 /// The decoded raster's width, height and channels (JPEG at its decode scale; 4 channels
@@ -203,6 +228,39 @@ fn resize_bytes(prepared: &Prepared, plan: &Plan, object_bytes: u64) -> u64 {
         }
     }
     held + transient
+}
+
+/// An animation kept animated (`animation.rs`), one canvas-sized frame at a time: the
+/// decoder's canvases, the largest lane's resize buffers and GIF quantiser copy, every
+/// output's frames or bytes held until the end, and the largest WebP finish (libwebp's
+/// copies of every frame and its encoder state).
+fn animated_bytes(prepared: &Prepared, plan: &Plan, object_bytes: u64) -> u64 {
+    let h = &prepared.header;
+    let (sw, sh) = (u64::from(h.stored_width), u64::from(h.stored_height));
+    let frames = h.pixels.frames;
+    let canvas = sw * sh;
+    let decoder = match h.info.format {
+        // The kept canvas, the composited frame, the frame's own RGBA and index buffers.
+        ImageFormat::Gif => 13 * canvas,
+        // The canvas, the frame handed out (and its RGB original), the VP8/VP8L buffers,
+        // and the copy of the file with its alpha flag set.
+        _ => 16 * canvas + object_bytes,
+    };
+    let (mut held, mut transient, mut finish) = (0u64, 0u64, 0u64);
+    for (layout, target) in prepared.layouts.iter().zip(&plan.targets) {
+        let Some(kind) = Animated::resolve(target.format, h.info.format) else {
+            continue;
+        };
+        let out = u64::from(layout.out_width) * u64::from(layout.out_height);
+        let scratch = (u64::from(layout.out_width) * sh).max(sw * u64::from(layout.out_height));
+        // Resized, straight-alpha and upright copies; the GIF quantiser's copy and indices.
+        transient = transient.max(4 * scratch + 12 * out + 5 * out);
+        held += frames * out * ANIMATED_HELD_BYTES_PER_PIXEL;
+        if let Animated::WebP { .. } = kind {
+            finish = finish.max(frames * out * 4 + WEBP_ANIMATION_ENCODER_BYTES_PER_PIXEL * out);
+        }
+    }
+    decoder + held + transient.max(finish)
 }
 
 #[cfg(test)]

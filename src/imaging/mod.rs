@@ -63,6 +63,8 @@
 //!   for one image, and the admission budget (`crate::admission`) bounds how many run at
 //!   once. Bit depth does not raise the cost: 16-bit PNG is decoded straight to 8 bits.
 
+mod animation;
+mod animation_encode;
 mod avif;
 mod blur;
 mod container;
@@ -101,5 +103,5 @@ pub use sniff::{content_type_of, sniff};
 pub use strip::strip_metadata;
 pub use types::{
     Anchor, EncodeOptions, Fit, ImageFormat, Limits, Output, OutputFormat, Plan, Processed,
-    ResizeFilter, SourceInfo, StageTimings, Target,
+    ResizeFilter, SourceInfo, StageTimings, Target, DEFAULT_MAX_ANIMATION_PIXELS,
 };

@@ -72,9 +72,22 @@ pub struct Limits {
     pub max_height: u32,
     /// Largest accepted width × height (default 100 megapixels).
     pub max_pixels: u64,
-    /// Most animation frames accepted; only the first is decoded (default 10000).
+    /// Most animation frames accepted (default 10000).
     pub max_frames: u32,
+    /// Largest accepted frames × canvas area of an animation kept animated (default
+    /// [`DEFAULT_MAX_ANIMATION_PIXELS`]); checked from the container only when some output
+    /// keeps the animation (a still output decodes the first frame alone).
+    pub max_animation_pixels: u64,
 }
+
+/// 25 million pixels: about 100 frames of 500x500, or 4 s of 480x270 at 50 frames a
+/// second. An animated WebP output holds every resized frame twice until libwebp's
+/// animation encoder is done (the `webp` crate's `AnimEncoder` takes them all at once), 8
+/// bytes per output pixel per frame: 200 MiB for an output the size of the canvas, which
+/// with the decoder's canvases and a second output still fits the 384 MiB budget of a
+/// 512 MiB instance. Decoding, resizing and encoding cost about what a still of the same
+/// pixel count does (a few seconds of one core), well inside the handler deadline.
+pub const DEFAULT_MAX_ANIMATION_PIXELS: u64 = 25_000_000;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -84,6 +97,7 @@ impl Default for Limits {
             max_height: 30_000,
             max_pixels: 100_000_000,
             max_frames: 10_000,
+            max_animation_pixels: DEFAULT_MAX_ANIMATION_PIXELS,
         }
     }
 }
@@ -111,7 +125,8 @@ pub enum Fit {
 /// The encoding of one output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
-    /// JPEG→JPEG, PNG→PNG, WebP→WebP; GIF, BMP and TIFF→PNG.
+    /// JPEG→JPEG, PNG→PNG, WebP→WebP; GIF, BMP and TIFF→PNG; an animated GIF stays an
+    /// animated GIF (`animation.rs`).
     #[default]
     Original,
     Jpeg,
@@ -205,6 +220,8 @@ pub struct Output {
     pub format: ImageFormat,
     /// True when `bytes` are the source bytes (metadata segments removed), not a re-encode.
     pub reused_original: bool,
+    /// Frames in `bytes`: 1 for a still, more for an animation kept animated.
+    pub frames: u32,
 }
 
 /// The result of [`process`](super::process).
