@@ -67,10 +67,10 @@ const ENCODER_BYTES_PER_PIXEL: u64 = 10;
 /// per-block statistics (checked by imaging/tests/peak_memory.rs).
 const AVIF_ENCODER_BYTES_PER_PIXEL: u64 = 64;
 
-/// What an animated output holds per output pixel of every frame until it is finished: a
-/// WebP output its frames (RGBA), a GIF output its encoded bytes (under 1.5 bytes per
-/// pixel: LZW codes of at most 12 bits per 8-bit index, in a doubling buffer).
-const ANIMATED_HELD_BYTES_PER_PIXEL: u64 = 4;
+/// The animation path's own code and tables on top of [`FIXED_OVERHEAD_BYTES`]: the GIF
+/// decoder and encoder, libwebp's animation encoder and muxer, the quantiser, faulted in
+/// by the job (a 200x200 animated thumbnail measured within 4% of its estimate without).
+const ANIMATION_OVERHEAD_BYTES: u64 = 2 << 20;
 
 /// libwebp's animation encoder beyond its own ARGB copy of every frame: its previous and
 /// current canvases, the candidate sub-frames it tries and their encodings.
@@ -255,12 +255,31 @@ fn animated_bytes(prepared: &Prepared, plan: &Plan, object_bytes: u64) -> u64 {
         let scratch = (u64::from(layout.out_width) * sh).max(sw * u64::from(layout.out_height));
         // Resized, straight-alpha and upright copies; the GIF quantiser's copy and indices.
         transient = transient.max(4 * scratch + 12 * out + 5 * out);
-        held += frames * out * ANIMATED_HELD_BYTES_PER_PIXEL;
+        let encoded = frames * out * encoded_bytes_per_pixel(kind);
+        held += match kind {
+            Animated::Gif => encoded,
+            // Its RGBA frames until it is finished, then its bytes.
+            Animated::WebP { .. } => frames * out * 4,
+        };
         if let Animated::WebP { .. } = kind {
-            finish = finish.max(frames * out * 4 + WEBP_ANIMATION_ENCODER_BYTES_PER_PIXEL * out);
+            // libwebp's ARGB copy of every frame, its encoder, the encoded animation three
+            // times over (the encoder's, the muxer's and ours).
+            let encoder = WEBP_ANIMATION_ENCODER_BYTES_PER_PIXEL * out;
+            finish = finish.max(frames * out * 4 + encoder + 3 * encoded);
         }
     }
-    decoder + held + transient.max(finish)
+    ANIMATION_OVERHEAD_BYTES + decoder + held + transient.max(finish)
+}
+
+/// Encoded bytes per pixel of every frame, at worst (noise): GIF's LZW codes of at most 12
+/// bits per 8-bit index, plus slack; WebP lossy at high quality, and lossless near the raw
+/// size.
+fn encoded_bytes_per_pixel(kind: Animated) -> u64 {
+    match kind {
+        Animated::Gif => 2,
+        Animated::WebP { lossless: false } => 2,
+        Animated::WebP { lossless: true } => 4,
+    }
 }
 
 #[cfg(test)]

@@ -80,14 +80,16 @@ pub struct Limits {
     pub max_animation_pixels: u64,
 }
 
-/// 25 million pixels: about 100 frames of 500x500, or 4 s of 480x270 at 50 frames a
-/// second. An animated WebP output holds every resized frame twice until libwebp's
-/// animation encoder is done (the `webp` crate's `AnimEncoder` takes them all at once), 8
-/// bytes per output pixel per frame: 200 MiB for an output the size of the canvas, which
-/// with the decoder's canvases and a second output still fits the 384 MiB budget of a
-/// 512 MiB instance. Decoding, resizing and encoding cost about what a still of the same
-/// pixel count does (a few seconds of one core), well inside the handler deadline.
-pub const DEFAULT_MAX_ANIMATION_PIXELS: u64 = 25_000_000;
+/// 15 million pixels: about 115 frames of 480x270 (a five-second clip), or 60 frames of
+/// 500x500. What sets it is memory (`estimate.rs`): a GIF output holds its encoded frames
+/// (up to 2 bytes per pixel), and a WebP output holds all its frames (RGBA) until libwebp's
+/// animation encoder, which takes them at once, copies them again (ARGB) and encodes them:
+/// about 10 bytes per output pixel of every frame at its finish. With `resize.formats =
+/// original,webp` and a canvas the size of the large and medium outputs, an animation at
+/// this limit is estimated at about 24 bytes per pixel, 370 MiB: within the 384 MiB budget
+/// of a 512 MiB instance (GIF outputs alone: about 5 bytes per pixel; checked by
+/// `imaging::tests::animation`).
+pub const DEFAULT_MAX_ANIMATION_PIXELS: u64 = 15_000_000;
 
 impl Default for Limits {
     fn default() -> Self {

@@ -44,6 +44,7 @@ fn thumbnailed() -> StageUpdate {
             height: 200,
             bytes: 1234,
             format: "png".to_owned(),
+            frames: None,
         },
     }
 }

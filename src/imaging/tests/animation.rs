@@ -335,3 +335,30 @@ fn an_animated_webp_prefix_asks_for_the_whole_file_to_count_its_frames() {
     assert!(matches!(from_whole, PeakEstimate::Bytes(_)));
 }
 
+
+#[test]
+fn an_animation_at_the_default_limit_fits_the_memory_budget_of_a_512_mib_instance() {
+    // Arrange: 65 frames of 640x360 (15.0 MP): the large and medium outputs are the canvas,
+    // each size written as GIF and as WebP (`resize.formats = original,webp`).
+    let gif = long_gif(640, 360, 65);
+    let mut targets = Vec::new();
+    for (label, w, h) in [("large", 1920, 1080), ("medium", 800, 600), ("small", 400, 300)] {
+        for format in [OutputFormat::Original, OutputFormat::WebP] {
+            targets.push(target(label, w, h, Fit::Inside, format));
+        }
+    }
+    let plan = plan(targets);
+    let budget_of_512_mib_instance = 384u64 << 20;
+
+    // Act
+    let estimate = estimate_peak(&gif, gif.len() as u64, &plan).unwrap();
+
+    // Assert
+    match estimate {
+        PeakEstimate::Bytes(bytes) => assert!(
+            (budget_of_512_mib_instance * 3 / 4..=budget_of_512_mib_instance).contains(&bytes),
+            "{bytes}"
+        ),
+        PeakEstimate::NeedMoreBytes => panic!("the whole file was given"),
+    }
+}
