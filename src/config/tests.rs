@@ -460,5 +460,8 @@ fn max_animation_pixels_defaults_to_the_engines_default_and_is_set_by_its_env() 
     );
     assert_eq!(set.imaging.max_animation_pixels, 1_000_000);
     let error = zero.unwrap_err().to_string();
-    assert!(error.contains("imaging.max_animation_pixels = 0"), "{error}");
+    assert!(
+        error.contains("imaging.max_animation_pixels = 0"),
+        "{error}"
+    );
 }

@@ -165,12 +165,7 @@ struct Lane {
     sinks: Vec<(usize, Sink)>,
 }
 
-fn lanes(
-    plan: &Plan,
-    header: &Header,
-    kinds: &[Option<Animated>],
-    loops: LoopCount,
-) -> Vec<Lane> {
+fn lanes(plan: &Plan, header: &Header, kinds: &[Option<Animated>], loops: LoopCount) -> Vec<Lane> {
     let layouts = plan::prepare(header.clone(), plan).layouts;
     let mut lanes: Vec<Lane> = Vec::new();
     for (i, (target, kind)) in plan.targets.iter().zip(kinds).enumerate() {

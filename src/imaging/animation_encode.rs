@@ -77,8 +77,7 @@ impl Sink {
             return Err(self.fail("GIF frames are at most 65535 pixels a side"));
         };
         if self.gif.is_none() {
-            let mut encoder =
-                gif::Encoder::new(Vec::new(), w, h, &[]).map_err(|e| self.fail(e))?;
+            let mut encoder = gif::Encoder::new(Vec::new(), w, h, &[]).map_err(|e| self.fail(e))?;
             let repeat = match self.loops {
                 LoopCount::Infinite => gif::Repeat::Infinite,
                 LoopCount::Finite(n) => gif::Repeat::Finite(u16::try_from(n.get()).unwrap_or(0)),
@@ -126,7 +125,12 @@ impl Sink {
         })
     }
 
-    fn encode_webp(&self, width: u32, height: u32, lossless: bool) -> Result<Vec<u8>, ImagingError> {
+    fn encode_webp(
+        &self,
+        width: u32,
+        height: u32,
+        lossless: bool,
+    ) -> Result<Vec<u8>, ImagingError> {
         if self.kept.is_empty() {
             return Err(self.fail("the animation has no frames"));
         }
@@ -153,7 +157,9 @@ impl Sink {
                 start_ms,
             ));
         }
-        let memory = encoder.try_encode().map_err(|e| self.fail(format!("{e:?}")))?;
+        let memory = encoder
+            .try_encode()
+            .map_err(|e| self.fail(format!("{e:?}")))?;
         let mut bytes = memory.to_vec();
         container::set_webp_total_duration(&mut bytes, self.elapsed_ms);
         if self.transparent {

@@ -159,7 +159,14 @@ fn dimensions(
         ImageFormat::WebP => match container::webp_size(b) {
             Some((w, h, frames, alpha)) => {
                 check("the frame count", frames, u64::from(limits.max_frames))?;
-                (w, h, PixelFacts { frames, ..facts(8, 3 + u8::from(alpha), alpha) })
+                (
+                    w,
+                    h,
+                    PixelFacts {
+                        frames,
+                        ..facts(8, 3 + u8::from(alpha), alpha)
+                    },
+                )
             }
             None => return more_or(truncated()),
         },

@@ -131,7 +131,9 @@ fn process_keeps_an_animated_gif_animated_in_every_gif_and_webp_output() {
         };
         assert_every_frame(path, size);
     }
-    let webps = resized.iter().filter(|p| p.extension().is_some_and(|e| e == "webp"));
+    let webps = resized
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "webp"));
     assert_eq!(webps.count(), 3);
     let thumbnails = files_under(&bucket.join("thumbnails"));
     assert_eq!(thumbnails.len(), 1, "{thumbnails:?}");

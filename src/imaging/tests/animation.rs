@@ -107,12 +107,21 @@ fn assert_every_frame(output: &Output, width: u32, height: u32, tolerance: u8) {
     let (frames, _) = frames_of(output);
     assert_eq!(output.frames, 4, "{}", output.label);
     assert_eq!(frames.len(), 4, "{}", output.label);
-    assert_eq!((output.width, output.height), (width, height), "{}", output.label);
+    assert_eq!(
+        (output.width, output.height),
+        (width, height),
+        "{}",
+        output.label
+    );
     for ((image, ms), (colour, want_ms)) in frames.iter().zip(FRAMES) {
         assert_eq!(image.dimensions(), (width, height), "{}", output.label);
         assert_eq!(*ms, want_ms, "{} durations", output.label);
         let got = centre(image);
-        assert!(near(got, colour, tolerance), "{}: {got:?} vs {colour:?}", output.label);
+        assert!(
+            near(got, colour, tolerance),
+            "{}: {got:?} vs {colour:?}",
+            output.label
+        );
     }
 }
 
@@ -130,7 +139,13 @@ fn an_animated_gif_keeps_every_frame_and_duration_in_its_gif_and_webp_outputs() 
         target("large", 1920, 1080, Fit::Inside, OutputFormat::Original),
         target("medium", 150, 150, Fit::Inside, OutputFormat::Original),
         target("medium@webp", 150, 150, Fit::Inside, OutputFormat::WebP),
-        target("lossless", 120, 120, Fit::Inside, OutputFormat::WebPLossless),
+        target(
+            "lossless",
+            120,
+            120,
+            Fit::Inside,
+            OutputFormat::WebPLossless,
+        ),
         target("thumb", 64, 64, cover(), OutputFormat::Original),
     ]);
 
@@ -191,7 +206,12 @@ fn jpeg_png_and_avif_outputs_of_an_animation_are_its_first_frame() {
     assert_eq!(labels, ["jpeg", "gif", "png", "avif"]);
     for output in [0, 2, 3].map(|i| &processed.outputs[i]) {
         assert_eq!(output.frames, 1, "{}", output.label);
-        assert_eq!((output.width, output.height), (150, 100), "{}", output.label);
+        assert_eq!(
+            (output.width, output.height),
+            (150, 100),
+            "{}",
+            output.label
+        );
     }
     let first = FRAMES[0].0;
     for i in [0, 2] {
@@ -255,7 +275,13 @@ fn a_gif_of_one_frame_is_still_a_png_for_original() {
     GifEncoder::new(&mut out)
         .encode_frame(Frame::new(frame_image(40, 40, FRAMES[0].0, false)))
         .unwrap();
-    let plan = plan(vec![target("s", 20, 20, Fit::Inside, OutputFormat::Original)]);
+    let plan = plan(vec![target(
+        "s",
+        20,
+        20,
+        Fit::Inside,
+        OutputFormat::Original,
+    )]);
 
     // Act
     let processed = process(&out, &plan).unwrap();
@@ -299,10 +325,19 @@ fn a_3000_frame_2000x2000_gif_is_refused_by_max_animation_pixels_before_any_deco
     for result in [estimated.map(|_| ()), processed.map(|_| ())] {
         let error = result.unwrap_err();
         assert!(
-            matches!(error, ImagingError::TooLarge { actual: 12_000_000_000, .. }),
+            matches!(
+                error,
+                ImagingError::TooLarge {
+                    actual: 12_000_000_000,
+                    ..
+                }
+            ),
             "{error}"
         );
-        assert!(error.to_string().contains("max_animation_pixels"), "{error}");
+        assert!(
+            error.to_string().contains("max_animation_pixels"),
+            "{error}"
+        );
     }
 }
 
@@ -317,7 +352,10 @@ fn a_still_output_of_a_long_animation_is_not_bound_by_the_animation_limit() {
 
     // Assert
     assert_eq!(processed.outputs[0].frames, 1);
-    assert_eq!((processed.outputs[0].width, processed.outputs[0].height), (400, 400));
+    assert_eq!(
+        (processed.outputs[0].width, processed.outputs[0].height),
+        (400, 400)
+    );
 }
 
 #[test]
@@ -335,14 +373,17 @@ fn an_animated_webp_prefix_asks_for_the_whole_file_to_count_its_frames() {
     assert!(matches!(from_whole, PeakEstimate::Bytes(_)));
 }
 
-
 #[test]
 fn an_animation_at_the_default_limit_fits_the_memory_budget_of_a_512_mib_instance() {
     // Arrange: 65 frames of 640x360 (15.0 MP): the large and medium outputs are the canvas,
     // each size written as GIF and as WebP (`resize.formats = original,webp`).
     let gif = long_gif(640, 360, 65);
     let mut targets = Vec::new();
-    for (label, w, h) in [("large", 1920, 1080), ("medium", 800, 600), ("small", 400, 300)] {
+    for (label, w, h) in [
+        ("large", 1920, 1080),
+        ("medium", 800, 600),
+        ("small", 400, 300),
+    ] {
         for format in [OutputFormat::Original, OutputFormat::WebP] {
             targets.push(target(label, w, h, Fit::Inside, format));
         }

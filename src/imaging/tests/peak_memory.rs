@@ -146,7 +146,7 @@ fn noisy_animation(w: u32, h: u32, frames: u32, format: image::ImageFormat) -> V
     let images: Vec<image::RgbaImage> = (0..frames)
         .map(|f| {
             ImageBuffer::from_fn(w, h, |x, y| {
-                let n = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503) ^ f * 97) >> 7;
+                let n = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503) ^ (f * 97)) >> 7;
                 let alpha = if y < h / 10 { 0 } else { 255 };
                 Rgba([n as u8, (n >> 8) as u8, (x + f * 9) as u8, alpha])
             })
@@ -157,7 +157,9 @@ fn noisy_animation(w: u32, h: u32, frames: u32, format: image::ImageFormat) -> V
         let mut encoder = image::codecs::gif::GifEncoder::new_with_speed(&mut out, 30);
         for image in images {
             let delay = Delay::from_numer_denom_ms(40, 1);
-            encoder.encode_frame(Frame::from_parts(image, 0, 0, delay)).unwrap();
+            encoder
+                .encode_frame(Frame::from_parts(image, 0, 0, delay))
+                .unwrap();
         }
         drop(encoder);
         return out;
@@ -165,7 +167,12 @@ fn noisy_animation(w: u32, h: u32, frames: u32, format: image::ImageFormat) -> V
     let config = webp::WebPConfig::new().unwrap();
     let mut encoder = webp::AnimEncoder::new(w, h, &config);
     for (i, image) in images.iter().enumerate() {
-        encoder.add_frame(webp::AnimFrame::from_rgba(image.as_raw(), w, h, i as i32 * 40));
+        encoder.add_frame(webp::AnimFrame::from_rgba(
+            image.as_raw(),
+            w,
+            h,
+            i as i32 * 40,
+        ));
     }
     encoder.try_encode().unwrap().to_vec()
 }
