@@ -139,3 +139,41 @@ fn process_keeps_an_animated_gif_animated_in_every_gif_and_webp_output() {
     assert_eq!(thumbnails.len(), 1, "{thumbnails:?}");
     assert_every_frame(&thumbnails[0], (200, 200));
 }
+
+/// A GIF89a whose logical screen is `side`×`side`, holding `frames` frames of one pixel:
+/// each a 1x1 image descriptor with a two-colour local table and the classic 1x1 LZW data.
+fn screen_of_tiny_frames(side: u16, frames: usize) -> Vec<u8> {
+    let mut gif = b"GIF89a".to_vec();
+    gif.extend_from_slice(&side.to_le_bytes());
+    gif.extend_from_slice(&side.to_le_bytes());
+    gif.extend_from_slice(&[0x00, 0, 0]);
+    let frame = [
+        0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0x80, // descriptor: 1x1 at 0,0, local table of 2
+        255, 0, 0, 0, 0, 255, // the table
+        2, 2, 0x44, 0x01, 0, // LZW: minimum code size 2, one sub-block, terminator
+    ];
+    for _ in 0..frames {
+        gif.extend_from_slice(&frame);
+    }
+    gif.push(0x3B);
+    gif
+}
+
+#[test]
+fn process_records_a_3000_frame_2000x2000_gif_as_failed_naming_max_animation_pixels() {
+    // Arrange: 12 billion pixels of animation in a 66 KB file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.gif");
+    std::fs::write(&file, screen_of_tiny_frames(2000, 3000)).unwrap();
+
+    // Act
+    let (record, stderr) = process_json(dir.path(), &file);
+
+    // Assert
+    assert_eq!(record["status"], "failed", "{record} {stderr}");
+    let error = record["error"].as_str().unwrap_or_default();
+    assert!(error.contains("imaging.max_animation_pixels"), "{record}");
+    assert!(error.contains("12000000000"), "{record}");
+    let bucket = dir.path().join("data/buckets/uploads");
+    assert!(!bucket.join("resized").exists(), "no output was written");
+}
