@@ -97,8 +97,9 @@ pub fn estimate_peak(
     let whole = prefix.len() as u64 >= object_bytes;
     match header::read_prefix(prefix, object_bytes, &plan.limits)? {
         Probe::NeedMore => Ok(PeakEstimate::NeedMoreBytes),
-        // An animated WebP's frames are counted from every chunk, past any prefix.
-        Probe::Known(_) if !whole && container::webp_is_animated(prefix) => {
+        // An animated WebP's frames are counted from every chunk, past any prefix; they
+        // matter only when some output keeps the animation.
+        Probe::Known(_) if !whole && container::webp_is_animated(prefix) && animates(plan) => {
             Ok(PeakEstimate::NeedMoreBytes)
         }
         Probe::Known(header) => {
@@ -113,6 +114,11 @@ pub fn estimate_peak(
             )))
         }
     }
+}
+
+/// Some target of `plan` would keep a WebP's animation.
+fn animates(plan: &Plan) -> bool {
+    (plan.targets.iter()).any(|t| Animated::resolve(t.format, ImageFormat::WebP).is_some())
 }
 
 /// The estimate for a header already read; `whole` is false when it came from a prefix.

@@ -359,18 +359,22 @@ fn a_still_output_of_a_long_animation_is_not_bound_by_the_animation_limit() {
 }
 
 #[test]
-fn an_animated_webp_prefix_asks_for_the_whole_file_to_count_its_frames() {
+fn an_animated_webp_prefix_asks_for_the_whole_file_when_an_output_keeps_the_animation() {
     // Arrange
     let webp = animated_webp(64, 64, false, 0);
-    let plan = plan(vec![target("s", 32, 32, Fit::Inside, OutputFormat::WebP)]);
+    let animated = plan(vec![target("s", 32, 32, Fit::Inside, OutputFormat::WebP)]);
+    let still = plan(vec![target("s", 32, 32, Fit::Inside, OutputFormat::Jpeg)]);
+    let size = webp.len() as u64;
 
     // Act
-    let from_prefix = estimate_peak(&webp[..40], webp.len() as u64, &plan).unwrap();
-    let from_whole = estimate_peak(&webp, webp.len() as u64, &plan).unwrap();
+    let from_prefix = estimate_peak(&webp[..40], size, &animated).unwrap();
+    let from_whole = estimate_peak(&webp, size, &animated).unwrap();
+    let still_from_prefix = estimate_peak(&webp[..40], size, &still).unwrap();
 
-    // Assert
+    // Assert: a still output does not need the frame count.
     assert_eq!(from_prefix, PeakEstimate::NeedMoreBytes);
     assert!(matches!(from_whole, PeakEstimate::Bytes(_)));
+    assert!(matches!(still_from_prefix, PeakEstimate::Bytes(_)));
 }
 
 #[test]
