@@ -77,6 +77,10 @@ pub struct ImagingSettings {
     pub max_height: u32,
     pub max_pixels: u64,
     pub max_frames: u32,
+    /// Largest frames × canvas area of an animated GIF or WebP kept animated (a GIF or WebP
+    /// output); checked from the container before any decode. The default's reasoning is at
+    /// `imaging::DEFAULT_MAX_ANIMATION_PIXELS`.
+    pub max_animation_pixels: u64,
     /// `lanczos3`, `catmull_rom`, `mitchell`, `bilinear` or `box`.
     pub filter: FilterSetting,
     pub jpeg_quality: u8,

@@ -447,3 +447,21 @@ fn an_unknown_resize_format_is_refused_at_load() {
 
     assert!(error.to_string().contains("heic"), "{error}");
 }
+
+#[test]
+fn max_animation_pixels_defaults_to_the_engines_default_and_is_set_by_its_env() {
+    let default = load(&[]);
+    let set = load(&[("PIPELINE_IMAGING__MAX_ANIMATION_PIXELS", "1000000")]);
+    let zero = load(&[("PIPELINE_IMAGING__MAX_ANIMATION_PIXELS", "0")]).validate();
+
+    assert_eq!(
+        default.imaging.max_animation_pixels,
+        crate::imaging::DEFAULT_MAX_ANIMATION_PIXELS
+    );
+    assert_eq!(set.imaging.max_animation_pixels, 1_000_000);
+    let error = zero.unwrap_err().to_string();
+    assert!(
+        error.contains("imaging.max_animation_pixels = 0"),
+        "{error}"
+    );
+}

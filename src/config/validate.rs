@@ -118,6 +118,16 @@ impl Settings {
         p.range(ok, "imaging.max_pixels", i.max_pixels, "must be 1..=2e9");
         let ok = (1..=100_000).contains(&i.max_frames);
         p.range(ok, "imaging.max_frames", i.max_frames, "must be 1..=100000");
+        let (ok, animation) = (
+            (1..=1 << 40).contains(&i.max_animation_pixels),
+            "must be 1..=2^40",
+        );
+        p.range(
+            ok,
+            "imaging.max_animation_pixels",
+            i.max_animation_pixels,
+            animation,
+        );
         let ok = (1..=100).contains(&i.jpeg_quality);
         p.range(
             ok,

@@ -108,6 +108,10 @@ pub struct VariantInfo {
     pub height: u32,
     pub bytes: u64,
     pub format: String,
+    /// Frames of an animated variant (an animated GIF or WebP kept animated); absent for a
+    /// still.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<u32>,
 }
 
 /// What one pipeline stage learned about an image. Each variant touches only its own

@@ -23,6 +23,7 @@ fn variant(size: &str) -> VariantInfo {
         height: 8,
         bytes: 100,
         format: "jpeg".to_owned(),
+        frames: None,
     }
 }
 

@@ -84,6 +84,7 @@ pub fn imaging_limits(settings: &Settings) -> Limits {
         max_height: i.max_height,
         max_pixels: i.max_pixels,
         max_frames: i.max_frames,
+        max_animation_pixels: i.max_animation_pixels,
     }
 }
 

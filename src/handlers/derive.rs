@@ -215,6 +215,7 @@ async fn write(
             height: output.height,
             bytes: output.bytes.len() as u64,
             format: output.format.as_str().to_owned(),
+            frames: (output.frames > 1).then_some(output.frames),
         };
         let body = Bytes::from(output.bytes);
         async move {

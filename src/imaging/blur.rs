@@ -50,6 +50,7 @@ pub fn blur(input: &[u8], sigma: f32, plan_encode: &EncodeOptions) -> Result<Out
         height: upright.height,
         format: encoding.format(),
         reused_original: false,
+        frames: 1,
     })
 }
 

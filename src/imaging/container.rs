@@ -156,6 +156,76 @@ pub(crate) fn webp_size(b: &[u8]) -> Option<(u32, u32, u64, bool)> {
     }
 }
 
+/// Whether a WebP says it is an animation (VP8X's animation flag): its frame count is only
+/// known once every chunk has been read.
+pub(crate) fn webp_is_animated(b: &[u8]) -> bool {
+    b.get(12..16) == Some(b"VP8X") && b.get(20).is_some_and(|flags| flags & 0x02 != 0)
+}
+
+/// Sets VP8X's alpha flag. libwebp's animation encoder leaves it unset when every frame it
+/// writes is opaque, even where frames leave parts of the canvas transparent; the `image`
+/// crate's decoder then reads the animation as RGB, with those parts black.
+pub(crate) fn set_webp_alpha_flag(b: &mut [u8]) {
+    if b.get(12..16) == Some(b"VP8X")
+        && let Some(flags) = b.get_mut(20)
+    {
+        *flags |= 0x10;
+    }
+}
+
+/// Whether a WebP's VP8X says it has alpha.
+pub(crate) fn webp_declares_alpha(b: &[u8]) -> bool {
+    b.get(12..16) == Some(b"VP8X") && b.get(20).is_some_and(|flags| flags & 0x10 != 0)
+}
+
+/// Each ANMF chunk's frame duration in milliseconds, in order.
+#[cfg(test)]
+pub(crate) fn webp_frame_durations(b: &[u8]) -> Vec<u32> {
+    anmf_duration_offsets(b)
+        .into_iter()
+        .filter_map(|at| le24(b, at))
+        .collect()
+}
+
+/// Sets the last ANMF frame's duration so that all frames last `total_ms`. libwebp's
+/// animation encoder gives the last frame the average duration unless told when the
+/// animation ends, which the `webp` crate does not tell it; merged identical frames only
+/// ever lengthen earlier frames, so the earlier durations are right as they are.
+pub(crate) fn set_webp_total_duration(b: &mut [u8], total_ms: u64) {
+    let offsets = anmf_duration_offsets(b);
+    let Some((&last, earlier)) = offsets.split_last() else {
+        return;
+    };
+    let before: u64 = earlier
+        .iter()
+        .filter_map(|&at| le24(b, at))
+        .map(u64::from)
+        .sum();
+    let duration = total_ms.saturating_sub(before).min(0xFF_FFFF);
+    if let Some(field) = b.get_mut(last..last + 3) {
+        field.copy_from_slice(&duration.to_le_bytes()[..3]);
+    }
+}
+
+/// Where each ANMF chunk's 24-bit duration lies (after its x, y, width and height).
+fn anmf_duration_offsets(b: &[u8]) -> Vec<usize> {
+    let mut offsets = Vec::new();
+    let mut pos = 12;
+    while pos + 8 <= b.len() {
+        let Some(len) = le32(b, pos + 4).and_then(|l| usize::try_from(l).ok()) else {
+            break;
+        };
+        if &b[pos..pos + 4] == b"ANMF" && pos + 8 + 15 <= b.len() {
+            offsets.push(pos + 8 + 12);
+        }
+        match pos.checked_add(8 + len + (len & 1)) {
+            Some(next) => pos = next,
+            None => break,
+        }
+    }
+    offsets
+}
+
 /// Width, height and bits per pixel from a BMP's info header.
 pub(crate) fn bmp_size(b: &[u8]) -> Option<(u32, u32, u16)> {
     if le32(b, 14)? == 12 {

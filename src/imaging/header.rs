@@ -45,6 +45,8 @@ pub(crate) struct PixelFacts {
     pub first_frame: Option<(u32, u32)>,
     /// JPEG: bytes of libjpeg's whole-image coefficient buffer, when it keeps one.
     pub jpeg_coefficient_bytes: u64,
+    /// GIF and WebP: the frames the container holds (0 where not counted: a still).
+    pub frames: u64,
 }
 
 /// What a prefix of a file told us.
@@ -157,7 +159,14 @@ fn dimensions(
         ImageFormat::WebP => match container::webp_size(b) {
             Some((w, h, frames, alpha)) => {
                 check("the frame count", frames, u64::from(limits.max_frames))?;
-                (w, h, facts(8, 3 + u8::from(alpha), alpha))
+                (
+                    w,
+                    h,
+                    PixelFacts {
+                        frames,
+                        ..facts(8, 3 + u8::from(alpha), alpha)
+                    },
+                )
             }
             None => return more_or(truncated()),
         },
@@ -253,6 +262,7 @@ fn jpeg(b: &[u8], whole: bool) -> Result<Option<Header>, ImagingError> {
         } else {
             0
         },
+        frames: 1,
     };
     let mut header = plain(format, h.width, h.height, pixels);
     header.exif = h.exif;
@@ -274,6 +284,7 @@ fn gif(scan: &GifScan, limits: &Limits) -> Result<(u32, u32, PixelFacts), Imagin
         grey: false,
         first_frame: scan.first_frame,
         jpeg_coefficient_bytes: 0,
+        frames: scan.frames,
     };
     Ok((scan.screen.0, scan.screen.1, pixels))
 }

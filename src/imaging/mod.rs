@@ -16,10 +16,11 @@
 //!
 //! # Supported input
 //! JPEG (8-bit: baseline, progressive, grayscale, CMYK/YCCK, any chroma subsampling), PNG
-//! (8/16 bit, palette, grey, alpha, Adam7 interlaced), WebP (lossy, lossless, alpha; first
-//! frame of an animation), GIF (first frame), BMP, TIFF. 12- and 16-bit JPEG, AVIF and HEIC
-//! are `Unsupported` (no decoder in this build); SVG, HTML, empty and unknown bytes are
-//! `NotAnImage`. Outputs: JPEG (4:2:0, baseline or progressive), PNG, WebP lossy and lossless.
+//! (8/16 bit, palette, grey, alpha, Adam7 interlaced), WebP (lossy, lossless, alpha,
+//! animated), GIF (animated or not), BMP, TIFF. 12- and 16-bit JPEG, AVIF and HEIC are
+//! `Unsupported` (no decoder in this build); SVG, HTML, empty and unknown bytes are
+//! `NotAnImage`. Outputs: JPEG (4:2:0, baseline or progressive), PNG, WebP lossy and
+//! lossless (animated too), AVIF, and animated GIF (only from an animated GIF).
 //!
 //! # Decisions
 //! - **Decode once, cascade.** The largest fit-inside output is resized from the decoded
@@ -55,14 +56,25 @@
 //!   allow-list of segments/chunks, ending at EOI, IEND or the RIFF size, so appended data
 //!   (MPF secondary images, Motion Photo video, any trailer) never reaches an output
 //!   (lossless, never bigger than the source); [`Output::reused_original`] is set.
-//! - **Animations** (GIF, WebP): the first frame only; frames are counted from the
-//!   container (no decode) and checked against [`Limits::max_frames`]; every GIF frame's
-//!   size is checked against the pixel limits, not only the logical screen.
+//! - **Animations** (`animation.rs`). An animated GIF or WebP (more than one frame in the
+//!   container) stays animated in GIF and WebP outputs: `original` of a GIF is an animated
+//!   GIF, of a WebP an animated WebP; `webp`/`webp_lossless` an animated WebP. Each frame is
+//!   composited onto the canvas by the decoder (GIF disposal, WebP blending and disposal),
+//!   resized like a still (fit, cover, never enlarged; a cover window is placed on the first
+//!   frame), and encoded with its duration; the loop count is kept. Frames stream: one
+//!   canvas at a time is decoded. JPEG, PNG and AVIF outputs are the first frame as a
+//!   still, as before. Frames are counted from the container (no decode) and checked
+//!   against [`Limits::max_frames`]; when some output keeps the animation, frames × canvas
+//!   against [`Limits::max_animation_pixels`] too (also in [`estimate_peak`], before any
+//!   download); every GIF frame's size is checked against the pixel limits, not only the
+//!   logical screen. [`Output::frames`] says how many frames an output holds.
 //! - **Memory.** [`estimate_peak`] bounds a job's peak bytes from its header (the same
 //!   layout and decode-scale decisions `process` makes); `max_pixels` stays the hard limit
 //!   for one image, and the admission budget (`crate::admission`) bounds how many run at
 //!   once. Bit depth does not raise the cost: 16-bit PNG is decoded straight to 8 bits.
 
+mod animation;
+mod animation_encode;
 mod avif;
 mod blur;
 mod container;
@@ -100,6 +112,6 @@ pub use plan::{process, process_summarised, process_until};
 pub use sniff::{content_type_of, sniff};
 pub use strip::strip_metadata;
 pub use types::{
-    Anchor, EncodeOptions, Fit, ImageFormat, Limits, Output, OutputFormat, Plan, Processed,
-    ResizeFilter, SourceInfo, StageTimings, Target,
+    Anchor, DEFAULT_MAX_ANIMATION_PIXELS, EncodeOptions, Fit, ImageFormat, Limits, Output,
+    OutputFormat, Plan, Processed, ResizeFilter, SourceInfo, StageTimings, Target,
 };

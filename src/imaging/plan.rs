@@ -5,6 +5,7 @@
 //! of resizes in the stored orientation, rotation of the small outputs, encoding, and reuse
 //! of the (stripped) original bytes where nothing changes.
 
+use super::animation;
 use super::avif;
 use super::decode::{DecodeScale, Decoded, decode};
 use super::encode::{Carry, Encoding, encode};
@@ -83,6 +84,9 @@ fn run(
         false => Ok(()),
     };
     let header = header::read(input, &plan.limits)?;
+    if animation::keeps_animation(&header, plan) {
+        return animation::run(input, plan, header, stop, summarise);
+    }
     let prepared = prepare(header, plan);
     let started = Instant::now();
     let decoded = decode(input, &prepared.header, &plan.limits, prepared.scale)?;
@@ -265,6 +269,7 @@ impl<'a> Job<'a> {
             height: display_h,
             format: encoding.format(),
             reused_original,
+            frames: 1,
         };
         if self.clean
             && orientation == 1

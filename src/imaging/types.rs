@@ -72,9 +72,24 @@ pub struct Limits {
     pub max_height: u32,
     /// Largest accepted width × height (default 100 megapixels).
     pub max_pixels: u64,
-    /// Most animation frames accepted; only the first is decoded (default 10000).
+    /// Most animation frames accepted (default 10000).
     pub max_frames: u32,
+    /// Largest accepted frames × canvas area of an animation kept animated (default
+    /// [`DEFAULT_MAX_ANIMATION_PIXELS`]); checked from the container only when some output
+    /// keeps the animation (a still output decodes the first frame alone).
+    pub max_animation_pixels: u64,
 }
+
+/// 15 million pixels: about 115 frames of 480x270 (a five-second clip), or 60 frames of
+/// 500x500. What sets it is memory (`estimate.rs`): a GIF output holds its encoded frames
+/// (up to 2 bytes per pixel), and a WebP output holds all its frames (RGBA) until libwebp's
+/// animation encoder, which takes them at once, copies them again (ARGB) and encodes them:
+/// about 10 bytes per output pixel of every frame at its finish. With `resize.formats =
+/// original,webp` and a canvas the size of the large and medium outputs, an animation at
+/// this limit is estimated at about 24 bytes per pixel, 370 MiB: within the 384 MiB budget
+/// of a 512 MiB instance (GIF outputs alone: about 5 bytes per pixel; checked by
+/// `imaging::tests::animation`).
+pub const DEFAULT_MAX_ANIMATION_PIXELS: u64 = 15_000_000;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -84,6 +99,7 @@ impl Default for Limits {
             max_height: 30_000,
             max_pixels: 100_000_000,
             max_frames: 10_000,
+            max_animation_pixels: DEFAULT_MAX_ANIMATION_PIXELS,
         }
     }
 }
@@ -111,7 +127,8 @@ pub enum Fit {
 /// The encoding of one output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
-    /// JPEG→JPEG, PNG→PNG, WebP→WebP; GIF, BMP and TIFF→PNG.
+    /// JPEG→JPEG, PNG→PNG, WebP→WebP; GIF, BMP and TIFF→PNG; an animated GIF stays an
+    /// animated GIF (`animation.rs`).
     #[default]
     Original,
     Jpeg,
@@ -205,6 +222,8 @@ pub struct Output {
     pub format: ImageFormat,
     /// True when `bytes` are the source bytes (metadata segments removed), not a re-encode.
     pub reused_original: bool,
+    /// Frames in `bytes`: 1 for a still, more for an animation kept animated.
+    pub frames: u32,
 }
 
 /// The result of [`process`](super::process).

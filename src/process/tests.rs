@@ -50,6 +50,7 @@ fn variant(size: &str, width: u32, height: u32) -> VariantInfo {
         height,
         bytes: 1000,
         format: "jpeg".to_owned(),
+        frames: None,
     }
 }
 

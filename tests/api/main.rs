@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod admission;
+mod animation;
 mod architecture;
 mod backfill_gcp;
 mod builtin_moderation;

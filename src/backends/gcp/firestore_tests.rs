@@ -44,6 +44,7 @@ fn thumbnailed() -> StageUpdate {
             height: 200,
             bytes: 1234,
             format: "png".to_owned(),
+            frames: None,
         },
         formats: vec![],
         placeholder: None,
@@ -379,4 +380,30 @@ async fn the_ledger_marks_keys_done_with_a_ttl_and_reads_them_back() {
         write["updateTransforms"],
         json!([{"fieldPath": "doneAt", "setToServerValue": "REQUEST_TIME"}])
     );
+}
+
+#[test]
+fn an_animated_variants_frame_count_round_trips_and_a_still_has_none() {
+    let StageUpdate::Thumbnailed { thumbnail: still } = thumbnailed() else {
+        unreachable!()
+    };
+    let animated = VariantInfo {
+        frames: Some(12),
+        ..still.clone()
+    };
+    let record = ImageRecord {
+        variants: vec![animated, still],
+        ..ImageRecord::default()
+    };
+
+    let fields = super::firestore_value::record_fields(&record);
+    let back = super::firestore_value::record_from_fields(&fields);
+
+    assert_eq!(back.variants, record.variants);
+    let written = &fields["variants"]["arrayValue"]["values"];
+    assert_eq!(
+        written[0]["mapValue"]["fields"]["frames"]["integerValue"],
+        "12"
+    );
+    assert!(written[1]["mapValue"]["fields"].get("frames").is_none());
 }

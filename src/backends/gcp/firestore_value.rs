@@ -66,6 +66,9 @@ fn variant(v: &VariantInfo) -> Value {
     f.insert("height".into(), integer(v.height));
     f.insert("bytes".into(), integer(v.bytes));
     f.insert("format".into(), string(&v.format));
+    if let Some(frames) = v.frames {
+        f.insert("frames".into(), integer(frames));
+    }
     map(f)
 }
 
@@ -228,6 +231,7 @@ fn read_variant(f: &Fields) -> VariantInfo {
         height: get_u32(f, "height").unwrap_or_default(),
         bytes: get_u64(f, "bytes").unwrap_or_default(),
         format: get_str(f, "format").unwrap_or_default(),
+        frames: get_u32(f, "frames"),
     }
 }
 

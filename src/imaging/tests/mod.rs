@@ -2,6 +2,7 @@
 //! that generate them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod animation;
 mod avif;
 mod bad_input;
 mod bench_protocol;

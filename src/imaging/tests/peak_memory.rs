@@ -28,6 +28,11 @@ fn named_plan(name: &str) -> Plan {
             target("medium", 800, 600, Fit::Inside, OutputFormat::Avif),
             target("small", 400, 300, Fit::Inside, OutputFormat::Avif),
         ]),
+        "resize webp" => plan(vec![
+            target("large", 1920, 1080, Fit::Inside, OutputFormat::WebP),
+            target("medium", 800, 600, Fit::Inside, OutputFormat::WebP),
+            target("small", 400, 300, Fit::Inside, OutputFormat::WebP),
+        ]),
         _ => plan(vec![target(
             "thumb",
             200,
@@ -134,6 +139,44 @@ fn progressive_jpeg(img: &RgbImage) -> Vec<u8> {
     compressed_jpeg(img.as_raw(), dims, JCS_RGB, (2, 2), true, 85)
 }
 
+/// An animation of `frames` noisy `w`×`h` frames (the worst case for GIF's LZW), with a
+/// transparent band, in `format` (GIF, or lossy WebP through libwebp).
+fn noisy_animation(w: u32, h: u32, frames: u32, format: image::ImageFormat) -> Vec<u8> {
+    use image::{Delay, Frame};
+    let images: Vec<image::RgbaImage> = (0..frames)
+        .map(|f| {
+            ImageBuffer::from_fn(w, h, |x, y| {
+                let n = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503) ^ (f * 97)) >> 7;
+                let alpha = if y < h / 10 { 0 } else { 255 };
+                Rgba([n as u8, (n >> 8) as u8, (x + f * 9) as u8, alpha])
+            })
+        })
+        .collect();
+    if format == image::ImageFormat::Gif {
+        let mut out = Vec::new();
+        let mut encoder = image::codecs::gif::GifEncoder::new_with_speed(&mut out, 30);
+        for image in images {
+            let delay = Delay::from_numer_denom_ms(40, 1);
+            encoder
+                .encode_frame(Frame::from_parts(image, 0, 0, delay))
+                .unwrap();
+        }
+        drop(encoder);
+        return out;
+    }
+    let config = webp::WebPConfig::new().unwrap();
+    let mut encoder = webp::AnimEncoder::new(w, h, &config);
+    for (i, image) in images.iter().enumerate() {
+        encoder.add_frame(webp::AnimFrame::from_rgba(
+            image.as_raw(),
+            w,
+            h,
+            i as i32 * 40,
+        ));
+    }
+    encoder.try_encode().unwrap().to_vec()
+}
+
 /// Every decoder path and both routes, at sizes where the pixel buffers dominate.
 fn mix() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let photo = gradient(3000, 2000);
@@ -188,6 +231,26 @@ fn mix() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "tiff 16-bit",
             encoded(&rgb16, image::ImageFormat::Tiff),
             "resize",
+        ),
+        (
+            "animated gif",
+            noisy_animation(800, 600, 12, image::ImageFormat::Gif),
+            "resize",
+        ),
+        (
+            "animated gif",
+            noisy_animation(800, 600, 12, image::ImageFormat::Gif),
+            "resize webp",
+        ),
+        (
+            "animated webp",
+            noisy_animation(640, 480, 16, image::ImageFormat::WebP),
+            "resize",
+        ),
+        (
+            "animated gif",
+            noisy_animation(600, 400, 8, image::ImageFormat::Gif),
+            "thumbnail",
         ),
         (
             "bmp",
