@@ -77,6 +77,7 @@ mod tests {
             height: width * 2 / 3,
             bytes: 1,
             format: format.to_owned(),
+            frames: None,
         }
     }
 

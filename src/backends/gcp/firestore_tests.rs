@@ -384,7 +384,10 @@ async fn the_ledger_marks_keys_done_with_a_ttl_and_reads_them_back() {
 
 #[test]
 fn an_animated_variants_frame_count_round_trips_and_a_still_has_none() {
-    let StageUpdate::Thumbnailed { thumbnail: still } = thumbnailed() else {
+    let StageUpdate::Thumbnailed {
+        thumbnail: still, ..
+    } = thumbnailed()
+    else {
         unreachable!()
     };
     let animated = VariantInfo {

@@ -357,6 +357,7 @@ mod tests {
             height: 200,
             bytes: 9,
             format: "webp".to_owned(),
+            frames: None,
         };
         let placeholder = Placeholder {
             thumbhash: "3OcRJYB4d3h/iIeHeEh3eIhw+j2w".to_owned(),
