@@ -4,6 +4,7 @@
 mod admission;
 mod animation;
 mod architecture;
+mod avif_quality;
 mod backfill_gcp;
 mod builtin_moderation;
 mod console_browser;
