@@ -23,6 +23,7 @@ mod interrupt;
 mod lifecycle;
 mod metrics;
 mod moderation_trigger;
+mod one_decode;
 mod one_event;
 mod pipeline;
 mod placeholders;
