@@ -10,6 +10,7 @@ mod console_open;
 mod console_status;
 mod console_webdriver;
 mod container_image;
+mod cost;
 mod dead_letters_gcp;
 mod derived_marker;
 mod fakes;
