@@ -177,3 +177,24 @@ impl Made {
 fn permanent(reason: String) -> Halt {
     HandlerError::Permanent(anyhow::anyhow!(reason)).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::RouteName;
+
+    fn routes(names: &[RouteName]) -> Vec<&'static Route> {
+        names.iter().map(|name| super::super::route(*name)).collect()
+    }
+
+    #[test]
+    fn only_a_dispatch_with_both_derive_routes_shares_a_job() {
+        use RouteName::*;
+        let shared = SharedDerive::for_routes(&routes(&[Resize, Thumbnail, Record])).unwrap();
+
+        assert!(shared.includes("resize") && shared.includes("thumbnail"));
+        assert!(!shared.includes("record"));
+        assert!(SharedDerive::for_routes(&routes(&[Resize, Record, Moderate])).is_none());
+        assert!(SharedDerive::for_routes(&routes(&[Thumbnail])).is_none());
+    }
+}
