@@ -184,7 +184,10 @@ mod tests {
     use crate::routes::RouteName;
 
     fn routes(names: &[RouteName]) -> Vec<&'static Route> {
-        names.iter().map(|name| super::super::route(*name)).collect()
+        names
+            .iter()
+            .map(|name| crate::handlers::route(*name))
+            .collect()
     }
 
     #[test]
