@@ -34,28 +34,42 @@ def trigger_filters(cmd):
     return dict(f.split("=", 1) for f in cmd.flags().get("event-filters", []))
 
 
+def service_routes(service):
+    """The routes a deployed service enables (PIPELINE_ROUTES)."""
+    return service.deploy_env().get("PIPELINE_ROUTES", "").split(",")
+
+
+def routes_reached(path, service):
+    """The routes a POST to `path` on `service` runs: `/` runs every route the service
+    enables (the dispatcher; each skips an event it does not take), `/<route>` that one."""
+    return service_routes(service) if path == "/" else [path[1:]]
+
+
 def check_trigger_paths(commands, services):
-    """Every trigger path is a route the binary serves, and its service serves it."""
+    """Every trigger path is `/` or a route the binary serves, and its service serves it."""
     found = triggers(commands)
     assert found, "the dry run creates no Eventarc trigger"
     for cmd in found:
         path = cmd.flag("destination-run-path")
         service = cmd.flag("destination-run-service")
-        assert path and path.startswith("/") and path[1:] in ROUTES, (
-            f"trigger {cmd.argv[4]} posts to {path!r}, not one of /{', /'.join(sorted(ROUTES))}")
+        assert path and path.startswith("/") and (path == "/" or path[1:] in ROUTES), (
+            f"trigger {cmd.argv[4]} posts to {path!r}, not / or one of /{', /'.join(sorted(ROUTES))}")
         assert service in services, f"trigger {cmd.argv[4]} targets {service}, which cloudbuild.yaml does not deploy"
-        routes = services[service].deploy_env().get("PIPELINE_ROUTES", "").split(",")
-        assert path[1:] in routes, (
+        routes = service_routes(services[service])
+        assert path == "/" or path[1:] in routes, (
             f"trigger {cmd.argv[4]} posts to {path} on {service}, which only enables {routes}")
 
 
 def check_every_service_has_its_triggers(commands, services, upload_bucket, topic_path):
-    """The wiring matches the issue exactly, and every deployed service is reached."""
+    """The wiring matches the issue exactly, and every deployed service is reached. A trigger
+    on `/` counts for every route its service enables (the combined topology)."""
     wiring, reached = set(), set()
     for cmd in triggers(commands):
         filters = trigger_filters(cmd)
-        wiring.add((cmd.flag("destination-run-path"), filters.get("type")))
-        reached.add(cmd.flag("destination-run-service"))
+        service = cmd.flag("destination-run-service")
+        routes = routes_reached(cmd.flag("destination-run-path"), services[service]) if service in services else []
+        wiring |= {("/" + route, filters.get("type")) for route in routes}
+        reached.add(service)
         if filters.get("type") == PUBLISHED:
             assert cmd.flag("transport-topic") == topic_path, (
                 f"Pub/Sub trigger {cmd.argv[4]} reads {cmd.flag('transport-topic')}, not {topic_path}")

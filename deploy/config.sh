@@ -37,14 +37,28 @@ readonly LEDGER_COLLECTION=image-pipeline-ledger
 readonly TRIGGER_SA_NAME=image-pipeline-trigger # identity Eventarc pushes events with
 readonly BUILD_SA_NAME=image-pipeline-build     # identity Cloud Build deploys with
 
-# Cloud Run services, in deploy order. Each runs as a service account of the same name.
-readonly SERVICES=(image-resizer image-thumbnailer content-moderator image-recorder)
+# The deployment's shape (deploy.sh --topology; checked there):
+#   four      one service per route (the default)
+#   combined  resize and thumbnail in one service, image-processor, behind one storage
+#             trigger per event type on `/`: each upload is downloaded and decoded once
+#             for both (docs/deploy.md, "The combined topology"; cost: docs/cost.md)
+: "${TOPOLOGY:=four}"
 
-# service -> the one route it serves (PIPELINE_ROUTES)
+# Cloud Run services, in deploy order. Each runs as a service account of the same name.
+if [[ "$TOPOLOGY" == combined ]]; then
+  readonly SERVICES=(image-processor content-moderator image-recorder)
+else
+  readonly SERVICES=(image-resizer image-thumbnailer content-moderator image-recorder)
+fi
+# Every service either topology makes: teardown removes whichever exist.
+readonly ALL_SERVICES=(image-resizer image-thumbnailer image-processor content-moderator image-recorder)
+
+# service -> the routes it serves (PIPELINE_ROUTES)
 service_route() {
   case "$1" in
     image-resizer) echo resize ;;
     image-thumbnailer) echo thumbnail ;;
+    image-processor) echo resize,thumbnail ;;
     content-moderator) echo moderate ;;
     image-recorder) echo record ;;
     *) return 1 ;;
@@ -56,7 +70,7 @@ service_route() {
 # while the service is still working on it. Must match cloudbuild.yaml --timeout.
 service_timeout_secs() {
   case "$1" in
-    image-resizer) echo 300 ;;
+    image-resizer | image-processor) echo 300 ;;
     image-thumbnailer) echo 120 ;;
     content-moderator) echo 120 ;;
     image-recorder) echo 60 ;;
@@ -70,17 +84,31 @@ readonly PUBSUB_PUBLISHED=google.cloud.pubsub.topic.v1.messagePublished
 
 # Eventarc triggers: name|service|path|event type|source. Storage triggers watch the
 # upload bucket only, never the output bucket; Pub/Sub triggers read the pipeline
-# topic the services publish image.* events to.
-readonly TRIGGERS=(
+# topic the services publish image.* events to. `/` runs every route of the service
+# that takes the event, one after the other, sharing one download and one decode.
+readonly TRIGGERS_FOUR=(
   "image-pipeline-resize-finalized|image-resizer|/resize|$STORAGE_FINALIZED|storage"
   "image-pipeline-resize-deleted|image-resizer|/resize|$STORAGE_DELETED|storage"
   "image-pipeline-thumbnail-finalized|image-thumbnailer|/thumbnail|$STORAGE_FINALIZED|storage"
   "image-pipeline-thumbnail-deleted|image-thumbnailer|/thumbnail|$STORAGE_DELETED|storage"
+)
+readonly TRIGGERS_COMBINED=(
+  "image-pipeline-process-finalized|image-processor|/|$STORAGE_FINALIZED|storage"
+  "image-pipeline-process-deleted|image-processor|/|$STORAGE_DELETED|storage"
+)
+readonly TRIGGERS_SHARED=(
   "image-pipeline-record-finalized|image-recorder|/record|$STORAGE_FINALIZED|storage"
   "image-pipeline-record-deleted|image-recorder|/record|$STORAGE_DELETED|storage"
   "image-pipeline-moderate-events|content-moderator|/moderate|$PUBSUB_PUBLISHED|pubsub"
   "image-pipeline-record-events|image-recorder|/record|$PUBSUB_PUBLISHED|pubsub"
 )
+if [[ "$TOPOLOGY" == combined ]]; then
+  readonly TRIGGERS=("${TRIGGERS_COMBINED[@]}" "${TRIGGERS_SHARED[@]}")
+else
+  readonly TRIGGERS=("${TRIGGERS_FOUR[@]}" "${TRIGGERS_SHARED[@]}")
+fi
+# Every trigger either topology makes: teardown removes whichever exist.
+readonly ALL_TRIGGERS=("${TRIGGERS_FOUR[@]}" "${TRIGGERS_COMBINED[@]}" "${TRIGGERS_SHARED[@]}")
 
 # APIs the deployment uses. Vision is called by content-moderator only.
 readonly APIS=(
@@ -102,7 +130,7 @@ upload_bucket_role() {
   local writes_outputs_here=0
   [[ -z "$OUTPUT_BUCKET" ]] && writes_outputs_here=1
   case "$1" in
-    image-resizer | image-thumbnailer)
+    image-resizer | image-thumbnailer | image-processor)
       ((writes_outputs_here)) && echo roles/storage.objectUser || echo roles/storage.objectViewer
       ;;
     content-moderator)
@@ -118,7 +146,7 @@ upload_bucket_role() {
 # the quarantine or blur policy, moves or replaces variants.
 output_bucket_role() {
   case "$1" in
-    image-resizer | image-thumbnailer) echo roles/storage.objectUser ;;
+    image-resizer | image-thumbnailer | image-processor) echo roles/storage.objectUser ;;
     content-moderator)
       [[ "$MODERATION_POLICY" == record ]] && echo roles/storage.objectViewer || echo roles/storage.objectUser
       ;;

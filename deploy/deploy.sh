@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Deploys image-pipeline to a Google Cloud project: one image, four Cloud Run
-# services, eight Eventarc triggers (docs/deploy.md walks through it).
+# services, eight Eventarc triggers (docs/deploy.md walks through it); with
+# --topology combined, three services (resize and thumbnail in one) and six triggers.
 #
 # Owns: the order of the phases and which resources each one creates.
 # Must not: delete anything (teardown.sh does), grant more than config.sh lists, or
@@ -10,6 +11,7 @@
 # Usage: deploy/deploy.sh --project PROJECT_ID [--region REGION] [--dry-run]
 #                         [--phase infra|build|triggers|metrics|all] [--same-bucket]
 #                         [--allow-dirty] [--transport eventarc|notifications] [--metrics]
+#                         [--topology four|combined]
 #   --dry-run      print every command (guards included) and run none of them
 #   --phase        run one phase only (default all: infra, then build, then triggers)
 #   --same-bucket  write derived images into the upload bucket (default: a second bucket)
@@ -18,6 +20,9 @@
 #   --transport    eventarc (default): Eventarc triggers; notifications: a Cloud Storage
 #                  notification and plain push subscriptions (deploy/transport_notifications.sh)
 #   --metrics      add the Managed Service for Prometheus sidecar (deploy/metrics_sidecar.sh)
+#   --topology     four (default): one service per route; combined: resize and thumbnail
+#                  in one service (image-processor) behind storage triggers on `/`, so
+#                  each upload is downloaded and decoded once (Eventarc transport only)
 # Other settings come from the environment, see deploy/config.sh.
 set -euo pipefail
 
@@ -42,7 +47,9 @@ while [[ $# -gt 0 ]]; do
     --transport) TRANSPORT="$2"; shift 2 ;;
     --transport=*) TRANSPORT="${1#*=}"; shift ;;
     --metrics) metrics=1; shift ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --topology) TOPOLOGY="$2"; shift 2 ;;
+    --topology=*) TOPOLOGY="${1#*=}"; shift ;;
+    -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -51,11 +58,14 @@ case "$phase" in infra | build | triggers | metrics | all) ;; *) echo "error: un
 
 # shellcheck source=deploy/lib.sh
 source "$here/lib.sh"
+[[ "${TOPOLOGY:=four}" =~ ^(four|combined)$ ]] || die "--topology must be four or combined"
 # shellcheck source=deploy/config.sh
 source "$here/config.sh"
 [[ "$MODERATION_POLICY" =~ ^(record|quarantine|blur)$ ]] || die "MODERATION_POLICY must be record, quarantine or blur"
 : "${TRANSPORT:=eventarc}"
 [[ "$TRANSPORT" =~ ^(eventarc|notifications)$ ]] || die "--transport must be eventarc or notifications"
+# The notifications transport's push subscriptions are per route; no push to `/` yet.
+[[ "$TOPOLOGY" == four || "$TRANSPORT" == eventarc ]] || die "--topology combined needs --transport eventarc"
 # shellcheck source=deploy/transport_notifications.sh
 source "$here/transport_notifications.sh"
 # shellcheck source=deploy/metrics_sidecar.sh
@@ -177,10 +187,11 @@ new_signing_key() {
   head -c 48 /dev/urandom | base64 | tr -d '\n'
 }
 
-# Build, check and deploy in Cloud Build (cloudbuild.yaml). Skipped when all four
-# services already run this commit, so a second run changes nothing.
+# Build, check and deploy in Cloud Build (cloudbuild.yaml; _TOPOLOGY picks which services
+# it deploys). Skipped when every service of the topology already runs this commit, so a
+# second run changes nothing.
 phase_build() {
-  log "== build: Cloud Build builds the image once, runs check-config per service, deploys four services"
+  log "== build: Cloud Build builds the image once, runs check-config per service, deploys the $TOPOLOGY topology's services"
   local commit svc current at_commit=1
   if ((DRY_RUN)); then
     commit="$(git -C "$repo_root" rev-parse HEAD 2>/dev/null || echo '<COMMIT_SHA>')"
@@ -191,7 +202,7 @@ phase_build() {
     fi
   fi
   for svc in "${SERVICES[@]}"; do
-    printf '+ %s  # guard: skip the build if all four print %s\n' "$(show gcloud run services describe "$svc" \
+    printf '+ %s  # guard: skip the build if all of them print %s\n' "$(show gcloud run services describe "$svc" \
       --region="$REGION" "${P[@]}" --format='value(metadata.labels.commit-sha)')" "$commit"
     if ((DRY_RUN)); then
       at_commit=0
@@ -208,7 +219,7 @@ phase_build() {
   run gcloud builds submit "$repo_root" "${P[@]}" --region="$REGION" --config="$repo_root/cloudbuild.yaml" \
     --service-account="projects/$PROJECT_ID/serviceAccounts/$build_sa" \
     --gcs-source-staging-dir="gs://$BUILD_BUCKET/source" \
-    --substitutions="COMMIT_SHA=$commit,_REGION=$REGION,_REPO=$REPO,_TOPIC=$TOPIC,_COLLECTION=$COLLECTION,_OUTPUT_BUCKET=$OUTPUT_BUCKET,_MODERATION_POLICY=$MODERATION_POLICY,_SIGNING_KEY_SECRET=$SIGNING_KEY_SECRET"
+    --substitutions="COMMIT_SHA=$commit,_REGION=$REGION,_REPO=$REPO,_TOPIC=$TOPIC,_COLLECTION=$COLLECTION,_OUTPUT_BUCKET=$OUTPUT_BUCKET,_MODERATION_POLICY=$MODERATION_POLICY,_SIGNING_KEY_SECRET=$SIGNING_KEY_SECRET,_TOPOLOGY=$TOPOLOGY"
 }
 
 phase_triggers() {
@@ -256,7 +267,7 @@ phase_triggers() {
   done
 }
 
-log "image-pipeline deploy: project=$PROJECT_ID region=$REGION upload=gs://$UPLOAD_BUCKET output=${OUTPUT_BUCKET:+gs://$OUTPUT_BUCKET}${OUTPUT_BUCKET:-"(upload bucket)"} transport=$TRANSPORT dry-run=$DRY_RUN"
+log "image-pipeline deploy: project=$PROJECT_ID region=$REGION upload=gs://$UPLOAD_BUCKET output=${OUTPUT_BUCKET:+gs://$OUTPUT_BUCKET}${OUTPUT_BUCKET:-"(upload bucket)"} topology=$TOPOLOGY transport=$TRANSPORT dry-run=$DRY_RUN"
 case "$phase" in
   infra) phase_infra ;;
   build) phase_build ;;

@@ -140,8 +140,13 @@ class Service:
         return Command(self.deploy_argv).flag(key)
 
     def deploy_env(self):
+        value = self.deploy_flag("set-env-vars") or ""
+        delimiter = ","
+        # gcloud's escaping for values holding commas: ^DELIM^KEY=a,b@KEY2=c (gcloud topic escaping).
+        if m := re.match(r"^\^(.)\^", value):
+            delimiter, value = m[1], value[m.end():]
         env = {}
-        for pair in (self.deploy_flag("set-env-vars") or "").split(","):
+        for pair in value.split(delimiter):
             key, _, value = pair.partition("=")
             env[key] = value
         return env
@@ -163,12 +168,22 @@ def step_script(step):
     return args[-1] if step.get("entrypoint") == "bash" and args else ""
 
 
-def cloudbuild_services(build):
-    """Services deployed by cloudbuild.yaml, with their check-config steps."""
+# The first line of a deploy step that only runs in one topology (deploy.sh --topology).
+TOPOLOGY_GUARD = re.compile(r'^\[ "\$\{_TOPOLOGY\}" = (?P<topology>\w+) \] \|\| \{ .*exit 0; \}$', re.M)
+
+
+def step_topology(script):
+    """The topology a deploy step is limited to, or None when every topology runs it."""
+    m = TOPOLOGY_GUARD.search(script)
+    return m["topology"] if m else None
+
+
+def cloudbuild_services(build, topology="four"):
+    """Services cloudbuild.yaml deploys in `topology` (_TOPOLOGY), with their check-config steps."""
     services = {}
     for step in build["steps"]:
         script = step_script(step)
-        if "gcloud run deploy" in script:
+        if "gcloud run deploy" in script and step_topology(script) in (None, topology):
             argv = shlex.split(script.replace("\\\n", " "))
             start = argv.index("deploy") + 1
             services[argv[start]] = Service(argv[start], argv[start - 3 :])

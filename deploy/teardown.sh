@@ -46,8 +46,9 @@ build_sa="$(sa_email "$BUILD_SA_NAME")"
 log "image-pipeline teardown: project=$PROJECT_ID region=$REGION dry-run=$DRY_RUN delete-buckets=$delete_buckets"
 
 # Triggers first: deleting one also deletes its Eventarc-made subscription, so no
-# event is pushed to a service that is about to disappear.
-for entry in "${TRIGGERS[@]}"; do
+# event is pushed to a service that is about to disappear. Both topologies' triggers and
+# services: each delete is guarded by a describe, so what was never made is left alone.
+for entry in "${ALL_TRIGGERS[@]}"; do
   IFS='|' read -r name _ <<<"$entry"
   ensure --expect "" gcloud eventarc triggers describe "$name" --location="$REGION" "${P[@]}" --format='value(name)' \
     -- gcloud eventarc triggers delete "$name" --location="$REGION" "${P[@]}" --quiet
@@ -57,14 +58,14 @@ done
 source "$here/transport_notifications.sh"
 notifications_teardown
 
-for svc in "${SERVICES[@]}"; do
+for svc in "${ALL_SERVICES[@]}"; do
   ensure --expect "" gcloud run services describe "$svc" --region="$REGION" "${P[@]}" --format='value(metadata.name)' \
     -- gcloud run services delete "$svc" --region="$REGION" "${P[@]}" --quiet
 done
 
 # Project-level bindings outlive their service accounts as "deleted:" members, so
 # remove them before the accounts. Resource-level bindings go with their resources.
-for svc in "${SERVICES[@]}"; do
+for svc in "${ALL_SERVICES[@]}"; do
   revoke project "serviceAccount:$(sa_email "$svc")" roles/datastore.user
 done
 revoke project "serviceAccount:$trigger_sa" roles/eventarc.eventReceiver
@@ -74,7 +75,7 @@ revoke project "serviceAccount:$build_sa" roles/logging.logWriter
 # notifications in the project may rely on it. Remove it by hand if none do:
 log "  kept: roles/pubsub.publisher of the Cloud Storage service agent (gcloud storage service-agent --project=$PROJECT_ID)"
 
-for name in "${SERVICES[@]}" "$TRIGGER_SA_NAME" "$BUILD_SA_NAME"; do
+for name in "${ALL_SERVICES[@]}" "$TRIGGER_SA_NAME" "$BUILD_SA_NAME"; do
   ensure --expect "" gcloud iam service-accounts describe "$(sa_email "$name")" "${P[@]}" --format='value(email)' \
     -- gcloud iam service-accounts delete "$(sa_email "$name")" "${P[@]}" --quiet
 done

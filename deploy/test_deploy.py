@@ -115,6 +115,27 @@ EXPECTED_GRANTS_NOTIFICATIONS = EXPECTED_GRANTS - {
 }
 
 
+# The combined topology (deploy.sh --topology combined): image-processor serves resize and
+# thumbnail behind one storage trigger per event type on `/`; moderator and recorder as above.
+PROCESSOR = "image-processor"
+FOUR_ONLY = {"image-resizer", "image-thumbnailer"}
+SERVICES_COMBINED = [PROCESSOR, "content-moderator", "image-recorder"]
+TRIGGER_SERVICE_COMBINED = {
+    "image-pipeline-process-finalized": PROCESSOR,
+    "image-pipeline-process-deleted": PROCESSOR,
+} | {t: s for t, s in TRIGGER_SERVICE.items() if s not in FOUR_ONLY}
+# The processor holds exactly the resizer's grants (the thumbnailer's were the same on the
+# same resources); the trigger subscriptions are the combined topology's.
+EXPECTED_GRANTS_COMBINED = {
+    tuple(w.replace("image-resizer", PROCESSOR) for w in g)
+    for g in EXPECTED_GRANTS
+    if "image-thumbnailer" not in " ".join(g) and not g[1].startswith("<SUBSCRIPTION_OF_")
+} | {
+    ("pubsub subscriptions", f"<SUBSCRIPTION_OF_{t}>", PUBSUB_AGENT, "roles/pubsub.subscriber")
+    for t in TRIGGER_SERVICE_COMBINED
+}
+
+
 def default_ledger_collection():
     """records.ledger_collection in config/default.toml (what the services use)."""
     with open(os.path.join(m.REPO_ROOT, "config/default.toml"), "rb") as f:
@@ -385,6 +406,108 @@ class NotificationsTransportDryRun(unittest.TestCase):
         self.assertIn("--transport must be eventarc or notifications", err)
 
 
+class CombinedTopologyDryRun(unittest.TestCase):
+    """deploy.sh --topology combined: resize and thumbnail in one service, one storage
+    trigger per event type on `/`, so each upload is downloaded and decoded once."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.out = dry_run("deploy.sh", "--topology", "combined")
+        cls.commands = m.parse_dry_run(cls.out)
+        cls.build = m.load_cloudbuild()
+        cls.services = m.cloudbuild_services(cls.build, "combined")
+
+    def test_cloudbuild_deploys_the_processor_the_moderator_and_the_recorder(self):
+        self.assertEqual(sorted(self.services), sorted(SERVICES_COMBINED))
+
+    def test_the_processor_serves_resize_and_thumbnail_with_the_resizers_resources(self):
+        processor = self.services[PROCESSOR]
+        resizer = m.cloudbuild_services(self.build)["image-resizer"]
+        env = processor.deploy_env()
+        self.assertEqual(env["PIPELINE_ROUTES"], "resize,thumbnail")
+        self.assertEqual(env["PIPELINE_RESIZE__BUCKET"], "${_OUTPUT_BUCKET}")
+        self.assertEqual(env["PIPELINE_THUMBNAIL__BUCKET"], "${_OUTPUT_BUCKET}")
+        for flag in ("cpu", "memory", "concurrency", "timeout", "max-instances"):
+            self.assertEqual(processor.deploy_flag(flag), resizer.deploy_flag(flag), flag)
+        self.assertEqual(env["PIPELINE_SERVER__HANDLER_DEADLINE_SECS"], "290")
+
+    def test_the_storage_triggers_are_exactly_two_on_the_processors_root(self):
+        storage = [c for c in checks.triggers(self.commands)
+                   if c.flag("destination-run-service") == PROCESSOR]
+        expected = [
+            ["gcloud", "eventarc", "triggers", "create", f"image-pipeline-process-{kind}",
+             "--location=us-central1", f"--project={PROJECT}", f"--destination-run-service={PROCESSOR}",
+             "--destination-run-region=us-central1", "--destination-run-path=/",
+             f"--event-filters=type=google.cloud.storage.object.v1.{kind}",
+             f"--event-filters=bucket={UPLOAD[5:]}", f"--service-account={email('image-pipeline-trigger')}"]
+            for kind in ("finalized", "deleted")
+        ]
+        self.assertEqual([c.argv for c in storage], expected)
+        names = sorted(c.argv[4] for c in checks.triggers(self.commands))
+        self.assertEqual(names, sorted(TRIGGER_SERVICE_COMBINED))
+
+    def test_every_route_still_gets_exactly_its_events(self):
+        checks.check_trigger_paths(self.commands, self.services)
+        checks.check_every_service_has_its_triggers(self.commands, self.services, UPLOAD[5:], TOPIC_PATH)
+
+    def test_iam_grants_are_the_reviewed_least_roles(self):
+        checks.check_least_roles(self.commands, EXPECTED_GRANTS_COMBINED)
+
+    def test_every_create_grant_and_update_is_guarded_by_a_read(self):
+        checks.check_every_change_is_guarded(self.commands)
+
+    def test_ack_deadlines_match_service_timeouts(self):
+        checks.check_ack_deadlines(self.commands, self.services, TRIGGER_SERVICE_COMBINED)
+
+    def test_check_config_runs_the_processors_env_in_the_built_image(self):
+        checks.check_env_parity(self.services, IMAGE_TAG)
+
+    def test_the_build_deploys_the_combined_topology_and_is_skipped_when_it_runs_this_commit(self):
+        subs = checks.check_build_is_guarded(self.commands, self.services)
+        self.assertEqual(subs.get("_TOPOLOGY"), "combined")
+        self.assertEqual(self.build["substitutions"]["_TOPOLOGY"], "four", "cloudbuild.yaml's default changed")
+
+    def test_four_services_stay_the_default(self):
+        default = m.parse_dry_run(dry_run("deploy.sh"))
+        self.assertNotIn(PROCESSOR, dry_run("deploy.sh"))
+        submit = next(c for c in default if c.path()[:2] == ["builds", "submit"])
+        self.assertIn("_TOPOLOGY=four", submit.flag("substitutions"))
+
+    def test_the_dry_run_shows_every_command_and_runs_none(self):
+        fake_bin = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, fake_bin)
+        marker = os.path.join(fake_bin, "called")
+        with open(os.path.join(fake_bin, "gcloud"), "w", encoding="utf-8") as f:
+            f.write(f"#!/bin/sh\necho \"$@\" >> {marker}\nexit 1\n")
+        os.chmod(os.path.join(fake_bin, "gcloud"), stat.S_IRWXU)
+        code, out, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run", "--topology=combined",
+                                      path_prefix=fake_bin)
+        self.assertEqual(code, 0, err)
+        self.assertFalse(os.path.exists(marker), "the dry run executed gcloud")
+        self.assertEqual(out, self.out)
+
+    def test_an_unknown_topology_and_combined_with_notifications_are_refused(self):
+        code, _, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run", "--topology", "two")
+        self.assertEqual(code, 1)
+        self.assertIn("--topology must be four or combined", err)
+        code, _, err = m.run_script("deploy.sh", "--project", PROJECT, "--dry-run", "--topology", "combined",
+                                    "--transport", "notifications")
+        self.assertEqual(code, 1)
+        self.assertIn("--topology combined needs --transport eventarc", err)
+
+    def test_teardown_removes_either_topologys_services_and_triggers(self):
+        commands = m.parse_dry_run(dry_run("teardown.sh"))
+        deleted = {c.argv[4] for c in commands if c.path()[-1:] == ["delete"] and len(c.argv) > 4}
+        self.assertLessEqual(set(TRIGGER_SERVICE_COMBINED) | {PROCESSOR}, deleted)
+        self.assertIn(email(PROCESSOR), deleted)
+
+    def test_a_root_trigger_on_a_service_without_both_routes_is_caught(self):
+        self.assertIn("--destination-run-path=/ ", self.out)
+        broken = m.parse_dry_run(self.out.replace("--destination-run-path=/ ", "--destination-run-path=/resize ", 1))
+        with self.assertRaisesRegex(AssertionError, "thumbnail"):
+            checks.check_every_service_has_its_triggers(broken, self.services, UPLOAD[5:], TOPIC_PATH)
+
+
 class ChecksCatchBrokenWiring(unittest.TestCase):
     """Each check fails on a deliberately broken dry run, so none passes vacuously."""
 
@@ -465,8 +588,10 @@ class FlagsExistInGcloud(unittest.TestCase):
     def test_every_flag_is_known_to_gcloud(self):
         commands = (m.parse_dry_run(dry_run("deploy.sh")) + m.parse_dry_run(dry_run("teardown.sh"))
                     + m.parse_dry_run(dry_run("deploy.sh", "--transport", "notifications"))
-                    + m.parse_dry_run(dry_run("deploy.sh", "--metrics")))
-        for svc in m.cloudbuild_services(m.load_cloudbuild()).values():
+                    + m.parse_dry_run(dry_run("deploy.sh", "--metrics"))
+                    + m.parse_dry_run(dry_run("deploy.sh", "--topology", "combined")))
+        build = m.load_cloudbuild()
+        for svc in (m.cloudbuild_services(build) | m.cloudbuild_services(build, "combined")).values():
             commands.append(m.Command(svc.deploy_argv))
         wanted = {}
         for cmd in commands:

@@ -3,7 +3,8 @@
 //! notification transports (turned into a CloudEvent by `router::ingress`), `backfill` and
 //! `dead-letters replay` (which build the CloudEvent value themselves). So parsing the
 //! payload, choosing routes, the handler deadline, combining results, the event span, the
-//! log line and the metrics are the same for all of them.
+//! log line and the metrics are the same for all of them. Routes of one `Target::All`
+//! dispatch run one after the other and share one imaging job (`handlers::shared_job`).
 //!
 //! Owns: route selection and the answers given when no route runs. Must not see HTTP or
 //! pick a status (that is `router::respond`), nor hold per-route logic (that is `handlers`).
@@ -12,6 +13,7 @@ use crate::cloudevent::CloudEvent;
 use crate::domain::{Outcome, WireOutcome};
 use crate::error::HandlerError;
 use crate::events::{self, EventData, EventDataError};
+use crate::handlers::shared_job::SharedDerive;
 use crate::handlers::{self, HandlerResult, IncomingEvent, Route};
 use crate::metrics::{self, journal::RunStart};
 use crate::routes::RouteName;
@@ -174,8 +176,16 @@ async fn route_event(
             Err(response) => counted(state, label, response),
         },
         Target::All => {
+            let routes: Vec<&'static Route> = enabled_routes(state)
+                .filter(|r| (r.accepts)(&incoming, &state.settings))
+                .collect();
+            // One download and one decode for resize and thumbnail together.
+            let incoming = IncomingEvent {
+                shared: SharedDerive::for_routes(&routes),
+                ..incoming
+            };
             let mut results = Vec::new();
-            for route in enabled_routes(state).filter(|r| (r.accepts)(&incoming, &state.settings)) {
+            for route in routes {
                 results.push(run_route(route, &incoming, state).await);
             }
             match results.is_empty() {
@@ -307,7 +317,11 @@ fn parse_data(ce: CloudEvent, label: &str) -> Result<IncomingEvent, EventRespons
     span.record("ce.type", ce.ty.as_str());
     span.record("ce.source", ce.source.as_str());
     match events::parse(&ce) {
-        Ok(data) => Ok(IncomingEvent { ce, data }),
+        Ok(data) => Ok(IncomingEvent {
+            ce,
+            data,
+            shared: None,
+        }),
         Err(EventDataError::UnknownType { ty }) => Err(EventResponse::not_run(
             label,
             NotRun::UnknownType,

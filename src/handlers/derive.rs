@@ -4,12 +4,14 @@
 //! generation are replaced, variants of a newer one are never touched.
 //! `finalized` runs in stages: guard → load (admitted by its memory, `admit`) → render →
 //! write → re-check that the source generation is still live (else remove what it wrote) →
-//! announce.
+//! announce. When one dispatch runs both derive routes, load and render are one job they
+//! share (`shared_job`); the stages after them are each route's own.
 
 use super::admit::{self, Admitted};
 use super::cpu::{self, run_cpu_stoppable};
 use super::ledger::{self, mark_done, not_done_yet};
 use super::outputs::{made_from, remove_output_if, stat_live};
+use super::shared_job::Held;
 use super::summary::{self, Rendered};
 use super::verdict::enforce_verdict;
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
@@ -43,6 +45,9 @@ pub trait DeriveRoute: 'static {
     fn spec(settings: &Settings) -> DeriveSpec;
 }
 
+/// A derive route's [`DeriveRoute::spec`], as its registry entry carries it.
+pub type SpecFn = fn(&Settings) -> DeriveSpec;
+
 /// How one route derives objects from a source.
 pub struct DeriveSpec {
     pub route: &'static str,
@@ -64,6 +69,7 @@ pub const fn route<R: DeriveRoute>() -> Route {
         spec: R::SPEC,
         accepts,
         handle: handle::<R>,
+        derive: Some(R::spec),
     }
 }
 
@@ -105,7 +111,7 @@ async fn on_finalized(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec
     let event_key = ledger::event_done_key(spec.route, event);
     let generation_key = ledger::generation_done_key(spec.route, &source);
     not_done_yet(state, &[&event_key, &generation_key]).await?;
-    let step = make(state, spec, data, &source).await;
+    let step = make(state, event, spec, data, &source).await;
     let outcome = failure::recorded(state, spec.route, &source, step).await?;
     mark_done(state, &[&event_key, &generation_key]).await?;
     Ok(outcome)
@@ -114,17 +120,20 @@ async fn on_finalized(event: &IncomingEvent, state: &AppState, spec: &DeriveSpec
 /// load → render → write → source still live → (late) policy → announce.
 async fn make(
     state: &AppState,
+    event: &IncomingEvent,
     spec: &DeriveSpec,
     data: &StorageObjectData,
     source: &ObjectRef,
 ) -> Step<Outcome> {
-    let plan = Plan {
-        limits: cpu::imaging_limits(&state.settings),
-        encode: cpu::encode_options(&state.settings),
-        targets: spec.targets.clone(),
+    let shared = event.shared.as_deref();
+    let (rendered, outputs_permit) = match shared.filter(|s| s.includes(spec.route)) {
+        Some(shared) => shared.outputs_for(state, spec, data, source).await?,
+        None => {
+            let plan = plan_for(state, spec.targets.clone());
+            let job = run_job(state, data, source, plan, spec.summarise).await?;
+            (job.0, Held::Own(job.1))
+        }
     };
-    let admitted = admit::load(state, data, source, &plan).await?;
-    let (rendered, outputs_permit) = render(state, source, plan, admitted, spec.summarise).await?;
     let summary = summary::of(&rendered);
     let processed = rendered.processed;
     let bucket = output_bucket(spec.bucket.as_deref(), source).to_owned();
@@ -148,6 +157,27 @@ async fn make(
     Ok(Outcome::processed(format!(
         "wrote {count} output(s) of {source} to gs://{bucket}"
     )))
+}
+
+/// The imaging plan of `targets` under the configured limits and encoder options.
+pub(super) fn plan_for(state: &AppState, targets: Vec<Target>) -> Plan {
+    Plan {
+        limits: cpu::imaging_limits(&state.settings),
+        encode: cpu::encode_options(&state.settings),
+        targets,
+    }
+}
+
+/// load → render: one imaging job, admitted by `plan`'s memory and run under one CPU permit.
+pub(super) async fn run_job(
+    state: &AppState,
+    data: &StorageObjectData,
+    source: &ObjectRef,
+    plan: Plan,
+    summarise: bool,
+) -> Step<(Rendered, MemoryPermit)> {
+    let admitted = admit::load(state, data, source, &plan).await?;
+    render(state, source, plan, admitted, summarise).await
 }
 
 /// Decodes once and makes every target under the CPU semaphore, holding the job's share of

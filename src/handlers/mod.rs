@@ -19,6 +19,7 @@ mod moderation_subject;
 mod outputs;
 pub mod record;
 pub mod resize;
+pub mod shared_job;
 mod step;
 mod summary;
 pub mod thumbnail;
@@ -42,6 +43,9 @@ use futures_util::future::BoxFuture;
 pub struct IncomingEvent {
     pub ce: CloudEvent,
     pub data: EventData,
+    /// The imaging job the derive routes of this dispatch share (one download, one decode),
+    /// when more than one of them runs for it (`shared_job`); `None` otherwise.
+    pub shared: Option<std::sync::Arc<shared_job::SharedDerive>>,
 }
 
 impl IncomingEvent {
@@ -92,6 +96,8 @@ pub struct Route {
     pub accepts: fn(&IncomingEvent, &Settings) -> bool,
     /// Handles one accepted event.
     pub handle: for<'a> fn(&'a IncomingEvent, &'a AppState) -> BoxFuture<'a, HandlerResult>,
+    /// What a derive route makes (resize, thumbnail), so one dispatch can share their job.
+    pub derive: Option<derive::SpecFn>,
 }
 
 impl Route {

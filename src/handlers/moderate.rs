@@ -31,6 +31,7 @@ pub const ROUTE: Route = Route {
     spec: routes::MODERATE,
     accepts,
     handle,
+    derive: None,
 };
 
 fn accepts(event: &IncomingEvent, settings: &Settings) -> bool {

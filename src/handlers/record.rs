@@ -20,6 +20,7 @@ pub const ROUTE: Route = Route {
     spec: routes::RECORD,
     accepts,
     handle,
+    derive: None,
 };
 
 fn accepts(event: &IncomingEvent, _settings: &Settings) -> bool {
