@@ -79,11 +79,15 @@ mod orient;
 mod pixels;
 mod placeholder;
 mod plan;
+mod planes;
 mod resize;
 mod smart_crop;
 mod sniff;
 mod strip;
 mod types;
+mod ycbcr;
+mod ycbcr_decode;
+mod ycbcr_encode;
 
 pub mod bench;
 
