@@ -71,17 +71,7 @@ fn decode_jpeg(input: &[u8], header: &Header, scale: DecodeScale) -> Result<Deco
         let mut jpeg = mozjpeg::Decompress::with_err(errors)
             .from_mem(input)
             .map_err(io)?;
-        // libjpeg's memory limit is not reachable through the safe crate; what it allocates
-        // follows from the frame header, so that header must be the one the limits checked.
-        if jpeg.size() != (header.stored_width as usize, header.stored_height as usize) {
-            let (width, height) = jpeg.size();
-            return Err(ImagingError::corrupt(
-                ImageFormat::Jpeg,
-                format!(
-                    "the pixel data exceeds what the header declared (libjpeg reads {width}x{height})"
-                ),
-            ));
-        }
+        check_declared_size(jpeg.size(), header)?;
         jpeg.scale(eighths);
         jpeg.do_fancy_upsampling(!scale.fast_chroma);
         let mut started = jpeg.rgb().map_err(io)?;
@@ -105,8 +95,23 @@ fn decode_jpeg(input: &[u8], header: &Header, scale: DecodeScale) -> Result<Deco
     })
 }
 
+/// libjpeg's memory limit is not reachable through the safe crate; what it allocates
+/// follows from the frame header, so that header must be the one the limits checked.
+pub(crate) fn check_declared_size(
+    (width, height): (usize, usize),
+    header: &Header,
+) -> Result<(), ImagingError> {
+    if (width, height) == (header.stored_width as usize, header.stored_height as usize) {
+        return Ok(());
+    }
+    Err(ImagingError::corrupt(
+        ImageFormat::Jpeg,
+        format!("the pixel data exceeds what the header declared (libjpeg reads {width}x{height})"),
+    ))
+}
+
 /// One warning for everything libjpeg warned about while decoding.
-fn damage_warning(report: &libjpeg::Report) -> Option<String> {
+pub(crate) fn damage_warning(report: &libjpeg::Report) -> Option<String> {
     let first = report.warnings.first()?;
     let more = match report.warning_count - 1 {
         0 => String::new(),

@@ -101,22 +101,37 @@ fn encode_jpeg(
         raster
     };
     let (jpeg, _warnings) = libjpeg::guarded(|errors| {
-        let mut jpeg = mozjpeg::Compress::new_err(Box::new(errors), mozjpeg::ColorSpace::JCS_RGB);
-        // libjpeg-turbo's settings (what the service encoded with before, and ~4x faster
-        // than mozjpeg's default trellis quantisation): standard tables, no trellis.
-        jpeg.set_fastest_defaults();
-        jpeg.set_size(raster.width as usize, raster.height as usize);
-        jpeg.set_quality(f32::from(options.jpeg_quality.clamp(1, 100)));
+        let mut jpeg = jpeg_compressor(errors, mozjpeg::ColorSpace::JCS_RGB, raster, options);
         jpeg.set_chroma_sampling_pixel_sizes((2, 2), (2, 2));
-        if options.jpeg_progressive {
-            jpeg.set_progressive_mode();
-        }
         let capacity = raster.data.len() / 8;
         let mut started = jpeg.start_compress(Vec::with_capacity(capacity))?;
         started.write_scanlines(&raster.data)?;
         started.finish()
     })?;
-    let jpeg = jpeg.map_err(|e| e.to_string())?;
+    Ok(with_carried(jpeg.map_err(|e| e.to_string())?, carry))
+}
+
+/// A libjpeg compressor for `input` pixels of `size`'s dimensions, at libjpeg-turbo's
+/// settings (what the service encoded with before, and ~4x faster than mozjpeg's default
+/// trellis quantisation: standard tables, no trellis), the plan's quality and progression.
+pub(crate) fn jpeg_compressor(
+    errors: mozjpeg_sys::jpeg_error_mgr,
+    input: mozjpeg::ColorSpace,
+    size: &Raster,
+    options: &EncodeOptions,
+) -> mozjpeg::Compress {
+    let mut jpeg = mozjpeg::Compress::new_err(Box::new(errors), input);
+    jpeg.set_fastest_defaults();
+    jpeg.set_size(size.width as usize, size.height as usize);
+    jpeg.set_quality(f32::from(options.jpeg_quality.clamp(1, 100)));
+    if options.jpeg_progressive {
+        jpeg.set_progressive_mode();
+    }
+    jpeg
+}
+
+/// `jpeg` with the carried APP1 (artist, copyright) and APP2 (ICC) segments after SOI.
+pub(crate) fn with_carried(jpeg: Vec<u8>, carry: Carry<'_>) -> Vec<u8> {
     let mut segments = Vec::new();
     if let Some(app1) = carry.copyright.and_then(metadata::copyright_app1) {
         segments.extend_from_slice(&app1);
@@ -124,7 +139,7 @@ fn encode_jpeg(
     if let Some(icc) = carry.icc {
         segments.extend_from_slice(&metadata::icc_app2(icc));
     }
-    Ok(metadata::insert_after_soi(jpeg, &segments))
+    metadata::insert_after_soi(jpeg, &segments)
 }
 
 /// PNG (fast deflate, adaptive filters) with the carried iCCP and eXIf chunks.

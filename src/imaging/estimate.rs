@@ -13,6 +13,11 @@
 //!     plus the whole-image coefficient buffer when the file is progressive or multi-scan
 //!     (2 bytes per coefficient, every component at its own sampling: `3·P` for 4:2:0,
 //!     `6·P` for 4:4:4), plus row buffers (`384·W`).
+//!   - JPEG on the YCbCr path (`ycbcr`): the planes at the decode scale instead of the
+//!     raster (each component at its own size: `1.5·P` for 4:2:0 unscaled; a scaled decode
+//!     gives chroma luma's size), the same coefficient and row buffers, and
+//!     `PLANAR_OVERHEAD_BYTES` of code and tables; its outputs count 1.5 bytes per pixel
+//!     and its resize scratch one channel.
 //!   - CMYK JPEG through `image`: `15·P` (4:4:4 coefficients, the CMYK planes, the RGB copy).
 //!   - PNG: the 8-bit raster (`3·P` or `4·P`; 16-bit samples are stripped while decoding, so
 //!     bit depth does not count), plus the grey raster when grey is widened to RGB (`1·P`,
@@ -41,6 +46,7 @@ use super::container;
 use super::encode::Encoding;
 use super::header::{self, Header, Probe};
 use super::plan::{self, Prepared};
+use super::ycbcr_decode::plane_size;
 use super::{Fit, ImageFormat, ImagingError, Plan};
 
 /// Codec contexts, Huffman and quantisation tables, thread-local scratch, allocator slack,
@@ -75,6 +81,11 @@ const ANIMATION_OVERHEAD_BYTES: u64 = 2 << 20;
 /// libwebp's animation encoder beyond its own ARGB copy of every frame: its previous and
 /// current canvases, the candidate sub-frames it tries and their encodings.
 const WEBP_ANIMATION_ENCODER_BYTES_PER_PIXEL: u64 = 40;
+
+/// What the YCbCr path (`ycbcr`) touches beyond the RGB path's fixed overhead: its own code
+/// (libjpeg's raw-data paths, the one-channel resizers) and their first-use tables. A
+/// 3000x2000 JPEG's 200x200 thumbnail measured 1.2 MiB above the RGB path's estimate.
+const PLANAR_OVERHEAD_BYTES: u64 = 2 << 20;
 
 /// A job's peak memory, as far as the bytes read so far tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,12 +148,38 @@ pub(crate) fn peak_bytes(header: Header, object_bytes: u64, plan: &Plan, whole: 
         ));
     }
     let prepared = plan::prepare(header, plan);
+    let planar = match prepared.planar {
+        true => PLANAR_OVERHEAD_BYTES,
+        false => 0,
+    };
     // The still targets run first, then the animated ones: the larger of the two peaks.
     let animated = match animation::keeps_animation(&prepared.header, plan) {
         true => animated_bytes(&prepared, plan, object_bytes),
         false => 0,
     };
-    object_bytes + FIXED_OVERHEAD_BYTES + decode_bytes(&prepared).max(peak).max(animated)
+    object_bytes + FIXED_OVERHEAD_BYTES + planar + decode_bytes(&prepared).max(peak).max(animated)
+}
+
+/// Bytes of the decoded YCbCr planes at the decode scale (`ycbcr_decode::plane_size`):
+/// 1.5 per pixel for 4:2:0 at full scale, 3 when a scaled decode brings chroma to luma's
+/// size or the file is 4:4:4.
+fn plane_bytes(prepared: &Prepared) -> Option<u64> {
+    let h = &prepared.header;
+    let factors = h.jpeg_sampling.as_ref().filter(|_| prepared.planar)?;
+    let max = factors
+        .iter()
+        .fold((1, 1), |m, f| (m.0.max(f.0), m.1.max(f.1)));
+    let eighths = u32::from(prepared.scale.eighths.clamp(1, 8));
+    let size = (h.stored_width, h.stored_height);
+    Some(
+        factors
+            .iter()
+            .map(|&f| {
+                let (w, ht) = plane_size(size, f, max, eighths);
+                u64::from(w) * u64::from(ht)
+            })
+            .sum(),
+    )
 }
 
 /// The decoded raster's width, height and channels (JPEG at its decode scale; 4 channels
@@ -165,7 +202,7 @@ fn raster(prepared: &Prepared) -> (u64, u64, u64) {
 fn decode_bytes(prepared: &Prepared) -> u64 {
     let h = &prepared.header;
     let (rw, rh, c) = raster(prepared);
-    let out = rw * rh * c;
+    let out = plane_bytes(prepared).unwrap_or(rw * rh * c);
     let (w, p) = (
         u64::from(h.stored_width),
         u64::from(h.stored_width) * u64::from(h.stored_height),
@@ -211,13 +248,20 @@ fn png_row_bytes(h: &Header) -> u64 {
 fn resize_bytes(prepared: &Prepared, plan: &Plan, object_bytes: u64) -> u64 {
     let (rw, rh, c) = raster(prepared);
     let (sw, sh) = (prepared.header.stored_width, prepared.header.stored_height);
-    let mut held = rw * rh * c;
+    let planes = plane_bytes(prepared);
+    let mut held = planes.unwrap_or(rw * rh * c);
+    // Planes are resized one at a time (the luma's intermediate is the largest); outputs
+    // are 4:2:0, 1.5 bytes per pixel.
+    let (scratch_c, out_halves) = match planes {
+        Some(_) => (1, 3),
+        None => (c, 2 * c),
+    };
     let mut transient = 0u64;
     let targets = prepared.layouts.iter().zip(&prepared.encodings);
     for ((layout, encoding), target) in targets.zip(&plan.targets) {
         let (ow, oh) = (u64::from(layout.out_width), u64::from(layout.out_height));
-        let out = ow * oh * c;
-        let scratch = (ow * rh).max(rw * oh) * c;
+        let out = (ow * oh * out_halves).div_ceil(2);
+        let scratch = (ow * rh).max(rw * oh) * scratch_c;
         let encoder = match encoding {
             Encoding::Avif => AVIF_ENCODER_BYTES_PER_PIXEL,
             _ => ENCODER_BYTES_PER_PIXEL,

@@ -26,6 +26,8 @@ pub(crate) struct Header {
     pub jpeg_icc: Option<Vec<u8>>,
     /// The JPEG has four components (CMYK or YCCK).
     pub jpeg_cmyk: bool,
+    /// A YCbCr or grey JPEG's sampling factors, when the planar path can take it.
+    pub jpeg_sampling: Option<Vec<(u32, u32)>>,
     /// What the decoder will hold, for the memory estimate.
     pub pixels: PixelFacts,
 }
@@ -218,6 +220,7 @@ fn plain(format: ImageFormat, w: u32, h: u32, pixels: PixelFacts) -> Header {
         exif: None,
         jpeg_icc: None,
         jpeg_cmyk: false,
+        jpeg_sampling: None,
         pixels,
     }
 }
@@ -268,6 +271,7 @@ fn jpeg(b: &[u8], whole: bool) -> Result<Option<Header>, ImagingError> {
     header.exif = h.exif;
     header.jpeg_icc = h.icc;
     header.jpeg_cmyk = h.components == 4;
+    header.jpeg_sampling = super::ycbcr::planar_sampling(b);
     Ok(Some(header))
 }
 

@@ -18,6 +18,7 @@ use super::placeholder::{self, Summary};
 use super::resize::{Resampler, Window, premultiply_in_place, unpremultiplied};
 use super::smart_crop;
 use super::strip;
+use super::ycbcr;
 use super::{
     Anchor, Fit, ImageFormat, ImagingError, Output, Plan, Processed, StageTimings, Target,
 };
@@ -46,6 +47,8 @@ pub(crate) struct Prepared {
     pub layouts: Vec<Layout>,
     pub encodings: Vec<Encoding>,
     pub scale: DecodeScale,
+    /// The image stays in YCbCr planes from decode to encode (`ycbcr`).
+    pub planar: bool,
 }
 
 /// Decodes `input` once and produces every target of `plan`, in the plan's order.
@@ -79,29 +82,25 @@ fn run(
     stop: &AtomicBool,
     summarise: bool,
 ) -> Result<Processed, ImagingError> {
-    let check = |stage: &'static str| match stop.load(Ordering::Relaxed) {
-        true => Err(ImagingError::Stopped { stage }),
-        false => Ok(()),
-    };
+    let check = |stage: &'static str| checkpoint(stop, stage);
     let header = header::read(input, &plan.limits)?;
     if animation::keeps_animation(&header, plan) {
         return animation::run(input, plan, header, stop, summarise);
     }
     let prepared = prepare(header, plan);
+    if prepared.planar
+        && let Some(processed) = ycbcr::run(input, plan, &prepared, stop, summarise)?
+    {
+        return Ok(processed);
+    }
     let started = Instant::now();
     let decoded = decode(input, &prepared.header, &plan.limits, prepared.scale)?;
     check("decode")?;
     let decode_time = started.elapsed();
     let mut job = Job::new(input, plan, &prepared, decoded, summarise)?;
     job.timings.decode = decode_time;
-    // Largest first, so fit-inside results can feed the smaller outputs (see `pick_hub`).
-    let mut order: Vec<usize> = (0..plan.targets.len()).collect();
-    order.sort_by_key(|&i| {
-        let l = prepared.layouts[i];
-        std::cmp::Reverse(u64::from(l.out_width) * u64::from(l.out_height))
-    });
     let mut outputs: Vec<Option<Output>> = vec![None; plan.targets.len()];
-    for i in order {
+    for i in render_order(&prepared) {
         match job.render(i) {
             Ok(output) => outputs[i] = Some(output),
             // An AVIF that cannot be made costs that output only (`avif.rs`).
@@ -126,6 +125,25 @@ fn run(
     })
 }
 
+/// Ends the job with `Stopped` at a stage boundary once `stop` is set.
+pub(crate) fn checkpoint(stop: &AtomicBool, stage: &'static str) -> Result<(), ImagingError> {
+    match stop.load(Ordering::Relaxed) {
+        true => Err(ImagingError::Stopped { stage }),
+        false => Ok(()),
+    }
+}
+
+/// The targets largest first, so fit-inside results can feed the smaller outputs (see
+/// `pick_hub`).
+pub(crate) fn render_order(prepared: &Prepared) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..prepared.layouts.len()).collect();
+    order.sort_by_key(|&i| {
+        let l = prepared.layouts[i];
+        std::cmp::Reverse(u64::from(l.out_width) * u64::from(l.out_height))
+    });
+    order
+}
+
 /// Each target's layout and encoding, and the decode scale the largest output needs.
 pub(crate) fn prepare(header: Header, plan: &Plan) -> Prepared {
     let (sw, sh) = (header.stored_width, header.stored_height);
@@ -142,7 +160,7 @@ pub(crate) fn prepare(header: Header, plan: &Plan) -> Prepared {
             geometry::layout(sw, sh, bw, bh, t.fit)
         })
         .collect();
-    let encodings = plan
+    let encodings: Vec<Encoding> = plan
         .targets
         .iter()
         .map(|t| Encoding::resolve(t.format, header.info.format))
@@ -157,6 +175,7 @@ pub(crate) fn prepare(header: Header, plan: &Plan) -> Prepared {
         fast_chroma: geometry::chroma_replication_is_invisible(max_scale, eighths),
     };
     Prepared {
+        planar: ycbcr::eligible(&header, &encodings),
         header,
         layouts,
         encodings,
@@ -257,24 +276,9 @@ impl<'a> Job<'a> {
         let encoding = prepared.encodings[i];
         let header = &prepared.header;
         let orientation = header.info.orientation;
-        let (display_w, display_h) = if orient::transposes(orientation) {
-            (layout.out_height, layout.out_width)
-        } else {
-            (layout.out_width, layout.out_height)
-        };
-        let output = |bytes, reused_original| Output {
-            label: target.label.clone(),
-            bytes,
-            width: display_w,
-            height: display_h,
-            format: encoding.format(),
-            reused_original,
-            frames: 1,
-        };
+        let output = |bytes, reused_original| output_of(plan, prepared, i, bytes, reused_original);
         if self.clean
-            && orientation == 1
-            && layout.is_identity(header.stored_width, header.stored_height)
-            && let Some(bytes) = reuse_original(self.input, header, encoding, self.carry())
+            && let Some(bytes) = reusable_original(self.input, prepared, i, self.carry())
         {
             return Ok(output(bytes, true));
         }
@@ -323,34 +327,25 @@ impl<'a> Job<'a> {
 
     /// The raster a target is resized from: an earlier output larger than it, else the decode.
     fn hub_or_source(&self, layout: Layout) -> &Raster {
-        pick_hub(&self.hubs, layout).unwrap_or(&self.source)
+        pick_hub(&self.hubs, layout, raster_size).unwrap_or(&self.source)
     }
 
     /// Resizes (and crops) for `target`; `None` when the source already is the output.
     fn resize(&mut self, target: &Target, layout: Layout) -> Result<Option<Raster>, ImagingError> {
-        let header = &self.prepared.header;
-        let (sw, sh) = (
-            f64::from(header.stored_width),
-            f64::from(header.stored_height),
-        );
-        let from_hub = pick_hub(&self.hubs, layout);
+        let from_hub = pick_hub(&self.hubs, layout, raster_size);
         let (src, (ex, ey)) = match from_hub {
             Some(h) => (h, (f64::from(h.width), f64::from(h.height))),
             None => (&self.source, self.source_extent),
         };
-        let window: Option<Window> = match (layout.window, target.fit) {
-            (Some((ww, wh)), Fit::Cover { anchor }) => {
-                let (ww, wh) = (ww * ex / sw, wh * ey / sh);
-                let (left, top) = match anchor {
-                    Anchor::Centre => geometry::centred(ex, ey, ww, wh),
-                    Anchor::Smart => smart_crop::anchor(src, ww, wh)?,
-                };
-                Some((left, top, ww, wh))
-            }
-            _ if (ex, ey) != (f64::from(src.width), f64::from(src.height)) => {
+        let cover = cover_window(&self.prepared.header, target, layout, (ex, ey), |ww, wh| {
+            smart_crop::anchor(src, ww, wh)
+        })?;
+        let window: Option<Window> = match cover {
+            Some(w) => Some(w),
+            None if (ex, ey) != (f64::from(src.width), f64::from(src.height)) => {
                 Some((0.0, 0.0, ex, ey))
             }
-            _ => None,
+            None => None,
         };
         if window.is_none() && (src.width, src.height) == (layout.out_width, layout.out_height) {
             return Ok(None);
@@ -360,9 +355,73 @@ impl<'a> Job<'a> {
     }
 }
 
+/// A cover target's window over a source (or hub) whose image spans `extent` pixels;
+/// `smart` finds the detailed region for [`Anchor::Smart`]. `None` for fit-inside.
+pub(crate) fn cover_window(
+    header: &Header,
+    target: &Target,
+    layout: Layout,
+    (ex, ey): (f64, f64),
+    smart: impl FnOnce(f64, f64) -> Result<(f64, f64), ImagingError>,
+) -> Result<Option<Window>, ImagingError> {
+    let (sw, sh) = (
+        f64::from(header.stored_width),
+        f64::from(header.stored_height),
+    );
+    let (Some((ww, wh)), Fit::Cover { anchor }) = (layout.window, target.fit) else {
+        return Ok(None);
+    };
+    let (ww, wh) = (ww * ex / sw, wh * ey / sh);
+    let (left, top) = match anchor {
+        Anchor::Centre => geometry::centred(ex, ey, ww, wh),
+        Anchor::Smart => smart(ww, wh)?,
+    };
+    Ok(Some((left, top, ww, wh)))
+}
+
+/// Target `i`'s output around its encoded `bytes`, in display orientation.
+pub(crate) fn output_of(
+    plan: &Plan,
+    prepared: &Prepared,
+    i: usize,
+    bytes: Vec<u8>,
+    reused_original: bool,
+) -> Output {
+    let layout = prepared.layouts[i];
+    let (width, height) = match orient::transposes(prepared.header.info.orientation) {
+        true => (layout.out_height, layout.out_width),
+        false => (layout.out_width, layout.out_height),
+    };
+    Output {
+        label: plan.targets[i].label.clone(),
+        bytes,
+        width,
+        height,
+        format: prepared.encodings[i].format(),
+        reused_original,
+        frames: 1,
+    }
+}
+
+/// The stripped original bytes when target `i` is the upright source unchanged (the
+/// caller checks that the source decoded clean).
+pub(crate) fn reusable_original(
+    input: &[u8],
+    prepared: &Prepared,
+    i: usize,
+    carry: Carry<'_>,
+) -> Option<Vec<u8>> {
+    let header = &prepared.header;
+    let identity = prepared.layouts[i].is_identity(header.stored_width, header.stored_height);
+    if header.info.orientation != 1 || !identity {
+        return None;
+    }
+    reuse_original(input, header, prepared.encodings[i], carry)
+}
+
 /// The ICC profile outputs carry: not sRGB (viewers assume it) and within
 /// [`MAX_CARRIED_ICC_BYTES`]; a profile that is dropped or cannot reach WebP is reported.
-fn carried_icc(
+pub(crate) fn carried_icc(
     icc: Option<Vec<u8>>,
     webp_out: bool,
     warnings: &mut Vec<String>,
@@ -389,21 +448,32 @@ fn carried_icc(
 /// The earlier fit-inside output (largest first) that `layout` is resized from, if any: one
 /// of exactly its size (used as it is), else the smallest one at least
 /// [`CASCADE_MIN_SHRINK`] times larger, else the largest one.
-fn pick_hub(hubs: &[Raster], layout: Layout) -> Option<&Raster> {
+pub(crate) fn pick_hub<T>(
+    hubs: &[T],
+    layout: Layout,
+    size: impl Fn(&T) -> (u32, u32),
+) -> Option<&T> {
     // The same size in another format (`resize.formats`) is that output, not a new resize.
-    let same_size = |h: &&Raster| (h.width, h.height) == (layout.out_width, layout.out_height);
+    let same_size = |h: &&T| size(h) == (layout.out_width, layout.out_height);
     if let Some(same) = hubs.iter().find(same_size) {
         return Some(same);
     }
     let larger = || {
-        hubs.iter()
-            .filter(|h| h.width > layout.out_width && h.height > layout.out_height)
+        hubs.iter().filter(|h| {
+            let (w, ht) = size(h);
+            w > layout.out_width && ht > layout.out_height
+        })
     };
-    let far_enough = |h: &&Raster| {
-        f64::from(h.width) >= CASCADE_MIN_SHRINK * f64::from(layout.out_width)
-            && f64::from(h.height) >= CASCADE_MIN_SHRINK * f64::from(layout.out_height)
+    let far_enough = |h: &&T| {
+        let (w, ht) = size(h);
+        f64::from(w) >= CASCADE_MIN_SHRINK * f64::from(layout.out_width)
+            && f64::from(ht) >= CASCADE_MIN_SHRINK * f64::from(layout.out_height)
     };
     larger().rfind(far_enough).or_else(|| larger().next())
+}
+
+fn raster_size(r: &Raster) -> (u32, u32) {
+    (r.width, r.height)
 }
 
 /// The source bytes with only what we choose to keep, ending at the image's end, when they

@@ -79,10 +79,10 @@ impl Resampler {
             format: "resized",
             reason: e.to_string(),
         };
-        let pixel_type = if src.has_alpha() {
-            PixelType::U8x4
-        } else {
-            PixelType::U8x3
+        let pixel_type = match src.channels {
+            1 => PixelType::U8, // a plane of `planes::Planes`
+            4 => PixelType::U8x4,
+            _ => PixelType::U8x3,
         };
         let src_image =
             ImageRef::new(src.width, src.height, &src.data, pixel_type).map_err(|e| failed(&e))?;

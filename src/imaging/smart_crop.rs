@@ -66,18 +66,22 @@ fn edge_energy(img: &Raster) -> Vec<f64> {
         img.height as usize,
         usize::from(img.channels),
     );
-    let luma: Vec<f64> = img
-        .data
-        .chunks_exact(ch)
-        .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
-        .collect();
+    // A one-channel raster is the luma plane of the YCbCr path (no saturation term).
+    let luma: Vec<f64> = match ch {
+        1 => img.data.iter().map(|&v| f64::from(v)).collect(),
+        _ => img
+            .data
+            .chunks_exact(ch)
+            .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
+            .collect(),
+    };
     let mut out = vec![0f64; w * h];
     for y in 0..h {
         for x in 0..w {
             let l = |xx: usize, yy: usize| luma[yy * w + xx];
             let dx = l((x + 1).min(w - 1), y) - l(x.saturating_sub(1), y);
             let dy = l(x, (y + 1).min(h - 1)) - l(x, y.saturating_sub(1));
-            let p = &img.data[(y * w + x) * ch..(y * w + x) * ch + 3];
+            let p = &img.data[(y * w + x) * ch..(y * w + x) * ch + ch.min(3)];
             let max = f64::from(*p.iter().max().unwrap_or(&0));
             let min = f64::from(*p.iter().min().unwrap_or(&0));
             out[y * w + x] = dx.abs() + dy.abs() + 0.25 * (max - min);

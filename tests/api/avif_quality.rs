@@ -94,7 +94,10 @@ pub(crate) fn check_avif_quality(
     let mut measured = Vec::new();
     for avif in variants.iter().filter(|v| v["format"] == "avif") {
         let jpeg = of(&avif["size"], "jpeg");
-        let file = |v: &serde_json::Value| data.join("buckets/uploads").join(v["name"].as_str().unwrap());
+        let file = |v: &serde_json::Value| {
+            data.join("buckets/uploads")
+                .join(v["name"].as_str().unwrap())
+        };
         let decoded = decode_avif(&file(avif), scratch.path());
         let (w, h) = decoded.dimensions();
         let reference = image::imageops::resize(&upright, w, h, FilterType::Lanczos3);
@@ -108,7 +111,11 @@ pub(crate) fn check_avif_quality(
         );
         eprintln!("{}: {row:?}", source.display());
         assert!(row.1 >= MIN_AVIF_PSNR_DB, "{}: {row:?}", source.display());
-        assert!(row.3 < row.4, "{}: the AVIF is not smaller: {row:?}", source.display());
+        assert!(
+            row.3 < row.4,
+            "{}: the AVIF is not smaller: {row:?}",
+            source.display()
+        );
         measured.push(row);
     }
     assert!(!measured.is_empty(), "no AVIF variant in {record}");

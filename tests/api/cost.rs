@@ -180,6 +180,8 @@ async fn spawn_counting() -> Counting {
             tally: tally.clone(),
         }),
         moderator: Some(moderator.clone()),
+        // The verdict index (one read, and one write when judged) is added in docs/cost.md.
+        verdicts: None,
     };
     let processor = serve("resize,thumbnail", backends.clone());
     let app = TestApp {

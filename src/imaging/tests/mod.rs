@@ -17,6 +17,7 @@ mod peak_memory;
 mod reference_decoders;
 mod stop;
 mod summary;
+mod ycbcr;
 
 use std::io::Cursor;
 
