@@ -86,6 +86,8 @@ pub struct ImagingSettings {
     pub jpeg_quality: u8,
     pub jpeg_progressive: bool,
     pub webp_quality: f32,
+    /// AVIF quality 1-100 (ravif's scale), for `avif` in `resize.formats`/`thumbnail.formats`.
+    pub avif_quality: f32,
     /// Background for flattening alpha into formats without it, as `#rrggbb`.
     pub background: Colour,
     /// Keep EXIF copyright/artist tags (everything else, GPS included, is stripped).

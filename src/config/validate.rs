@@ -142,6 +142,13 @@ impl Settings {
             i.webp_quality,
             "must be 0..=100",
         );
+        let ok = (1.0..=100.0).contains(&i.avif_quality);
+        p.range(
+            ok,
+            "imaging.avif_quality",
+            i.avif_quality,
+            "must be 1..=100",
+        );
     }
 
     /// Outputs and where they go: derived objects must live apart from uploads.

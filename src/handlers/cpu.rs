@@ -95,6 +95,7 @@ pub fn encode_options(settings: &Settings) -> EncodeOptions {
         jpeg_quality: i.jpeg_quality,
         jpeg_progressive: i.jpeg_progressive,
         webp_quality: i.webp_quality,
+        avif_quality: i.avif_quality,
         background_rgb: i.background.0,
         keep_copyright: i.keep_copyright,
         filter: i.filter.resize_filter(),

@@ -11,10 +11,6 @@ use super::metadata::{self, Exif};
 use super::pixels::Raster;
 use super::{EncodeOptions, ImageFormat, ImagingError, OutputFormat};
 
-/// ravif's quality (1-100) for AVIF outputs. At speed 10 it keeps photos above 32 dB PSNR
-/// against a Lanczos reference while staying smaller than JPEG q85 (imaging/tests/avif.rs).
-pub(crate) const AVIF_QUALITY: f32 = 70.0;
-
 /// A concrete encoding, after `Original` was resolved against the source format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Encoding {
@@ -82,7 +78,7 @@ pub(crate) fn encode(
             encode_webp(raster, lossless, options.webp_quality).map_err(|e| fail(&e))
         }
         Encoding::Avif => {
-            encode_avif(raster, AVIF_QUALITY, DEFAULT_AVIF_SPEED).map_err(|e| fail(&e))
+            encode_avif(raster, options.avif_quality, DEFAULT_AVIF_SPEED).map_err(|e| fail(&e))
         }
     }
 }

@@ -126,6 +126,6 @@ pub use plan::{process, process_summarised, process_until};
 pub use sniff::{content_type_of, sniff};
 pub use strip::strip_metadata;
 pub use types::{
-    Anchor, DEFAULT_MAX_ANIMATION_PIXELS, EncodeOptions, Fit, ImageFormat, Limits, Output,
-    OutputFormat, Plan, Processed, ResizeFilter, SourceInfo, StageTimings, Target,
+    Anchor, DEFAULT_AVIF_QUALITY, DEFAULT_MAX_ANIMATION_PIXELS, EncodeOptions, Fit, ImageFormat,
+    Limits, Output, OutputFormat, Plan, Processed, ResizeFilter, SourceInfo, StageTimings, Target,
 };

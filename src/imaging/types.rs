@@ -163,6 +163,11 @@ pub struct Target {
     pub format: OutputFormat,
 }
 
+/// ravif's quality (1-100) for AVIF outputs unless the settings say otherwise. Chosen by
+/// `tests/api/avif_quality.rs`: every size of the bench photos at 32 dB or more against a
+/// Lanczos reference (decoded by libavif), and still smaller than the JPEG q85 of that size.
+pub const DEFAULT_AVIF_QUALITY: f32 = 80.0;
+
 /// Encoder settings shared by every output of a plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodeOptions {
@@ -172,6 +177,8 @@ pub struct EncodeOptions {
     pub jpeg_progressive: bool,
     /// Lossy WebP quality 0-100 (default 80).
     pub webp_quality: f32,
+    /// AVIF quality 1-100 (ravif's scale; default [`DEFAULT_AVIF_QUALITY`]).
+    pub avif_quality: f32,
     /// What alpha is flattened onto when the output format has none (default white).
     pub background_rgb: [u8; 3],
     /// Keep the EXIF Artist and Copyright tags in JPEG outputs (default false: all EXIF stripped).
@@ -185,6 +192,7 @@ impl Default for EncodeOptions {
             jpeg_quality: 85,
             jpeg_progressive: false,
             webp_quality: 80.0,
+            avif_quality: DEFAULT_AVIF_QUALITY,
             background_rgb: [255, 255, 255],
             keep_copyright: false,
             filter: ResizeFilter::Lanczos3,

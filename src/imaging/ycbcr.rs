@@ -106,6 +106,7 @@ pub(crate) fn run(
         source: decoded.planes,
         resampler: Resampler::default(),
         hubs: Vec::new(),
+        cropped: None,
         timings: StageTimings {
             decode: started.elapsed(),
             ..StageTimings::default()
@@ -142,6 +143,9 @@ struct PlanarJob<'a> {
     resampler: Resampler,
     /// Fit-inside outputs made so far, largest first, in stored orientation.
     hubs: Vec<Planes>,
+    /// The first cover crop made, kept for the summary when there is no fit-inside output
+    /// (a thumbnail job summarises its square, not the whole photo).
+    cropped: Option<Planes>,
     timings: StageTimings,
 }
 
@@ -171,10 +175,10 @@ impl PlanarJob<'_> {
         let bytes =
             encode_jpeg_planes(owned.as_ref().unwrap_or(stored), &plan.encode, self.carry())?;
         self.timings.encode += started.elapsed();
-        if target.fit == Fit::Inside
-            && let Some(r) = resized
-        {
-            self.hubs.push(r);
+        match (target.fit, resized) {
+            (Fit::Inside, Some(r)) => self.hubs.push(r),
+            (Fit::Cover { .. }, Some(r)) if self.cropped.is_none() => self.cropped = Some(r),
+            _ => {}
         }
         Ok(plan::output_of(plan, prepared, i, bytes, false))
     }
@@ -207,11 +211,12 @@ impl PlanarJob<'_> {
             .map(Some)
     }
 
-    /// Placeholders and perceptual hash from the smallest fit-inside output (else the
-    /// source), converted to RGB: the only RGB this path makes.
+    /// Placeholders and perceptual hash from the smallest fit-inside output (else the first
+    /// cover crop, else the source), converted to RGB: the only RGB this path makes.
     fn summary(&mut self) -> Result<Summary, ImagingError> {
         let started = Instant::now();
-        let smallest = self.hubs.last().unwrap_or(&self.source).to_rgb();
+        let smallest = self.hubs.last().or(self.cropped.as_ref());
+        let smallest = smallest.unwrap_or(&self.source).to_rgb();
         let summary = placeholder::summarise(
             &smallest,
             false,
