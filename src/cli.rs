@@ -78,6 +78,10 @@ enum Command {
         outdir: PathBuf,
         #[arg(default_value_t = 8)]
         iterations: u32,
+        /// Also make the resize route's summary (placeholders, perceptual hash) each run,
+        /// to measure what it costs.
+        #[arg(long)]
+        summary: bool,
     },
     /// The built-in moderator's model: `models fetch` (once, through npm), `models classify`.
     Models {
@@ -135,7 +139,8 @@ async fn run_command(command: Command, env: &EnvMap, buffers_kept: bool) -> Comm
             input,
             outdir,
             iterations,
-        } => commands::bench::run(&input, &outdir, iterations),
+            summary,
+        } => commands::bench::run(&input, &outdir, iterations, summary),
         Command::Models { command } => commands::models::run(command),
         Command::Process {
             json,

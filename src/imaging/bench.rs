@@ -10,7 +10,8 @@ use std::time::Instant;
 use anyhow::Context as _;
 use cpu_time::ProcessTime;
 
-use super::{EncodeOptions, Fit, Limits, OutputFormat, Plan, Target, process};
+use super::{EncodeOptions, Fit, Limits, OutputFormat, Plan, Target, process, process_summarised};
+use std::sync::atomic::AtomicBool;
 
 /// The four outputs every contestant writes.
 const BOXES: [(&str, u32, u32); 4] = [
@@ -22,8 +23,9 @@ const BOXES: [(&str, u32, u32); 4] = [
 
 /// Runs the job `iterations` times on `input`, writes `<label>.jpg` into `outdir` and
 /// returns the JSON statistics line (`median_ms`, `cpu_median_ms`, the first run left out
-/// when there are 3 or more).
-pub fn run(input: &Path, outdir: &Path, iterations: u32) -> anyhow::Result<String> {
+/// when there are 3 or more). With `summary`, each run also makes the summary the resize
+/// route adds (placeholders and perceptual hash; [`process_summarised`]).
+pub fn run(input: &Path, outdir: &Path, iterations: u32, summary: bool) -> anyhow::Result<String> {
     let plan = Plan {
         limits: Limits::default(),
         encode: EncodeOptions {
@@ -49,8 +51,11 @@ pub fn run(input: &Path, outdir: &Path, iterations: u32) -> anyhow::Result<Strin
         let (wall, cpu) = (Instant::now(), ProcessTime::now());
         // Reading the file is part of the job, as it is for the peers.
         let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
-        let processed =
-            process(&bytes, &plan).with_context(|| format!("processing {}", input.display()))?;
+        let processed = match summary {
+            true => process_summarised(&bytes, &plan, &AtomicBool::new(false)),
+            false => process(&bytes, &plan),
+        };
+        let processed = processed.with_context(|| format!("processing {}", input.display()))?;
         walls.push(wall.elapsed().as_secs_f64() * 1e3);
         cpus.push(cpu.elapsed().as_secs_f64() * 1e3);
         last = Some(processed);
@@ -76,6 +81,7 @@ pub fn run(input: &Path, outdir: &Path, iterations: u32) -> anyhow::Result<Strin
         "median_ms": round2(median(&mut walls.clone())),
         "min_ms": round2(walls.iter().copied().fold(f64::INFINITY, f64::min)),
         "cpu_median_ms": round2(median(&mut cpus)),
+        "summary": summary,
     });
     Ok(line.to_string())
 }

@@ -12,7 +12,7 @@ fn bench_run_writes_the_four_outputs_and_a_json_line() {
     let outdir = dir.path().join("out");
 
     // Act
-    let line = bench::run(&input, &outdir, 3).unwrap();
+    let line = bench::run(&input, &outdir, 3, false).unwrap();
 
     // Assert
     let stats: serde_json::Value = serde_json::from_str(&line).unwrap();
