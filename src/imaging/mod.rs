@@ -106,6 +106,7 @@ mod resize;
 mod smart_crop;
 mod sniff;
 mod strip;
+mod targets;
 mod types;
 mod ycbcr;
 mod ycbcr_decode;

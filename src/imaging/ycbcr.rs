@@ -15,10 +15,11 @@ use super::geometry::Layout;
 use super::header::Header;
 use super::metadata::{Exif, JpegSegments};
 use super::placeholder::{self, Summary};
-use super::plan::{self, Prepared};
+use super::plan::Prepared;
 use super::planes::{Planes, mirrored_axes};
 use super::resize::Resampler;
 use super::smart_crop;
+use super::targets;
 use super::ycbcr_decode::{decode_planes, sampling_supported};
 use super::ycbcr_encode::encode_jpeg_planes;
 use super::{Fit, ImageFormat, ImagingError, Output, Plan, Processed, StageTimings, Target};
@@ -108,7 +109,7 @@ pub(crate) fn run(
     let Some(decoded) = decode_planes(input, &prepared.header, prepared.scale.eighths)? else {
         return Ok(None);
     };
-    plan::checkpoint(stop, "decode")?;
+    targets::checkpoint(stop, "decode")?;
     let mut warnings = decoded.warnings;
     let header = &prepared.header;
     let mut job = PlanarJob {
@@ -116,7 +117,7 @@ pub(crate) fn run(
         plan,
         prepared,
         clean: warnings.is_empty(),
-        icc: plan::carried_icc(header.jpeg_icc.clone(), false, &mut warnings),
+        icc: targets::carried_icc(header.jpeg_icc.clone(), false, &mut warnings),
         copyright: header.exif.clone().filter(|_| plan.encode.keep_copyright),
         source: decoded.planes,
         resampler: Resampler::default(),
@@ -128,9 +129,9 @@ pub(crate) fn run(
         },
     };
     let mut outputs: Vec<Option<Output>> = vec![None; plan.targets.len()];
-    for i in plan::render_order(prepared) {
+    for i in targets::render_order(prepared) {
         outputs[i] = Some(job.render(i)?);
-        plan::checkpoint(stop, "an output")?;
+        targets::checkpoint(stop, "an output")?;
     }
     let summary = match summarise {
         true => Some(job.summary()?),
@@ -176,9 +177,9 @@ impl PlanarJob<'_> {
         let (plan, prepared) = (self.plan, self.prepared);
         let target = &plan.targets[i];
         if self.clean
-            && let Some(bytes) = plan::reusable_original(self.input, prepared, i, self.carry())
+            && let Some(bytes) = targets::reusable_original(self.input, prepared, i, self.carry())
         {
-            return Ok(plan::output_of(plan, prepared, i, bytes, true));
+            return Ok(targets::output_of(plan, prepared, i, bytes, true));
         }
         let started = Instant::now();
         let resized = self.resize(target, prepared.layouts[i])?;
@@ -195,19 +196,19 @@ impl PlanarJob<'_> {
             (Fit::Cover { .. }, Some(r)) if self.cropped.is_none() => self.cropped = Some(r),
             _ => {}
         }
-        Ok(plan::output_of(plan, prepared, i, bytes, false))
+        Ok(targets::output_of(plan, prepared, i, bytes, false))
     }
 
     /// The earlier output of exactly target `i`'s size (`resize` returned `None`).
     fn same_size_hub(&self, i: usize) -> &Planes {
-        plan::pick_hub(&self.hubs, self.prepared.layouts[i], planes_size).unwrap_or(&self.source)
+        targets::pick_hub(&self.hubs, self.prepared.layouts[i], planes_size).unwrap_or(&self.source)
     }
 
     /// Resizes (and crops) for `target`; `None` when an earlier output already is it.
     fn resize(&mut self, target: &Target, layout: Layout) -> Result<Option<Planes>, ImagingError> {
-        let hub = plan::pick_hub(&self.hubs, layout, planes_size);
+        let hub = targets::pick_hub(&self.hubs, layout, planes_size);
         let src = hub.unwrap_or(&self.source);
-        let window = plan::cover_window(
+        let window = targets::cover_window(
             &self.prepared.header,
             target,
             layout,
