@@ -1,5 +1,6 @@
 //! `GET /console/images/{name}`: one upload: the original, every variant and the thumbnail
-//! side by side with their dimensions, bytes and format; the verdict and its likelihoods;
+//! side by side with their dimensions, bytes and format; what the record gives a web page
+//! (`web_fields`); the verdict and its likelihoods;
 //! the error if it failed; the events this process ran for it; the record as JSON.
 
 use super::Loopback;
@@ -88,6 +89,7 @@ fn record_sections(record: &ImageRecord, classes: Option<Classes>) -> Markup {
             h2 { "Pictures" }
             div.pictures { @for p in pictures(record) { (figure(&p)) } }
         }
+        (super::web_fields::section(record))
         section #verdict {
             h2 { "Verdict" }
             @match &record.moderation {
@@ -125,6 +127,7 @@ fn pictures(record: &ImageRecord) -> Vec<Picture> {
         .variants
         .iter()
         .chain(&record.thumbnail)
+        .chain(&record.thumbnail_formats)
         .map(|v| Picture {
             label: v.size.clone(),
             bucket: v.bucket.clone(),
@@ -162,6 +165,7 @@ fn verdict(m: &Moderation) -> Markup {
             strong class={ "verdict " (m.verdict.as_str()) } { (m.verdict.as_str()) }
             " by " (m.backend)
             @if let Some(action) = &m.action { " · action: " (action) }
+            @if let Some(from) = &m.reused_from { " · reused from " (from) " (identical bytes)" }
         }
         @if let Some(error) = &m.error { p.error { "Moderator error: " (error) } }
         @if let Some(l) = &m.likelihoods {

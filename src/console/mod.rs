@@ -22,6 +22,7 @@ mod queue_page;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests;
+mod web_fields;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::HOST;

@@ -168,6 +168,18 @@ async fn uploads_through_the_file_input_reach_processed_and_skipped_without_a_re
             "the model's class probabilities"
         );
     }
+    // What the record gives a web page, as a person sees it: the placeholder's colour as a
+    // swatch of that colour, and the srcset of the JPEG sizes.
+    let swatch = "return document.querySelector('#web svg.swatch rect').getAttribute('fill');";
+    let colour = browser.execute(swatch).await;
+    let colour = colour.as_str().unwrap();
+    assert!(
+        colour.len() == 7 && colour.starts_with('#'),
+        "swatch {colour}"
+    );
+    let srcset = "return document.querySelector('#web').textContent;";
+    let web = browser.execute(srcset).await;
+    assert!(web.as_str().unwrap().contains("srcset jpeg"), "{web}");
     browser.screenshot(&shots.join("console-image.png")).await;
     browser.assert_no_errors().await;
     browser.quit().await;
