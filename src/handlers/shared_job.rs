@@ -20,7 +20,7 @@ use crate::admission::MemoryPermit;
 use crate::domain::ObjectRef;
 use crate::error::HandlerError;
 use crate::events::storage::StorageObjectData;
-use crate::imaging::Processed;
+use crate::imaging::{Fit, Processed};
 use crate::state::AppState;
 use std::ops::Range;
 use std::sync::Arc;
@@ -109,7 +109,11 @@ impl SharedDerive {
                 return Err(HandlerError::Transient(anyhow::anyhow!(reason)).into());
             }
         };
-        match made.part_of(spec.route, spec.summarise) {
+        let cover = spec
+            .targets
+            .iter()
+            .all(|t| matches!(t.fit, Fit::Cover { .. }));
+        match made.part_of(spec.route, spec.summarise, cover) {
             Some(rendered) => Ok((rendered, Held::Shared(made))),
             // The job was planned without this route (not possible while a dispatch runs
             // its routes one after the other): it makes its own.
@@ -157,8 +161,9 @@ impl SharedDerive {
 }
 
 impl Made {
-    /// `route`'s outputs as if it had run the job alone; the summary only if it summarises.
-    fn part_of(&self, route: &str, summarise: bool) -> Option<Rendered> {
+    /// `route`'s outputs as if it had run the job alone; the summary only if it summarises,
+    /// and for a route of cover outputs alone (the thumbnail) its crop's summary.
+    fn part_of(&self, route: &str, summarise: bool, cover: bool) -> Option<Rendered> {
         let (_, range) = self.parts.iter().find(|(name, _)| *name == route)?;
         let p = &self.processed;
         Some(Rendered {
@@ -167,7 +172,12 @@ impl Made {
                 outputs: p.outputs.get(range.clone())?.to_vec(),
                 warnings: p.warnings.clone(),
                 timings: p.timings,
-                summary: p.summary.clone().filter(|_| summarise),
+                summary: match cover {
+                    true => p.cover_summary.clone().or_else(|| p.summary.clone()),
+                    false => p.summary.clone(),
+                }
+                .filter(|_| summarise),
+                cover_summary: None,
             },
             content_hash: self.content_hash.clone().filter(|_| summarise),
         })

@@ -119,9 +119,9 @@ pub(crate) fn run(
         (true, false) => None,
     };
     let animated = render(input, plan, &header, &kinds, stop)?;
-    let (mut warnings, mut timings, summary, still_outputs) = match still {
-        Some(p) => (p.warnings, p.timings, p.summary, p.outputs),
-        None => (Vec::new(), StageTimings::default(), None, Vec::new()),
+    let (mut warnings, mut timings, summary, cover_summary, still_outputs) = match still {
+        Some(p) => (p.warnings, p.timings, p.summary, p.cover_summary, p.outputs),
+        None => (Vec::new(), StageTimings::default(), None, None, Vec::new()),
     };
     warnings.extend(animated.warnings);
     timings.decode += animated.timings.decode;
@@ -145,6 +145,7 @@ pub(crate) fn run(
         warnings,
         timings,
         summary,
+        cover_summary,
     })
 }
 

@@ -106,9 +106,9 @@ fn run(
         }
         check("an output")?;
     }
-    let summary = match summarise {
-        true => Some(job.summary()?),
-        false => None,
+    let (summary, cover_summary) = match summarise {
+        true => job.summaries()?,
+        false => (None, None),
     };
     Ok(Processed {
         source: prepared.header.info,
@@ -116,6 +116,7 @@ fn run(
         warnings: job.warnings,
         timings: job.timings,
         summary,
+        cover_summary,
     })
 }
 
@@ -284,20 +285,24 @@ impl<'a> Job<'a> {
     }
 
     /// Placeholders and perceptual hash from the smallest fit-inside output made (else the
-    /// cropped one, else the decoded source), in display orientation.
-    fn summary(&mut self) -> Result<Summary, ImagingError> {
+    /// cropped one, else the decoded source), in display orientation; and the crop's own
+    /// when there was a fit-inside output too ([`Processed::cover_summary`]).
+    fn summaries(&mut self) -> Result<(Option<Summary>, Option<Summary>), ImagingError> {
         let started = Instant::now();
-        let smallest = self.hubs.last().or(self.cropped.as_ref());
-        let smallest = smallest.unwrap_or(&self.source);
-        let summary = placeholder::summarise(
-            smallest,
-            smallest.has_alpha(),
+        let (orientation, background) = (
             self.prepared.header.info.orientation,
             self.plan.encode.background_rgb,
-        )?;
+        );
+        let of = |r: &Raster| placeholder::summarise(r, r.has_alpha(), orientation, background);
+        let smallest = self.hubs.last().or(self.cropped.as_ref());
+        let summary = of(smallest.unwrap_or(&self.source))?;
+        let cover = match (self.hubs.is_empty(), &self.cropped) {
+            (false, Some(cropped)) => Some(of(cropped)?),
+            _ => None,
+        };
         // Mostly the small resize; counted there so the metrics' stages stay three.
         self.timings.resize += started.elapsed();
-        Ok(summary)
+        Ok((Some(summary), cover))
     }
 
     /// The raster a target is resized from: an earlier output larger than it, else the decode.

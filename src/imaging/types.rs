@@ -248,6 +248,10 @@ pub struct Processed {
     /// Placeholders and perceptual hash, when asked for
     /// ([`process_summarised`](super::process_summarised)).
     pub summary: Option<super::Summary>,
+    /// The first cover (cropped) output's own summary, when the job also made a fit-inside
+    /// output (`summary` is then the whole image's): a thumbnail cut in the same job as the
+    /// sizes gets its square's placeholder. `None` when `summary` already is the crop's.
+    pub cover_summary: Option<super::Summary>,
 }
 
 /// Wall time of [`process`](super::process)'s stages, summed over the targets.

@@ -133,9 +133,9 @@ pub(crate) fn run(
         outputs[i] = Some(job.render(i)?);
         targets::checkpoint(stop, "an output")?;
     }
-    let summary = match summarise {
-        true => Some(job.summary()?),
-        false => None,
+    let (summary, cover_summary) = match summarise {
+        true => job.summaries()?,
+        false => (None, None),
     };
     Ok(Some(Processed {
         source: header.info,
@@ -143,6 +143,7 @@ pub(crate) fn run(
         warnings,
         timings: job.timings,
         summary,
+        cover_summary,
     }))
 }
 
@@ -228,19 +229,23 @@ impl PlanarJob<'_> {
     }
 
     /// Placeholders and perceptual hash from the smallest fit-inside output (else the first
-    /// cover crop, else the source), converted to RGB: the only RGB this path makes.
-    fn summary(&mut self) -> Result<Summary, ImagingError> {
+    /// cover crop, else the source), and the crop's own beside a fit-inside output
+    /// (`Processed::cover_summary`), converted to RGB: the only RGB this path makes.
+    fn summaries(&mut self) -> Result<(Option<Summary>, Option<Summary>), ImagingError> {
         let started = Instant::now();
-        let smallest = self.hubs.last().or(self.cropped.as_ref());
-        let smallest = smallest.unwrap_or(&self.source).to_rgb();
-        let summary = placeholder::summarise(
-            &smallest,
-            false,
+        let (orientation, background) = (
             self.prepared.header.info.orientation,
             self.plan.encode.background_rgb,
-        )?;
+        );
+        let of = |p: &Planes| placeholder::summarise(&p.to_rgb(), false, orientation, background);
+        let smallest = self.hubs.last().or(self.cropped.as_ref());
+        let summary = of(smallest.unwrap_or(&self.source))?;
+        let cover = match (self.hubs.is_empty(), &self.cropped) {
+            (false, Some(cropped)) => Some(of(cropped)?),
+            _ => None,
+        };
         self.timings.resize += started.elapsed();
-        Ok(summary)
+        Ok((Some(summary), cover))
     }
 }
 

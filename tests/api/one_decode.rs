@@ -114,6 +114,25 @@ async fn post_to_root_downloads_and_decodes_once_for_resize_and_thumbnail() {
     let mut types = combined.publisher.types();
     types.sort_unstable();
     assert_eq!(types, ["image.resized", "image.thumbnailed"]);
+    // Cut in the same job as the sizes, the thumbnail still gets its square's placeholder
+    // (BlurHash `U`: 4x4 components), as when it runs alone, not the 4:3 photo's (`L`).
+    for app in [&combined, &separate] {
+        let blurhash = thumbnail_blurhash(&app.publisher.take());
+        assert!(blurhash.starts_with('U'), "{blurhash}");
+    }
+}
+
+/// The BlurHash of the thumbnail's placeholder in the published `image.thumbnailed`.
+fn thumbnail_blurhash(published: &[image_pipeline::domain::PipelineEvent]) -> String {
+    published
+        .iter()
+        .find_map(|e| match &e.data.update {
+            StageUpdate::Thumbnailed { placeholder, .. } => {
+                placeholder.as_ref().map(|p| p.blurhash.clone())
+            }
+            _ => None,
+        })
+        .expect("an image.thumbnailed with a placeholder")
 }
 
 #[actix_web::test]

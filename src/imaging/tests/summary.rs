@@ -150,3 +150,28 @@ fn a_thumbnail_job_summarises_its_square_crop_not_the_whole_image() {
     assert!(blurhash.starts_with('U'), "{blurhash}");
     assert!(whole.placeholder.blurhash.starts_with('L'));
 }
+
+#[test]
+fn a_thumbnail_cut_in_the_same_job_as_the_sizes_gets_its_own_squares_summary() {
+    let photo = jpeg(&scene(1600, 1200, 1), 90);
+    let both = plan(vec![
+        target("medium", 800, 600, Fit::Inside, OutputFormat::Original),
+        target(
+            "thumbnail",
+            200,
+            200,
+            Fit::Cover {
+                anchor: crate::imaging::Anchor::Centre,
+            },
+            OutputFormat::Original,
+        ),
+    ]);
+
+    let processed = process_summarised(&photo, &both, &AtomicBool::new(false)).unwrap();
+
+    // `L`: 4x3 components (the 4:3 photo); `U`: 4x4 (the square).
+    let whole = processed.summary.unwrap().placeholder.blurhash;
+    let cover = processed.cover_summary.unwrap().placeholder.blurhash;
+    assert!(whole.starts_with('L'), "{whole}");
+    assert!(cover.starts_with('U'), "{cover}");
+}
