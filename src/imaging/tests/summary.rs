@@ -131,15 +131,7 @@ fn the_summary_is_upright_for_a_rotated_photo() {
 #[test]
 fn a_thumbnail_job_summarises_its_square_crop_not_the_whole_image() {
     let photo = jpeg(&scene(1600, 1200, 1), 90);
-    let thumbnail = plan(vec![target(
-        "thumbnail",
-        200,
-        200,
-        Fit::Cover {
-            anchor: crate::imaging::Anchor::Centre,
-        },
-        OutputFormat::Original,
-    )]);
+    let thumbnail = plan(vec![square_thumbnail()]);
 
     let processed = process_summarised(&photo, &thumbnail, &AtomicBool::new(false)).unwrap();
     let whole = summarised(&photo).1;
@@ -156,15 +148,7 @@ fn a_thumbnail_cut_in_the_same_job_as_the_sizes_gets_its_own_squares_summary() {
     let photo = jpeg(&scene(1600, 1200, 1), 90);
     let both = plan(vec![
         target("medium", 800, 600, Fit::Inside, OutputFormat::Original),
-        target(
-            "thumbnail",
-            200,
-            200,
-            Fit::Cover {
-                anchor: crate::imaging::Anchor::Centre,
-            },
-            OutputFormat::Original,
-        ),
+        square_thumbnail(),
     ]);
 
     let processed = process_summarised(&photo, &both, &AtomicBool::new(false)).unwrap();
@@ -174,4 +158,17 @@ fn a_thumbnail_cut_in_the_same_job_as_the_sizes_gets_its_own_squares_summary() {
     let cover = processed.cover_summary.unwrap().placeholder.blurhash;
     assert!(whole.starts_with('L'), "{whole}");
     assert!(cover.starts_with('U'), "{cover}");
+}
+
+/// The thumbnail route's target: a 200x200 centre crop in the source's format.
+fn square_thumbnail() -> Target {
+    target(
+        "thumbnail",
+        200,
+        200,
+        Fit::Cover {
+            anchor: crate::imaging::Anchor::Centre,
+        },
+        OutputFormat::Original,
+    )
 }
