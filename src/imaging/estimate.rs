@@ -17,7 +17,7 @@
 //!     raster (each component at its own size: `1.5·P` for 4:2:0 unscaled; a scaled decode
 //!     gives chroma luma's size), the same coefficient and row buffers, and
 //!     `PLANAR_OVERHEAD_BYTES` of code and tables; its outputs count 1.5 bytes per pixel
-//!     and its resize scratch one channel.
+//!     and its resize scratch one channel, twice over (`resize_plane` packs a copy).
 //!   - CMYK JPEG through `image`: `15·P` (4:4:4 coefficients, the CMYK planes, the RGB copy).
 //!   - PNG: the 8-bit raster (`3·P` or `4·P`; 16-bit samples are stripped while decoding, so
 //!     bit depth does not count), plus the grey raster when grey is widened to RGB (`1·P`,
@@ -83,9 +83,10 @@ const ANIMATION_OVERHEAD_BYTES: u64 = 2 << 20;
 const WEBP_ANIMATION_ENCODER_BYTES_PER_PIXEL: u64 = 40;
 
 /// What the YCbCr path (`ycbcr`) touches beyond the RGB path's fixed overhead: its own code
-/// (libjpeg's raw-data paths, the one-channel resizers) and their first-use tables. A
-/// 3000x2000 JPEG's 200x200 thumbnail measured 1.2 MiB above the RGB path's estimate.
-const PLANAR_OVERHEAD_BYTES: u64 = 2 << 20;
+/// (libjpeg's raw-data paths, the plane resizer's passes) and their first-use tables. A
+/// 3000x2000 JPEG's 200x200 thumbnail measured 1.2 MiB above the RGB path's estimate, and
+/// 2.4 MiB with the packed horizontal pass (`resize_plane`).
+const PLANAR_OVERHEAD_BYTES: u64 = 4 << 20;
 
 /// A job's peak memory, as far as the bytes read so far tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,18 +251,22 @@ fn resize_bytes(prepared: &Prepared, plan: &Plan, object_bytes: u64) -> u64 {
     let (sw, sh) = (prepared.header.stored_width, prepared.header.stored_height);
     let planes = plane_bytes(prepared);
     let mut held = planes.unwrap_or(rw * rh * c);
-    // Planes are resized one at a time (the luma's intermediate is the largest); outputs
-    // are 4:2:0, 1.5 bytes per pixel.
-    let (scratch_c, out_halves) = match planes {
-        Some(_) => (1, 3),
-        None => (c, 2 * c),
+    // Planes are resized one at a time (the luma's is the largest): the vertical pass's
+    // output and its packed copy, then that copy with the packed and unpacked result
+    // (`resize_plane`); outputs are 4:2:0, 1.5 bytes per pixel.
+    let out_halves = match planes {
+        Some(_) => 3,
+        None => 2 * c,
     };
     let mut transient = 0u64;
     let targets = prepared.layouts.iter().zip(&prepared.encodings);
     for ((layout, encoding), target) in targets.zip(&plan.targets) {
         let (ow, oh) = (u64::from(layout.out_width), u64::from(layout.out_height));
         let out = (ow * oh * out_halves).div_ceil(2);
-        let scratch = (ow * rh).max(rw * oh) * scratch_c;
+        let scratch = match planes {
+            Some(_) => rw * oh + (rw * oh).max(2 * ow * oh),
+            None => (ow * rh).max(rw * oh) * c,
+        };
         let encoder = match encoding {
             Encoding::Avif => AVIF_ENCODER_BYTES_PER_PIXEL,
             _ => ENCODER_BYTES_PER_PIXEL,

@@ -103,6 +103,7 @@ mod placeholder;
 mod plan;
 mod planes;
 mod resize;
+mod resize_plane;
 mod smart_crop;
 mod sniff;
 mod strip;
