@@ -173,6 +173,11 @@ fn to_rgba(raster: &Raster) -> Vec<u8> {
 }
 
 /// `width`x`height` scaled down (never up) to fit a `side`x`side` box, aspect kept.
+/// The size a `width`×`height` image is shrunk to before it is summarised.
+pub(crate) fn summary_size(width: u32, height: u32) -> (u32, u32) {
+    fit_inside(width, height, SUMMARY_MAX_SIDE)
+}
+
 fn fit_inside(width: u32, height: u32, side: u32) -> (u32, u32) {
     let longest = width.max(height).max(1);
     if longest <= side {

@@ -14,6 +14,7 @@ use super::encode::{Carry, Encoding};
 use super::geometry::Layout;
 use super::header::Header;
 use super::metadata::{Exif, JpegSegments};
+use super::orient;
 use super::placeholder::{self, Summary};
 use super::plan::Prepared;
 use super::planes::{Planes, mirrored_axes};
@@ -22,7 +23,9 @@ use super::smart_crop;
 use super::targets;
 use super::ycbcr_decode::{decode_planes, sampling_supported};
 use super::ycbcr_encode::encode_jpeg_planes;
-use super::{Fit, ImageFormat, ImagingError, Output, Plan, Processed, StageTimings, Target};
+use super::{
+    Fit, ImageFormat, ImagingError, Output, Plan, Processed, ResizeFilter, StageTimings, Target,
+};
 
 /// The sampling factors (h, v) of a JPEG's components when libjpeg will see a YCbCr or
 /// grey image the planar path handles (its colour-space guess in jdapimin.c: JFIF means
@@ -66,34 +69,21 @@ thread_local! {
     pub(crate) static RGB_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Below this many stored pixels the RGB path is as fast or faster: measured with
-/// `image-pipeline bench` (release, three alternating rounds, 2026-12-07), the YCbCr path
-/// took 0.90x the RGB path's CPU on an 8 MP photo, 0.91x at 6 MP, 0.97x at 3.1 MP, 1.00x
-/// at 2.2 MP and 1.06x on the 1.9 MP casio photo (the colour conversions it saves are a
-/// smaller share than its per-plane resize passes there).
-pub(crate) const MIN_PLANAR_PIXELS: u64 = 3_000_000;
-
-/// Whether a source takes the YCbCr path: a YCbCr or grey JPEG of at least
-/// [`MIN_PLANAR_PIXELS`] whose every output is a JPEG. A non-sRGB ICC profile is carried
+/// Whether a source takes the YCbCr path: a YCbCr or grey JPEG whose every output is a
+/// JPEG, at any size (with the packed horizontal pass, `resize_plane`, it measured 0.65-0.91x
+/// the RGB path's CPU from a 200x150 photo to 12 MP). A non-sRGB ICC profile is carried
 /// into JPEG outputs as the RGB path carries it (neither path converts colours), so it does
-/// not matter here. Tests check both paths on small images, so the size bound is
-/// [`worth_planes`]'s alone, tested on its own.
+/// not matter here.
 pub(crate) fn eligible(header: &Header, encodings: &[Encoding]) -> bool {
     #[cfg(test)]
     if RGB_ONLY.get() {
         return false;
     }
-    (cfg!(test) || worth_planes(header))
-        && header.info.format == ImageFormat::Jpeg
+    header.info.format == ImageFormat::Jpeg
         && !header.jpeg_cmyk
         && header.jpeg_sampling.is_some()
         && !encodings.is_empty()
         && encodings.iter().all(|e| *e == Encoding::Jpeg)
-}
-
-/// Whether the source is large enough for the YCbCr path to save CPU ([`MIN_PLANAR_PIXELS`]).
-pub(crate) fn worth_planes(header: &Header) -> bool {
-    u64::from(header.stored_width) * u64::from(header.stored_height) >= MIN_PLANAR_PIXELS
 }
 
 /// Runs the whole job on planes; `None` when libjpeg disagrees with the header about the
@@ -230,22 +220,36 @@ impl PlanarJob<'_> {
 
     /// Placeholders and perceptual hash from the smallest fit-inside output (else the first
     /// cover crop, else the source), and the crop's own beside a fit-inside output
-    /// (`Processed::cover_summary`), converted to RGB: the only RGB this path makes.
+    /// (`Processed::cover_summary`), each shrunk in planes to the summary's size and only
+    /// then converted to RGB: the only RGB this path makes.
     fn summaries(&mut self) -> Result<(Option<Summary>, Option<Summary>), ImagingError> {
         let started = Instant::now();
-        let (orientation, background) = (
-            self.prepared.header.info.orientation,
-            self.plan.encode.background_rgb,
-        );
-        let of = |p: &Planes| placeholder::summarise(&p.to_rgb(), false, orientation, background);
         let smallest = self.hubs.last().or(self.cropped.as_ref());
-        let summary = of(smallest.unwrap_or(&self.source))?;
+        let summary = self.summary_of(smallest.unwrap_or(&self.source))?;
         let cover = match (self.hubs.is_empty(), &self.cropped) {
-            (false, Some(cropped)) => Some(of(cropped)?),
+            (false, Some(cropped)) => Some(self.summary_of(cropped)?),
             _ => None,
         };
         self.timings.resize += started.elapsed();
         Ok((Some(summary), cover))
+    }
+
+    fn summary_of(&self, planes: &Planes) -> Result<Summary, ImagingError> {
+        let (width, height) = placeholder::summary_size(planes.width(), planes.height());
+        let filter = ResizeFilter::CatmullRom;
+        let small = planes.resize(
+            &mut Resampler::default(),
+            None,
+            width,
+            height,
+            filter,
+            (false, false),
+        )?;
+        let upright = orient::apply(small.to_rgb(), self.prepared.header.info.orientation);
+        Ok(placeholder::summarise_small(
+            &upright,
+            self.plan.encode.background_rgb,
+        ))
     }
 }
 

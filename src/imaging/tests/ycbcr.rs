@@ -197,14 +197,3 @@ fn the_plan_keeps_the_rgb_path_for_cmyk_png_rgb_jpeg_and_non_jpeg_outputs() {
     assert!(!takes_planar_path(&source(JCS_RGB, (2, 2)), &png_out));
     assert!(!takes_planar_path(&adobe_rgb, &jpeg_out));
 }
-
-#[test]
-fn only_a_photo_of_three_megapixels_or_more_is_worth_the_ycbcr_path() {
-    let header_of = |w: u32, h: u32| {
-        let photo = jpeg(&RgbImage::new(w, h), 80);
-        header::read(&photo, &Limits::default()).unwrap()
-    };
-
-    assert!(!crate::imaging::ycbcr::worth_planes(&header_of(1600, 1200)));
-    assert!(crate::imaging::ycbcr::worth_planes(&header_of(2048, 1536)));
-}
