@@ -12,7 +12,7 @@ use super::cpu::{self, run_cpu_stoppable};
 use super::ledger::{self, mark_done, not_done_yet};
 use super::outputs::{made_from, remove_output_if, stat_live};
 use super::shared_job::Held;
-use super::summary::{self, Rendered};
+use super::summary::{self, Rendered, Summarise};
 use super::verdict::enforce_verdict;
 use super::{HandlerResult, IncomingEvent, Outcome, Route, Step, finish, halt};
 use super::{failure, guard};
@@ -59,8 +59,8 @@ pub struct DeriveSpec {
     pub name_for: fn(&Settings, &str, &str) -> String,
     /// The record update announcing the outputs (and imaging's warnings).
     pub update: fn(&Settings, &SourceInfo, Vec<VariantInfo>, Vec<String>) -> StageUpdate,
-    /// Also compute the content hash, perceptual hash and placeholders (`summary`).
-    pub summarise: bool,
+    /// What else to compute about the source (`summary`).
+    pub summarise: Summarise,
 }
 
 /// The registry entry of a derive route.
@@ -174,7 +174,7 @@ pub(super) async fn run_job(
     data: &StorageObjectData,
     source: &ObjectRef,
     plan: Plan,
-    summarise: bool,
+    summarise: Summarise,
 ) -> Step<(Rendered, MemoryPermit)> {
     let admitted = admit::load(state, data, source, &plan).await?;
     render(state, source, plan, admitted, summarise).await
@@ -190,14 +190,17 @@ async fn render(
     source: &ObjectRef,
     plan: Plan,
     admitted: Admitted,
-    summarise: bool,
+    summarise: Summarise,
 ) -> Step<(Rendered, MemoryPermit)> {
     let Admitted { input, mut permit } = admitted;
     let work = move |stop: &AtomicBool| {
         let processed = match summarise {
-            true => imaging::process_summarised(&input, &plan, stop)
+            Summarise::WithContentHash => imaging::process_summarised(&input, &plan, stop)
                 .map(|p| Rendered::with_hash(p, &input)),
-            false => imaging::process_until(&input, &plan, stop).map(Rendered::from),
+            Summarise::Placeholders => {
+                imaging::process_summarised(&input, &plan, stop).map(Rendered::from)
+            }
+            Summarise::No => imaging::process_until(&input, &plan, stop).map(Rendered::from),
         };
         drop(input);
         let output_bytes = processed.as_ref().map_or(0, |p| {

@@ -5,6 +5,7 @@
 
 use super::Route;
 use super::derive::{self, DeriveRoute, DeriveSpec};
+use super::summary::Summarise;
 use crate::config::Settings;
 use crate::domain::naming::{format_label, variant_name};
 use crate::domain::srcset::srcsets;
@@ -50,7 +51,7 @@ impl DeriveRoute for Resize {
             targets,
             name_for: |settings, size, source| variant_name(&settings.resize.prefix, size, source),
             update: resized_update,
-            summarise: true,
+            summarise: Summarise::WithContentHash,
         }
     }
 }

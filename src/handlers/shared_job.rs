@@ -14,7 +14,7 @@
 //! `IncomingEvent`).
 
 use super::derive::{self, DeriveSpec, SpecFn};
-use super::summary::Rendered;
+use super::summary::{Rendered, Summarise};
 use super::{Halt, Outcome, Route, Step, halt};
 use crate::admission::MemoryPermit;
 use crate::domain::ObjectRef;
@@ -137,13 +137,13 @@ impl SharedDerive {
         let start = self.routes.iter().position(|(name, _)| *name == first);
         let mut targets = Vec::new();
         let mut parts = Vec::new();
-        let mut summarise = false;
+        let mut summarise = Summarise::No;
         for (name, spec_of) in &self.routes[start.unwrap_or_default()..] {
             let spec = spec_of(&state.settings);
             let range = targets.len()..targets.len() + spec.targets.len();
             targets.extend(spec.targets);
             parts.push((*name, range));
-            summarise |= spec.summarise;
+            summarise = summarise.max(spec.summarise);
         }
         let plan = derive::plan_for(state, targets);
         match derive::run_job(state, data, source, plan, summarise).await {
@@ -163,7 +163,7 @@ impl SharedDerive {
 impl Made {
     /// `route`'s outputs as if it had run the job alone; the summary only if it summarises,
     /// and for a route of cover outputs alone (the thumbnail) its crop's summary.
-    fn part_of(&self, route: &str, summarise: bool, cover: bool) -> Option<Rendered> {
+    fn part_of(&self, route: &str, summarise: Summarise, cover: bool) -> Option<Rendered> {
         let (_, range) = self.parts.iter().find(|(name, _)| *name == route)?;
         let p = &self.processed;
         Some(Rendered {
@@ -176,10 +176,13 @@ impl Made {
                     true => p.cover_summary.clone().or_else(|| p.summary.clone()),
                     false => p.summary.clone(),
                 }
-                .filter(|_| summarise),
+                .filter(|_| summarise.placeholders()),
                 cover_summary: None,
             },
-            content_hash: self.content_hash.clone().filter(|_| summarise),
+            content_hash: self
+                .content_hash
+                .clone()
+                .filter(|_| summarise.content_hash()),
         })
     }
 }
@@ -209,5 +212,64 @@ mod tests {
         assert!(!shared.includes("record"));
         assert!(SharedDerive::for_routes(&routes(&[Resize, Record, Moderate])).is_none());
         assert!(SharedDerive::for_routes(&routes(&[Thumbnail])).is_none());
+    }
+
+    fn summary(colour: &str) -> crate::imaging::Summary {
+        crate::imaging::Summary {
+            placeholder: crate::imaging::Placeholder {
+                thumbhash: "th".into(),
+                blurhash: "bh".into(),
+                color: colour.into(),
+            },
+            phash: 7,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_thumbnail_s_part_of_a_shared_job_has_its_crop_s_placeholder_and_no_content_hash() {
+        // Arrange: a job that made resize's output and the thumbnail's, with the hash.
+        let admission = crate::admission::MemoryAdmission::new(1 << 20);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        let made = Made {
+            processed: Processed {
+                source: crate::imaging::SourceInfo {
+                    format: crate::imaging::ImageFormat::Jpeg,
+                    width: 4,
+                    height: 3,
+                    orientation: 1,
+                },
+                outputs: Vec::new(),
+                warnings: Vec::new(),
+                timings: Default::default(),
+                summary: Some(summary("#whole")),
+                cover_summary: Some(summary("#square")),
+            },
+            content_hash: Some("sha256:00".into()),
+            parts: vec![("resize", 0..0), ("thumbnail", 0..0)],
+            _outputs_permit: admission.acquire(1024, deadline).await.unwrap(),
+        };
+
+        // Act
+        let thumbnail = made
+            .part_of("thumbnail", Summarise::Placeholders, true)
+            .unwrap();
+        let resize = made
+            .part_of("resize", Summarise::WithContentHash, false)
+            .unwrap();
+
+        // Assert
+        let colour = |r: &Rendered| {
+            r.processed
+                .summary
+                .as_ref()
+                .unwrap()
+                .placeholder
+                .color
+                .clone()
+        };
+        assert_eq!(colour(&thumbnail), "#square");
+        assert_eq!(thumbnail.content_hash, None);
+        assert_eq!(colour(&resize), "#whole");
+        assert_eq!(resize.content_hash.as_deref(), Some("sha256:00"));
     }
 }

@@ -5,6 +5,7 @@
 
 use super::Route;
 use super::derive::{self, DeriveRoute, DeriveSpec};
+use super::summary::Summarise;
 use crate::config::Settings;
 use crate::domain::naming::{format_label, thumbnail_variant_name};
 use crate::domain::record::THUMBNAIL_LABEL;
@@ -49,7 +50,7 @@ impl DeriveRoute for Thumbnail {
                 thumbnail_variant_name(&settings.thumbnail.prefix, label, source)
             },
             update: thumbnailed_update,
-            summarise: true,
+            summarise: Summarise::Placeholders,
         }
     }
 }
