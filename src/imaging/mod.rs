@@ -113,6 +113,7 @@ mod types;
 mod ycbcr;
 mod ycbcr_decode;
 mod ycbcr_encode;
+mod ycbcr_webp;
 
 pub mod bench;
 

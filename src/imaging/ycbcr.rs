@@ -23,6 +23,7 @@ use super::smart_crop;
 use super::targets;
 use super::ycbcr_decode::{decode_planes, sampling_supported};
 use super::ycbcr_encode::encode_jpeg_planes;
+use super::ycbcr_webp::encode_webp_planes;
 use super::{
     Fit, ImageFormat, ImagingError, Output, Plan, Processed, ResizeFilter, StageTimings, Target,
 };
@@ -70,10 +71,10 @@ thread_local! {
 }
 
 /// Whether a source takes the YCbCr path: a YCbCr or grey JPEG whose every output is a
-/// JPEG, at any size (with the packed horizontal pass, `resize_plane`, it measured 0.65-0.91x
+/// JPEG or a lossy WebP (`ycbcr_webp`), at any size (with the packed horizontal pass, `resize_plane`, it measured 0.65-0.91x
 /// the RGB path's CPU from a 200x150 photo to 12 MP). A non-sRGB ICC profile is carried
-/// into JPEG outputs as the RGB path carries it (neither path converts colours), so it does
-/// not matter here.
+/// into JPEG outputs and reported as missing from WebP ones as on the RGB path (neither path
+/// converts colours), so it does not matter here.
 pub(crate) fn eligible(header: &Header, encodings: &[Encoding]) -> bool {
     #[cfg(test)]
     if RGB_ONLY.get() {
@@ -83,7 +84,9 @@ pub(crate) fn eligible(header: &Header, encodings: &[Encoding]) -> bool {
         && !header.jpeg_cmyk
         && header.jpeg_sampling.is_some()
         && !encodings.is_empty()
-        && encodings.iter().all(|e| *e == Encoding::Jpeg)
+        && encodings
+            .iter()
+            .all(|e| matches!(e, Encoding::Jpeg | Encoding::WebP { lossless: false }))
 }
 
 /// Runs the whole job on planes; `None` when libjpeg disagrees with the header about the
@@ -102,12 +105,16 @@ pub(crate) fn run(
     targets::checkpoint(stop, "decode")?;
     let mut warnings = decoded.warnings;
     let header = &prepared.header;
+    let webp_out = prepared
+        .encodings
+        .iter()
+        .any(|e| matches!(e, Encoding::WebP { .. }));
     let mut job = PlanarJob {
         input,
         plan,
         prepared,
         clean: warnings.is_empty(),
-        icc: targets::carried_icc(header.jpeg_icc.clone(), false, &mut warnings),
+        icc: targets::carried_icc(header.jpeg_icc.clone(), webp_out, &mut warnings),
         copyright: header.exif.clone().filter(|_| plan.encode.keep_copyright),
         source: decoded.planes,
         resampler: Resampler::default(),
@@ -179,8 +186,11 @@ impl PlanarJob<'_> {
         let orientation = prepared.header.info.orientation;
         let owned = (orientation != 1).then(|| stored.clone().oriented(orientation));
         let started = Instant::now();
-        let bytes =
-            encode_jpeg_planes(owned.as_ref().unwrap_or(stored), &plan.encode, self.carry())?;
+        let upright = owned.as_ref().unwrap_or(stored);
+        let bytes = match prepared.encodings[i] {
+            Encoding::WebP { .. } => encode_webp_planes(upright, plan.encode.webp_quality)?,
+            _ => encode_jpeg_planes(upright, &plan.encode, self.carry())?,
+        };
         self.timings.encode += started.elapsed();
         match (target.fit, resized) {
             (Fit::Inside, Some(r)) => self.hubs.push(r),

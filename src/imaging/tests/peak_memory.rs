@@ -194,6 +194,7 @@ fn mix() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("baseline jpeg", jpeg(&photo, 85), "resize"),
         ("baseline jpeg", jpeg(&photo, 85), "thumbnail"),
         ("baseline jpeg", jpeg(&photo, 85), "resize avif"),
+        ("baseline jpeg", jpeg(&photo, 85), "resize webp"),
         ("progressive jpeg", progressive_jpeg(&photo), "resize"),
         ("progressive jpeg", progressive_jpeg(&photo), "thumbnail"),
         ("cmyk jpeg", cmyk_jpeg(1500, 1000), "resize"),

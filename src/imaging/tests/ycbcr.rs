@@ -109,25 +109,59 @@ fn both_paths_agree_for_every_sampling_and_decode_scale() {
     }
 }
 
+/// Three fit-inside sizes (odd ones among them) and a centred cover crop, in `format`.
+fn sizes_and_a_cover(format: OutputFormat) -> Vec<Target> {
+    let centre = Fit::Cover {
+        anchor: Anchor::Centre,
+    };
+    vec![
+        target("large", 777, 555, Fit::Inside, format),
+        target("medium", 301, 201, Fit::Inside, format),
+        target("small", 99, 75, Fit::Inside, format),
+        target("cover", 101, 61, centre, format),
+    ]
+}
+
 #[test]
 fn both_paths_agree_for_every_orientation_and_cover_crop() {
     for orientation in 1..=8u16 {
         let input = with_segment(&source(JCS_RGB, (2, 2)), &exif_app1(orientation, None));
-        let plan = jpeg_plan(vec![
-            target("large", 777, 555, Fit::Inside, OutputFormat::Jpeg),
-            target("medium", 301, 201, Fit::Inside, OutputFormat::Jpeg),
-            target("small", 99, 75, Fit::Inside, OutputFormat::Jpeg),
-            target(
-                "cover",
-                101,
-                61,
-                Fit::Cover {
-                    anchor: Anchor::Centre,
-                },
-                OutputFormat::Jpeg,
-            ),
-        ]);
+        let plan = jpeg_plan(sizes_and_a_cover(OutputFormat::Jpeg));
         assert_agree(&input, &plan, &format!("orientation {orientation}"));
+    }
+}
+
+#[test]
+fn lossy_webp_from_planes_agrees_with_the_rgb_path_in_every_orientation() {
+    for orientation in 1..=8u16 {
+        let input = with_segment(&source(JCS_RGB, (2, 2)), &exif_app1(orientation, None));
+        let plan = jpeg_plan(sizes_and_a_cover(OutputFormat::WebP));
+
+        let (planar, rgb) = both_paths(&input, &plan);
+
+        for (p, r) in planar.outputs.iter().zip(&rgb.outputs) {
+            let case = format!("orientation {orientation} {}", p.label);
+            assert_eq!(&p.bytes[8..12], b"WEBP", "{case}");
+            assert_eq!((p.width, p.height), (r.width, r.height), "{case}");
+            let (p_pixels, r_pixels) = (decode_rgba(&p.bytes), decode_rgba(&r.bytes));
+            // Two lossy encodes of nearly equal pictures (libwebp's own chroma averaging on
+            // the RGB path, the resized chroma planes here).
+            let db = psnr(&p_pixels, &r_pixels);
+            assert!(db > 34.0, "{case}: {db:.1} dB");
+            // VP8 codes limited-range YUV: full-range planes passed as they are would
+            // stretch every colour away from the middle, a shift of several levels.
+            for channel in 0..3 {
+                let mean = |pixels: &image::RgbaImage| {
+                    let sum: u64 = pixels.pixels().map(|px| u64::from(px[channel])).sum();
+                    sum as f64 / (pixels.width() * pixels.height()) as f64
+                };
+                let shift = (mean(&p_pixels) - mean(&r_pixels)).abs();
+                assert!(
+                    shift < 1.0,
+                    "{case} channel {channel}: mean moved {shift:.2}"
+                );
+            }
+        }
     }
 }
 
@@ -174,7 +208,7 @@ fn a_truncated_jpeg_on_the_ycbcr_path_is_processed_with_the_warning() {
 }
 
 #[test]
-fn the_plan_keeps_the_rgb_path_for_cmyk_png_rgb_jpeg_and_non_jpeg_outputs() {
+fn the_plan_keeps_the_rgb_path_for_cmyk_png_rgb_jpeg_and_png_or_lossless_outputs() {
     let jpeg_out = jpeg_plan(vec![target("t", 100, 100, Fit::Inside, OutputFormat::Jpeg)]);
     let png_out = jpeg_plan(vec![
         target("t", 100, 100, Fit::Inside, OutputFormat::Jpeg),
@@ -195,5 +229,14 @@ fn the_plan_keeps_the_rgb_path_for_cmyk_png_rgb_jpeg_and_non_jpeg_outputs() {
     assert!(!takes_planar_path(&cmyk, &jpeg_out));
     assert!(!takes_planar_path(&png, &jpeg_out));
     assert!(!takes_planar_path(&source(JCS_RGB, (2, 2)), &png_out));
+    let webp = |format| jpeg_plan(vec![target("w", 50, 50, Fit::Inside, format)]);
+    assert!(takes_planar_path(
+        &source(JCS_RGB, (2, 2)),
+        &webp(OutputFormat::WebP)
+    ));
+    assert!(!takes_planar_path(
+        &source(JCS_RGB, (2, 2)),
+        &webp(OutputFormat::WebPLossless)
+    ));
     assert!(!takes_planar_path(&adobe_rgb, &jpeg_out));
 }
