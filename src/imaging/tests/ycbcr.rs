@@ -132,15 +132,17 @@ fn both_paths_agree_for_every_orientation_and_cover_crop() {
 }
 
 #[test]
-fn lossy_webp_from_planes_agrees_with_the_rgb_path_in_every_orientation() {
-    for orientation in 1..=8u16 {
-        let input = with_segment(&source(JCS_RGB, (2, 2)), &exif_app1(orientation, None));
+fn lossy_webp_from_planes_agrees_with_the_rgb_path_in_every_orientation_and_in_grey() {
+    let colour = (1..=8u16).map(|o| (format!("orientation {o}"), JCS_RGB, o));
+    let grey = std::iter::once(("grey".to_owned(), JCS_GRAYSCALE, 1));
+    for (name, colour_space, orientation) in colour.chain(grey) {
+        let input = with_segment(&source(colour_space, (2, 2)), &exif_app1(orientation, None));
         let plan = jpeg_plan(sizes_and_a_cover(OutputFormat::WebP));
 
         let (planar, rgb) = both_paths(&input, &plan);
 
         for (p, r) in planar.outputs.iter().zip(&rgb.outputs) {
-            let case = format!("orientation {orientation} {}", p.label);
+            let case = format!("{name} {}", p.label);
             assert_eq!(&p.bytes[8..12], b"WEBP", "{case}");
             assert_eq!((p.width, p.height), (r.width, r.height), "{case}");
             let (p_pixels, r_pixels) = (decode_rgba(&p.bytes), decode_rgba(&r.bytes));
