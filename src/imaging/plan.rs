@@ -214,11 +214,7 @@ impl<'a> Job<'a> {
             }
             false => Resampler::default(),
         };
-        let webp_out = prepared
-            .encodings
-            .iter()
-            .any(|e| matches!(e, Encoding::WebP { .. } | Encoding::Avif));
-        let icc = carried_icc(decoded.icc, webp_out, &mut warnings);
+        let icc = carried_icc(decoded.icc, &prepared.encodings, &mut warnings);
         let (sw, sh) = (header.stored_width, header.stored_height);
         Ok(Job {
             input,

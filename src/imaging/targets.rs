@@ -106,10 +106,11 @@ pub(crate) fn reusable_original(
 }
 
 /// The ICC profile outputs carry: not sRGB (viewers assume it) and within
-/// [`MAX_CARRIED_ICC_BYTES`]; a profile that is dropped or cannot reach WebP is reported.
+/// [`MAX_CARRIED_ICC_BYTES`]; a profile that is dropped or cannot reach a WebP or AVIF
+/// output among `encodings` is reported.
 pub(crate) fn carried_icc(
     icc: Option<Vec<u8>>,
-    webp_out: bool,
+    encodings: &[Encoding],
     warnings: &mut Vec<String>,
 ) -> Option<Vec<u8>> {
     let icc = icc.filter(|p| !metadata::icc_is_srgb(p))?;
@@ -121,7 +122,8 @@ pub(crate) fn carried_icc(
         ));
         return None;
     }
-    if webp_out {
+    let cannot_carry = |e: &Encoding| matches!(e, Encoding::WebP { .. } | Encoding::Avif);
+    if encodings.iter().any(cannot_carry) {
         warnings.push(
             "the source's non-sRGB ICC profile is not carried into WebP or AVIF outputs; their \
              colours may look less saturated"

@@ -105,16 +105,12 @@ pub(crate) fn run(
     targets::checkpoint(stop, "decode")?;
     let mut warnings = decoded.warnings;
     let header = &prepared.header;
-    let webp_out = prepared
-        .encodings
-        .iter()
-        .any(|e| matches!(e, Encoding::WebP { .. }));
     let mut job = PlanarJob {
         input,
         plan,
         prepared,
         clean: warnings.is_empty(),
-        icc: targets::carried_icc(header.jpeg_icc.clone(), webp_out, &mut warnings),
+        icc: targets::carried_icc(header.jpeg_icc.clone(), &prepared.encodings, &mut warnings),
         copyright: header.exif.clone().filter(|_| plan.encode.keep_copyright),
         source: decoded.planes,
         resampler: Resampler::default(),
