@@ -4,6 +4,7 @@
 pub mod admission;
 pub mod backends;
 pub mod backfill;
+pub mod cache_dir;
 pub mod cli;
 pub mod cloudevent;
 pub mod commands;

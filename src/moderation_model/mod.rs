@@ -55,16 +55,8 @@ pub fn model_dir(cache_root: &Path) -> PathBuf {
 /// The default cache root: `$XDG_CACHE_HOME/image-pipeline/models`, else
 /// `~/.cache/image-pipeline/models`, else `./models` (no home directory).
 pub fn default_cache_root() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".cache"))
-        });
-    match base {
-        Some(base) => base.join("image-pipeline").join("models"),
+    match crate::cache_dir::project_cache_dir() {
+        Some(dir) => dir.join("models"),
         None => PathBuf::from("models"),
     }
 }

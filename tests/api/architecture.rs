@@ -24,7 +24,14 @@ const LAYERS: [(&str, &[&str]); 14] = [
     ("registry", &["routes"]),
     (
         "foundations",
-        &["domain", "events", "cloudevent", "imaging", "memory"],
+        &[
+            "domain",
+            "events",
+            "cloudevent",
+            "imaging",
+            "memory",
+            "cache_dir",
+        ],
     ),
 ];
 

@@ -19,10 +19,9 @@ fn avif_decoder() -> PathBuf {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
-            cache.join("image-pipeline/avif-decoder/bin/python")
+            image_pipeline::cache_dir::project_cache_dir()
+                .expect("neither XDG_CACHE_HOME nor HOME is set")
+                .join("avif-decoder/bin/python")
         });
     assert!(
         python.is_file(),

@@ -1,6 +1,10 @@
 //! The one integration-test binary: the service over HTTP with in-memory fakes of the seams.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+// faults/mod.rs compiles src/backends/gcp/fake_gcs.rs into this crate too, where it names
+// `crate::cache_dir`.
+use image_pipeline::cache_dir;
+
 mod admission;
 mod animation;
 mod architecture;

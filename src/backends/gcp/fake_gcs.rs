@@ -27,11 +27,9 @@ fn fake_gcs_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("FAKE_GCS_SERVER_BIN") {
         return PathBuf::from(path);
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .expect("neither XDG_CACHE_HOME nor HOME is set");
-    let lib = cache.join("image-pipeline/venv/lib");
+    let lib = crate::cache_dir::project_cache_dir()
+        .expect("neither XDG_CACHE_HOME nor HOME is set")
+        .join("venv/lib");
     let found = std::fs::read_dir(&lib).ok().and_then(|dirs| {
         dirs.flatten()
             .map(|python| {

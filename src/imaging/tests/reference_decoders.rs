@@ -21,10 +21,9 @@ fn decoders_dir() -> PathBuf {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
-            cache.join("image-pipeline/placeholder-decoders")
+            crate::cache_dir::project_cache_dir()
+                .expect("neither XDG_CACHE_HOME nor HOME is set")
+                .join("placeholder-decoders")
         });
     assert!(
         dir.join("node_modules/thumbhash/package.json").is_file()
